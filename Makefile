@@ -1,0 +1,72 @@
+# bun-gvproxy build driver: one entry point for the native library, the test guest,
+# the JS dependencies (Bun itself comes from npm), tests, demo, benchmarks and fuzzing.
+
+GO        ?= go
+UNAME_S   := $(shell uname -s)
+LIBEXT    := $(if $(filter Darwin,$(UNAME_S)),dylib,so)
+BUILD     := build
+LIB       := $(BUILD)/libgvproxy.$(LIBEXT)
+GUEST     := $(BUILD)/gvguest
+GVPROXY   := $(BUILD)/gvproxy
+BUN       := node_modules/.bin/bun
+TSC       := node_modules/.bin/tsc
+GVTV      := $(shell sed -n 's/^[[:space:]]*github.com\/containers\/gvisor-tap-vsock \(v[^ ]*\).*/\1/p' libgvproxy/go.mod)
+LIB_SRC   := $(shell find libgvproxy -name '*.go' -not -name '*_test.go') libgvproxy/go.mod libgvproxy/go.sum
+GUEST_SRC := $(shell find guest -name '*.go' -not -name '*_test.go' 2>/dev/null) guest/go.mod guest/go.sum
+FUZZTIME  ?= 60s
+VM        ?= userspace
+
+.PHONY: all build lib guest deps test test-go test-ts typecheck demo bench fuzz gvproxy vet clean
+
+all: build
+build: lib guest deps
+
+lib: $(LIB)
+$(LIB): $(LIB_SRC)
+	cd libgvproxy && CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-shared -o ../$(LIB) .
+	@mv -f $(BUILD)/libgvproxy.h $(BUILD)/libgvproxy.h 2>/dev/null || true
+
+guest: $(GUEST)
+$(GUEST): $(GUEST_SRC)
+	cd guest && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(GUEST) .
+
+# The standalone gvproxy of the same gvisor-tap-vsock version: the peer the benchmarks
+# and some tests compare against.
+gvproxy: $(GVPROXY)
+$(GVPROXY): libgvproxy/go.mod
+	@mkdir -p $(BUILD)
+	GOBIN=$(abspath $(BUILD)) $(GO) install github.com/containers/gvisor-tap-vsock/cmd/gvproxy@$(GVTV)
+
+deps: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+vet:
+	cd libgvproxy && $(GO) vet ./...
+	cd guest && $(GO) vet ./...
+	@test -z "$$(gofmt -l libgvproxy guest)" || { echo "gofmt needed:"; gofmt -l libgvproxy guest; exit 1; }
+
+test-go: vet
+	cd libgvproxy && $(GO) test -count=1 ./...
+	cd guest && $(GO) test -count=1 ./...
+
+typecheck: deps
+	$(TSC) --noEmit -p .
+
+test-ts: build gvproxy typecheck
+	$(BUN) test
+
+test: test-go test-ts
+
+demo: build
+	$(BUN) examples/demo.ts --vm=$(VM)
+
+bench: build gvproxy
+	$(BUN) bench/run.ts $(if $(QUICK),--quick,)
+
+fuzz:
+	cd libgvproxy && $(GO) test ./internal/config -run=^$$ -fuzz=FuzzDecode -fuzztime=$(FUZZTIME)
+
+clean:
+	rm -rf $(BUILD)
