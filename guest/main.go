@@ -1,0 +1,5 @@
+package main
+
+import _ "gvisor.dev/gvisor/pkg/tcpip/stack"
+
+func main() {}
