@@ -1,0 +1,104 @@
+// The shape of a benchmark run's results: what run.ts writes as JSON under
+// bench/results/, what report.ts renders as tables and what chart.ts draws.
+import type { LatencySummary, Summary } from "./stats.ts";
+
+export type Direction = "host-to-guest" | "guest-to-host";
+export type NetworkName = "ours" | "gvproxy";
+
+export interface Meta {
+  date: string;
+  command: string;
+  quick: boolean;
+  /** Repetitions of every throughput cell and latency measurement. */
+  runs: number;
+  secondsPerRun: number;
+  machine: { cpus: number; cpuModel: string; kernel: string; memoryMiB: number };
+  versions: { bun: string; gvisorTapVsock: string; go: string };
+}
+
+/** Gbit/s of one (direction, MTU, streams) cell, each network's runs paired with the other's. */
+export interface ThroughputCell {
+  direction: Direction;
+  mtu: number;
+  streams: number;
+  gbps: Partial<Record<NetworkName, Summary>>;
+  /** ours / gvproxy per pair of back-to-back runs. */
+  ratio?: Summary;
+  raw: Partial<Record<NetworkName, number[]>>;
+}
+
+export type LatencyPath = "port-forward" | "nat";
+export type LatencyKind = "rr" | "crr";
+
+/** One latency measurement repeated: the median across runs of each run's percentile. */
+export interface LatencyCell {
+  path: LatencyPath;
+  kind: LatencyKind;
+  /** Bytes of request and response. */
+  size: number;
+  results: Partial<Record<NetworkName, LatencyResult>>;
+  /** gvproxy p50 / ours p50 per pair of runs: above 1 means ours is faster. */
+  p50Ratio?: Summary;
+}
+
+export interface LatencyResult {
+  p50Us: Summary;
+  p99Us: Summary;
+  /** Transactions per second. */
+  rate: Summary;
+  errors: number;
+  /** The distribution of the median run, for reference. */
+  typical: LatencySummary;
+}
+
+export interface Ceilings {
+  /** TCP between two host processes over loopback, Gbit/s, by peer implementation and stream count. */
+  loopbackTcp: { peer: "go" | "bun"; streams: number; gbps: Summary }[];
+  /** 4-byte-length-framed Unix-socket echo (the QEMU transport with no network stack), Gbit/s by MTU. */
+  framedUnix: { mtu: number; frameBytes: number; gbps: Summary }[];
+  /** Loopback latency: 64-byte request/response on a kept connection and connect+request+close. */
+  loopbackLatency: { kind: LatencyKind; p50Us: Summary; p99Us: Summary; rate: Summary }[];
+  /** 64-byte framed Unix-socket round trip. */
+  framedUnixRR: { p50Us: Summary; p99Us: Summary };
+}
+
+export interface ControlPlane {
+  /** dlopen + Go runtime start + first call, in a fresh process, ms. */
+  loadMs: Summary;
+  createDestroyMs: LatencySummary;
+  statsCallUs: LatencySummary;
+  /** RSS added per idle instance, MiB, by instance count. */
+  rssPerInstanceMiB: { instances: number; perInstanceMiB: number; totalMiB: number; baselineMiB: number }[];
+  gvproxyProcessRssMiB?: number;
+}
+
+export interface LogBridge {
+  /** Records per second delivered to a counting consola reporter under frame logging. */
+  recordsPerSecond: Summary;
+  recordsDropped?: number;
+  /** Throughput with log level debug relative to info (ours), 1 = no cost. */
+  debugThroughputRatio: Summary;
+  /** Throughput with gvisor-tap-vsock's per-frame debug logging relative to off. */
+  frameLoggingThroughputRatio: Partial<Record<NetworkName, Summary>>;
+}
+
+export interface GoalCheck {
+  goal: string;
+  target: string;
+  measured: string;
+  met: boolean;
+  /** How far from the goal, as a short phrase ("1.4x short", "met by 20%"). */
+  distance: string;
+}
+
+export interface BenchResults {
+  meta: Meta;
+  ceilings?: Ceilings;
+  throughput: ThroughputCell[];
+  latency: LatencyCell[];
+  controlPlane?: ControlPlane;
+  logBridge?: LogBridge;
+  goals: GoalCheck[];
+  /** Parts that could not run, and why. */
+  skipped: string[];
+}

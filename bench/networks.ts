@@ -1,0 +1,137 @@
+// The two networks under test, started the same way for every benchmark: the standalone
+// gvproxy binary, and our library hosted by a Bun child process (bench/ours-host.ts).
+// Both are separate processes so neither shares a CPU budget or event loop with the
+// orchestrator or the host-side peers, and each is started fresh per run.
+import { existsSync, rmSync } from "node:fs";
+import { BUILD_DIR, BUN_BIN, REPO_ROOT, startServer, tempDir, type Server } from "./processes.ts";
+
+export type NetworkKind = "ours" | "gvproxy";
+
+/** A host -> guest TCP port forward. */
+export interface Forward {
+  hostPort: number;
+  guestPort: number;
+}
+
+export interface NetworkOptions {
+  mtu: number;
+  forwards: readonly Forward[];
+  /** Ours only: log level debug (GVPROXY_LOG_LEVEL=debug) instead of info. */
+  debugLogging?: boolean;
+  /**
+   * gvisor-tap-vsock's debug mode, which logs every frame (ours: config `debug: true`;
+   * gvproxy: `-debug`, which also sets its log level to debug).
+   */
+  frameLogging?: boolean;
+  /** Ours only: count delivered log records with a consola reporter (see ours-host.ts). */
+  countLogs?: boolean;
+}
+
+/** A started network: where the guest connects, and how to stop it. */
+export interface RunningNetwork {
+  readonly kind: NetworkKind;
+  readonly socketPath: string;
+  /** Ours only: log records delivered so far, when started with countLogs. */
+  logStats(): Promise<LogCount | undefined>;
+  stop(): Promise<void>;
+}
+
+export interface LogCount {
+  records: number;
+  seconds: number;
+}
+
+export const GVPROXY_BIN = `${BUILD_DIR}/gvproxy`;
+const OURS_HOST = `${REPO_ROOT}/bench/ours-host.ts`;
+
+export function startNetwork(kind: NetworkKind, opts: NetworkOptions): Promise<RunningNetwork> {
+  return kind === "ours" ? startOurs(opts) : startGvproxy(opts);
+}
+
+async function startOurs(opts: NetworkOptions): Promise<RunningNetwork> {
+  const dir = tempDir("gvb");
+  const socketPath = `${dir}/net.sock`;
+  const server = await startServer(
+    [BUN_BIN, OURS_HOST, JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, countLogs: !!opts.countLogs, debug: !!opts.frameLogging })],
+    { GVPROXY_LOG_LEVEL: opts.debugLogging || opts.frameLogging ? "debug" : "info" },
+  );
+  return {
+    kind: "ours",
+    socketPath,
+    async logStats() {
+      server.proc.stdin.write("stats\n");
+      server.proc.stdin.flush();
+      return JSON.parse(await nextLine(server)) as LogCount;
+    },
+    async stop() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// Lines after the ready line; ours-host answers "stats" with one JSON line.
+async function nextLine(server: Server): Promise<string> {
+  const reader = server.proc.stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("ours-host exited while answering stats");
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text.slice(0, text.indexOf("\n"));
+}
+
+async function startGvproxy(opts: NetworkOptions): Promise<RunningNetwork> {
+  const dir = tempDir("gvb");
+  const socketPath = `${dir}/net.sock`;
+  const apiPath = `${dir}/api.sock`;
+  const args = [GVPROXY_BIN, "-listen-qemu", `unix://${socketPath}`, "-listen", `unix://${apiPath}`, "-mtu", String(opts.mtu), "-ssh-port", "-1"];
+  if (opts.frameLogging) args.push("-debug");
+  // gvproxy's log goes to /dev/null: a pipe nobody reads would block it.
+  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+  try {
+    await waitForPaths([socketPath, apiPath], proc);
+    for (const f of opts.forwards) await exposeGvproxyPort(apiPath, f);
+  } catch (err) {
+    proc.kill();
+    await proc.exited;
+    throw err;
+  }
+  return {
+    kind: "gvproxy",
+    socketPath,
+    async logStats() {
+      return undefined;
+    },
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitForPaths(paths: readonly string[], proc: { exitCode: number | null }): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (paths.every((p) => existsSync(p))) return;
+    if (proc.exitCode !== null) throw new Error(`gvproxy exited with ${proc.exitCode} before listening on ${paths.join(", ")}`);
+    await Bun.sleep(10);
+  }
+  throw new Error(`gvproxy did not create ${paths.join(", ")} within 5 s`);
+}
+
+/** Adds a port forward through gvproxy's HTTP API (POST /services/forwarder/expose). */
+export async function exposeGvproxyPort(apiPath: string, f: Forward): Promise<void> {
+  const res = await fetch("http://gvproxy/services/forwarder/expose", {
+    method: "POST",
+    unix: apiPath,
+    body: JSON.stringify({ local: `127.0.0.1:${f.hostPort}`, remote: `192.168.127.2:${f.guestPort}`, protocol: "tcp" }),
+  });
+  if (!res.ok) throw new Error(`gvproxy expose 127.0.0.1:${f.hostPort} -> :${f.guestPort} failed: ${res.status} ${await res.text()}`);
+}

@@ -1,0 +1,3 @@
+module bun-gvproxy/bench/peer
+
+go 1.25.0

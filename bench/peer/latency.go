@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// runEcho echoes every byte back on each accepted connection.
+func runEcho(args []string) error {
+	fs := newFlags("echo")
+	listen := fs.String("listen", "127.0.0.1:0", "TCP address to listen on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", *listen, err)
+	}
+	if err := announceReady(ln.Addr().String()); err != nil {
+		return err
+	}
+	exitWhenStdinCloses()
+	return serve(ln, func(c net.Conn) {
+		defer c.Close()
+		_, _ = io.Copy(c, c)
+	})
+}
+
+type latencyResult struct {
+	// SamplesUs holds one round-trip time per request, in microseconds.
+	SamplesUs []float64 `json:"samplesUs"`
+	Seconds   float64   `json:"seconds"`
+	Errors    int       `json:"errors"`
+}
+
+type latencyFlags struct {
+	addr  string
+	size  int
+	count int
+}
+
+func parseLatencyFlags(name string, args []string) (latencyFlags, error) {
+	fs := newFlags(name)
+	var f latencyFlags
+	fs.StringVar(&f.addr, "connect", "", "TCP address of an echo server")
+	fs.IntVar(&f.size, "size", 64, "request and response size in bytes")
+	fs.IntVar(&f.count, "count", 1000, "requests")
+	err := fs.Parse(args)
+	return f, err
+}
+
+// runRR measures request/response round trips over one kept connection.
+func runRR(args []string) error {
+	f, err := parseLatencyFlags("rr", args)
+	if err != nil {
+		return err
+	}
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", f.addr, err)
+	}
+	defer c.Close()
+	req, resp := make([]byte, f.size), make([]byte, f.size)
+	res := latencyResult{SamplesUs: make([]float64, 0, f.count)}
+	start := time.Now()
+	for range f.count {
+		t := time.Now()
+		if err := roundTrip(c, req, resp); err != nil {
+			return err
+		}
+		res.SamplesUs = append(res.SamplesUs, microseconds(time.Since(t)))
+	}
+	res.Seconds = time.Since(start).Seconds()
+	return printJSON(res)
+}
+
+// runCRR measures connect + request + response + close, one fresh connection each time.
+// A failed attempt is counted, not fatal: connection errors are part of the result.
+func runCRR(args []string) error {
+	f, err := parseLatencyFlags("crr", args)
+	if err != nil {
+		return err
+	}
+	req, resp := make([]byte, f.size), make([]byte, f.size)
+	res := latencyResult{SamplesUs: make([]float64, 0, f.count)}
+	start := time.Now()
+	for range f.count {
+		t := time.Now()
+		if err := connectRequestClose(f.addr, req, resp); err != nil {
+			res.Errors++
+			continue
+		}
+		res.SamplesUs = append(res.SamplesUs, microseconds(time.Since(t)))
+	}
+	res.Seconds = time.Since(start).Seconds()
+	if res.Errors == f.count {
+		return fmt.Errorf("all %d connections to %s failed", f.count, f.addr)
+	}
+	return printJSON(res)
+}
+
+func connectRequestClose(addr string, req, resp []byte) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", addr, err)
+	}
+	defer c.Close()
+	return roundTrip(c, req, resp)
+}
+
+func roundTrip(c net.Conn, req, resp []byte) error {
+	if _, err := c.Write(req); err != nil {
+		return fmt.Errorf("write to %s: %w", c.RemoteAddr(), err)
+	}
+	if _, err := io.ReadFull(c, resp); err != nil {
+		return fmt.Errorf("read from %s: %w", c.RemoteAddr(), err)
+	}
+	return nil
+}

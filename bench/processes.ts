@@ -1,0 +1,139 @@
+// Child processes of the benchmarks: servers that announce readiness with one JSON line
+// and clients that print one JSON result. Every server is killed by its owner, and
+// reads stdin so it also exits when the orchestrator dies.
+import { mkdirSync, rmSync } from "node:fs";
+import type { Subprocess } from "bun";
+
+export const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+export const BUILD_DIR = `${REPO_ROOT}/build`;
+export const PEER_BIN = `${BUILD_DIR}/bench-peer`;
+export const BUN_BIN = process.execPath;
+
+/** A running server child: where it listens, and how to stop it. */
+export interface Server {
+  readonly address: string;
+  readonly proc: Subprocess<"pipe", "pipe", unknown>;
+  /** Where the server's stderr goes; removed by stop(). */
+  readonly stderrPath: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads stdout up to the {"ready": address} line. Anything before it that is not such
+ * a line is skipped, so a stray banner does not break the handshake.
+ */
+async function readReady(stream: ReadableStream<Uint8Array>, what: string): Promise<string> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  try {
+    for (;;) {
+      let nl: number;
+      while ((nl = text.indexOf("\n")) >= 0) {
+        const line = text.slice(0, nl).trim();
+        text = text.slice(nl + 1);
+        const address = readyAddress(line);
+        if (address !== undefined) return address;
+      }
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${what} exited before announcing readiness (output: ${JSON.stringify(text)})`);
+      text += decoder.decode(value, { stream: true });
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+function readyAddress(line: string): string | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    const parsed = JSON.parse(line) as { ready?: unknown };
+    return typeof parsed.ready === "string" ? parsed.ready : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts a server and waits for its {"ready": address} line. Its stderr goes to a file
+ * (a pipe nobody reads would block a chatty server), quoted if it fails to start.
+ */
+export async function startServer(cmd: string[], env?: Record<string, string>): Promise<Server> {
+  const stderrPath = `/tmp/gvb-${process.pid}-${Math.random().toString(36).slice(2, 8)}.stderr`;
+  const proc = Bun.spawn(cmd, {
+    stdin: "pipe",
+    stdout: "pipe",
+    stderr: Bun.file(stderrPath),
+    env: { ...process.env, ...env },
+  });
+  const what = cmd.slice(0, 2).join(" ");
+  let address: string;
+  try {
+    address = await readReady(proc.stdout, what);
+  } catch (err) {
+    const stderr = await Bun.file(stderrPath).text().catch(() => "");
+    rmSync(stderrPath, { force: true });
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; stderr: ${stderr.trim().slice(-2000)}`);
+  }
+  return {
+    address,
+    proc,
+    stderrPath,
+    async stop() {
+      // Closing stdin asks for a clean exit (servers watch it); SIGKILL only if ignored.
+      proc.stdin.end();
+      const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);
+      if (!exited) {
+        proc.kill("SIGKILL");
+        await proc.exited;
+      }
+      rmSync(stderrPath, { force: true });
+    },
+  };
+}
+
+/** Runs a client to completion and parses its one-line JSON result. */
+export async function runJson<T>(cmd: string[], env?: Record<string, string>): Promise<T> {
+  const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    proc.exited,
+  ]);
+  if (code !== 0) throw new Error(`${cmd.slice(0, 2).join(" ")} exited ${code}: ${stderr.trim()}`);
+  const lines = stdout.trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+/** Builds the Go host peer (cached by the Go build cache, so cheap when unchanged). */
+export async function buildPeer(): Promise<void> {
+  const proc = Bun.spawn(["go", "build", "-trimpath", "-o", PEER_BIN, "."], {
+    cwd: `${REPO_ROOT}/bench/peer`,
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  if ((await proc.exited) !== 0) throw new Error("building bench/peer failed (needs Go, see the Makefile's GO)");
+}
+
+/** A fresh directory for sockets; short, because sun_path is 108 bytes. */
+export function tempDir(prefix: string): string {
+  const dir = `/tmp/${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * A TCP port free on 127.0.0.1 right now. Other engineers' tests share this machine, so
+ * fixed ports collide; the kernel's choice for port 0 is the least likely to.
+ */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise<number>((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port assigned"))));
+    });
+  });
+}

@@ -1,0 +1,92 @@
+// Renders a run's results as markdown tables and writes them, with the JSON, under
+// bench/results/. The JSON is the source of truth; tables and chart derive from it.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { num, ratio, table, withRange } from "./format.ts";
+import type { BenchResults, Ceilings, ControlPlane, LatencyCell, LogBridge, ThroughputCell } from "./model.ts";
+
+export const RESULTS_DIR = new URL("./results/", import.meta.url).pathname;
+
+function throughputTable(cells: readonly ThroughputCell[]): string {
+  return table(
+    ["direction", "MTU", "streams", "ours Gbit/s", "gvproxy Gbit/s", "ours / gvproxy"],
+    cells.map((c) => [c.direction, String(c.mtu), String(c.streams), withRange(c.gbps.ours), withRange(c.gbps.gvproxy), ratio(c.ratio)]),
+  );
+}
+
+function latencyTable(cells: readonly LatencyCell[]): string {
+  const rows: string[][] = [];
+  for (const c of cells) {
+    for (const net of ["ours", "gvproxy"] as const) {
+      const r = c.results[net];
+      if (!r) continue;
+      const label = c.kind === "rr" ? `RR ${c.size} B, kept connection` : `connect+${c.size} B request+close`;
+      rows.push([c.path, label, net, withRange(r.p50Us), withRange(r.p99Us), withRange(r.rate), String(r.errors), net === "ours" ? ratio(c.p50Ratio) : ""]);
+    }
+  }
+  return table(["path", "what", "network", "p50 µs", "p99 µs", "per second", "errors", "gvproxy p50 / ours p50"], rows);
+}
+
+function ceilingsTable(c: Ceilings): string {
+  const rows: string[][] = [];
+  for (const t of c.loopbackTcp) rows.push([`loopback TCP, ${t.peer} peers, ${t.streams} stream(s)`, `${withRange(t.gbps)} Gbit/s`]);
+  for (const f of c.framedUnix) rows.push([`framed Unix echo, ${f.frameBytes} B frames (MTU ${f.mtu})`, `${withRange(f.gbps)} Gbit/s`]);
+  for (const l of c.loopbackLatency) {
+    const what = l.kind === "rr" ? "loopback TCP RR 64 B" : "loopback TCP connect+64 B request+close";
+    rows.push([what, `p50 ${withRange(l.p50Us)} µs, p99 ${withRange(l.p99Us)} µs, ${withRange(l.rate)}/s`]);
+  }
+  rows.push(["framed Unix RR 64 B", `p50 ${withRange(c.framedUnixRR.p50Us)} µs, p99 ${withRange(c.framedUnixRR.p99Us)} µs`]);
+  return table(["ceiling", "median (min–max)"], rows);
+}
+
+function controlPlaneTable(c: ControlPlane): string {
+  const rows: string[][] = [
+    ["library load (fresh process: dlopen, Go runtime, first call)", `${withRange(c.loadMs)} ms`],
+    ["create+destroy", `p50 ${num(c.createDestroyMs.p50)} ms, p99 ${num(c.createDestroyMs.p99)} ms`],
+    ["stats() call", `p50 ${num(c.statsCallUs.p50)} µs, p99 ${num(c.statsCallUs.p99)} µs`],
+  ];
+  for (const r of c.rssPerInstanceMiB) {
+    rows.push([`RSS, ${r.instances} idle instance(s)`, `${num(r.perInstanceMiB)} MiB each (total ${num(r.totalMiB)} MiB over ${num(r.baselineMiB)} MiB with the library loaded)`]);
+  }
+  if (c.gvproxyProcessRssMiB !== undefined) rows.push(["RSS of one idle gvproxy process", `${num(c.gvproxyProcessRssMiB)} MiB`]);
+  return table(["control plane", "measured"], rows);
+}
+
+function logBridgeTable(l: LogBridge): string {
+  const rows: string[][] = [
+    ["records/s delivered to a counting consola reporter (frame logging on)", withRange(l.recordsPerSecond)],
+    ["throughput, log level debug / info (ours)", ratio(l.debugThroughputRatio)],
+  ];
+  for (const [net, s] of Object.entries(l.frameLoggingThroughputRatio)) rows.push([`throughput, frame logging on / off (${net})`, ratio(s)]);
+  if (l.recordsDropped !== undefined) rows.push(["records dropped by the bounded queue", String(l.recordsDropped)]);
+  return table(["log bridge", "measured"], rows);
+}
+
+/** The whole report as markdown. */
+export function renderReport(r: BenchResults): string {
+  const m = r.meta;
+  const parts = [
+    `Command: \`${m.command}\` — ${m.date}, ${m.runs} run(s) per cell, ${m.secondsPerRun} s each.`,
+    `Machine: ${m.machine.cpus} CPUs (${m.machine.cpuModel}), ${m.machine.memoryMiB} MiB, Linux ${m.machine.kernel}; Bun ${m.versions.bun}, gvisor-tap-vsock ${m.versions.gvisorTapVsock}, ${m.versions.go}.`,
+    "Values are medians of the runs with (min–max) across runs; ratios are medians of per-pair ratios of back-to-back runs.",
+  ];
+  if (r.goals.length) {
+    parts.push("### Goals", table(["goal", "target", "measured", "met", "distance"], r.goals.map((g) => [g.goal, g.target, g.measured, g.met ? "yes" : "no", g.distance])));
+  }
+  if (r.throughput.length) parts.push("### Bulk TCP throughput", throughputTable(r.throughput));
+  if (r.latency.length) parts.push("### Latency", latencyTable(r.latency));
+  if (r.ceilings) parts.push("### Ceilings", ceilingsTable(r.ceilings));
+  if (r.controlPlane) parts.push("### Control plane", controlPlaneTable(r.controlPlane));
+  if (r.logBridge) parts.push("### Log bridge", logBridgeTable(r.logBridge));
+  if (r.skipped.length) parts.push("### Not measured", r.skipped.map((s) => `- ${s}`).join("\n"));
+  return parts.join("\n\n") + "\n";
+}
+
+/** Writes <name>.json and <name>.md under bench/results/ and returns their paths. */
+export function writeResults(r: BenchResults, name: string): { json: string; markdown: string } {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const json = `${RESULTS_DIR}${name}.json`;
+  const markdown = `${RESULTS_DIR}${name}.md`;
+  writeFileSync(json, JSON.stringify(r, null, 2) + "\n");
+  writeFileSync(markdown, renderReport(r));
+  return { json, markdown };
+}

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Assembles the example microVM from Debian packages already installed on this machine:
+#   out/vmlinuz            the kernel of linux-image-amd64 (/boot/vmlinuz-<version>)
+#   out/initramfs.cpio.gz  busybox-static, the virtio-net modules of that kernel, /init
+# Nothing is downloaded. Re-running is cheap: the outputs are rebuilt only when an input
+# (kernel, busybox, the guest scripts, this script) changed.
+#
+# Environment:
+#   QEMU_GUEST_OUT             output directory (default: examples/qemu/out)
+#   QEMU_GUEST_KERNEL_VERSION  kernel to use, e.g. 6.1.0-26-amd64 (default: newest in /boot)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OUT="${QEMU_GUEST_OUT:-$HERE/out}"
+# The network driver and the PCI transport it sits on; their dependencies
+# (virtio, virtio_ring, failover, net_failover, ...) are resolved from modules.dep.
+WANTED_MODULES=(virtio_pci virtio_net)
+GUEST_FILES=("$HERE/init" "$HERE/udhcpc.script" "${BASH_SOURCE[0]}")
+
+die() {
+  echo "build-initramfs: error: $*" >&2
+  exit 1
+}
+
+# The newest kernel in /boot that also has its modules installed, unless one is named.
+find_kernel_version() {
+  if [[ -n "${QEMU_GUEST_KERNEL_VERSION:-}" ]]; then
+    echo "$QEMU_GUEST_KERNEL_VERSION"
+    return
+  fi
+  local image version newest=""
+  for image in /boot/vmlinuz-*; do
+    [[ -e "$image" ]] || continue
+    version="${image#/boot/vmlinuz-}"
+    [[ -f "/lib/modules/$version/modules.dep" ]] || continue
+    newest="$(printf '%s\n%s\n' "$newest" "$version" | sort -V | tail -n 1)"
+  done
+  echo "$newest"
+}
+
+check_prerequisites() {
+  [[ -n "$KVER" ]] ||
+    die "no kernel with modules found in /boot and /lib/modules; install the Debian package linux-image-amd64 (apt-get install linux-image-amd64)"
+  [[ -r "$KERNEL" ]] ||
+    die "kernel $KERNEL is missing or unreadable; install the Debian package linux-image-amd64 (or run as root if /boot is not readable)"
+  [[ -f "$MODDIR/modules.dep" ]] ||
+    die "$MODDIR/modules.dep is missing; reinstall the Debian package linux-image-$KVER"
+  [[ -x "$BUSYBOX" ]] ||
+    die "$BUSYBOX is missing; install the Debian package busybox-static (apt-get install busybox-static)"
+  # The guest has no libc: a dynamically linked busybox (Debian package busybox) cannot run.
+  local linkage
+  linkage="$(ldd "$BUSYBOX" 2>&1 || true)"
+  grep -Eq 'not a dynamic executable|statically linked' <<<"$linkage" ||
+    die "$BUSYBOX is dynamically linked; install the Debian package busybox-static instead of busybox"
+  command -v cpio >/dev/null || die "cpio is missing; install the Debian package cpio (apt-get install cpio)"
+  command -v gzip >/dev/null || die "gzip is missing; install the Debian package gzip"
+}
+
+# Prints the direct dependencies (paths relative to $MODDIR) of one module path.
+module_deps() {
+  awk -v mod="$1" -F': *' '$1 == mod { print $2 }' "$MODDIR/modules.dep" | tr ' ' '\n' | sed '/^$/d'
+}
+
+# Prints the relative path of a module by name (dashes and underscores are equivalent).
+module_path() {
+  local name="${1//-/_}"
+  awk -F: '{ print $1 }' "$MODDIR/modules.dep" |
+    awk -v name="$name" '{ base = $0; sub(/.*\//, "", base); sub(/\.ko(\.[a-z]+)?$/, "", base); gsub(/-/, "_", base); if (base == name) print $0 }' |
+    head -n 1
+}
+
+# Appends a module after everything it depends on (depth-first), once.
+declare -a LOAD_ORDER=()
+add_module() {
+  local path="$1" dep seen
+  for seen in "${LOAD_ORDER[@]}"; do [[ "$seen" == "$path" ]] && return; done
+  for dep in $(module_deps "$path"); do add_module "$dep"; done
+  LOAD_ORDER+=("$path")
+}
+
+resolve_modules() {
+  local name path
+  for name in "${WANTED_MODULES[@]}"; do
+    path="$(module_path "$name")"
+    if [[ -z "$path" ]]; then
+      # Built into the kernel: nothing to load.
+      grep -qE "/${name}\.ko" "$MODDIR/modules.builtin" 2>/dev/null && continue
+      die "module $name not found in $MODDIR; the kernel of linux-image-$KVER lacks it"
+    fi
+    add_module "$path"
+  done
+}
+
+# A fingerprint of every input: equal fingerprints mean the outputs are current.
+input_fingerprint() {
+  {
+    echo "kernel $KVER $(stat -c '%s %Y' "$KERNEL")"
+    echo "busybox $(stat -c '%s %Y' "$BUSYBOX")"
+    for path in "${LOAD_ORDER[@]}"; do echo "module $path $(stat -c '%s %Y' "$MODDIR/$path")"; done
+    cat "${GUEST_FILES[@]}"
+  } | sha256sum | cut -d' ' -f1
+}
+
+assemble_root() {
+  local root="$1" applet path
+  mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,etc,www,lib/modules}
+  cp "$BUSYBOX" "$root/bin/busybox"
+  for applet in $("$BUSYBOX" --list); do
+    [[ "$applet" == busybox ]] || ln -s busybox "$root/bin/$applet"
+  done
+  install -m 0755 "$HERE/init" "$root/init"
+  install -m 0755 "$HERE/udhcpc.script" "$root/etc/udhcpc.script"
+  : >"$root/etc/modules.order"
+  for path in "${LOAD_ORDER[@]}"; do
+    mkdir -p "$root/lib/modules/$(dirname "$path")"
+    cp "$MODDIR/$path" "$root/lib/modules/$path"
+    echo "/lib/modules/$path" >>"$root/etc/modules.order"
+  done
+  echo "$KVER" >"$root/etc/kernel-version"
+}
+
+write_outputs() {
+  local root
+  STAGING="$(mktemp -d "${TMPDIR:-/tmp}/qemu-initramfs.XXXXXX")"
+  trap 'rm -rf "$STAGING" "$OUT"/*.tmp.$$' EXIT
+  root="$STAGING/root"
+  assemble_root "$root"
+  mkdir -p "$OUT"
+  # newc is the only cpio format the kernel unpacks; owner root and fixed timestamps keep
+  # the archive reproducible. Written beside the target, then renamed: never half-written.
+  (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |
+    cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9 -n >"$OUT/initramfs.cpio.gz.tmp.$$"
+  cp "$KERNEL" "$OUT/vmlinuz.tmp.$$"
+  mv -f "$OUT/initramfs.cpio.gz.tmp.$$" "$OUT/initramfs.cpio.gz"
+  mv -f "$OUT/vmlinuz.tmp.$$" "$OUT/vmlinuz"
+  echo "$FINGERPRINT" >"$OUT/fingerprint"
+}
+
+KVER="$(find_kernel_version)"
+KERNEL="/boot/vmlinuz-$KVER"
+MODDIR="/lib/modules/$KVER"
+BUSYBOX="${QEMU_GUEST_BUSYBOX:-/bin/busybox}"
+check_prerequisites
+resolve_modules
+FINGERPRINT="$(input_fingerprint)"
+
+if [[ -f "$OUT/initramfs.cpio.gz" && -f "$OUT/vmlinuz" &&
+  "$(cat "$OUT/fingerprint" 2>/dev/null)" == "$FINGERPRINT" ]]; then
+  echo "build-initramfs: up to date ($OUT, kernel $KVER)"
+  exit 0
+fi
+
+write_outputs
+echo "build-initramfs: wrote $OUT/vmlinuz and $OUT/initramfs.cpio.gz (kernel $KVER, modules: $(basename -a "${LOAD_ORDER[@]}" | tr '\n' ' '))"

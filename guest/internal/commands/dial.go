@@ -1,0 +1,99 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+
+	"bun-gvproxy/guest/internal/control"
+	"bun-gvproxy/guest/internal/dns"
+	"bun-gvproxy/guest/internal/netstack"
+)
+
+// endpoint is a remote address as commands receive it.
+type endpoint struct {
+	Host string `json:"host"`
+	Port uint16 `json:"port"`
+}
+
+// address resolves host (an IPv4 literal or a name for the lease's DNS server).
+func (g *Guest) address(ctx context.Context, host string) (netip.Addr, error) {
+	if addr, err := netip.ParseAddr(host); err == nil {
+		if !addr.Is4() {
+			return netip.Addr{}, control.WithCode(CodeBadRequest, fmt.Errorf("%s: only IPv4 is supported", host))
+		}
+		return addr, nil
+	}
+	addrs, err := g.lookup(ctx, host, "udp", "")
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	if len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("%s has no A record", host)
+	}
+	return addrs[0], nil
+}
+
+func (g *Guest) dialTCP(ctx context.Context, host string, port uint16) (*gonet.TCPConn, error) {
+	addr, err := g.address(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := gonet.DialContextTCP(ctx, g.Stack.Stack, netstack.FullAddress(addr, port), ipv4.ProtocolNumber)
+	if err != nil {
+		return nil, g.classify(ctx, fmt.Errorf("connect to %s:%d: %w", addr, port, err))
+	}
+	return conn, nil
+}
+
+func (g *Guest) dialUDP(ctx context.Context, host string, port uint16) (*gonet.UDPConn, error) {
+	addr, err := g.address(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	remote := netstack.FullAddress(addr, port)
+	conn, err := gonet.DialUDP(g.Stack.Stack, nil, &remote, ipv4.ProtocolNumber)
+	if err != nil {
+		return nil, g.classify(ctx, fmt.Errorf("open UDP socket to %s:%d: %w", addr, port, err))
+	}
+	return conn, nil
+}
+
+// lookup queries server (default: the lease's first DNS server) for name's A records
+// over transport "udp" or "tcp".
+func (g *Guest) lookup(ctx context.Context, name, transport, server string) ([]netip.Addr, error) {
+	if server == "" {
+		lease, ok := g.currentLease()
+		if !ok || len(lease.DNSServers) == 0 {
+			return nil, control.WithCode(CodeNoLease, fmt.Errorf("resolve %s: no DNS server known (run dhcp first)", name))
+		}
+		server = lease.DNSServers[0].String()
+	}
+	var conn net.Conn
+	var err error
+	switch transport {
+	case "", "udp":
+		conn, err = g.dialUDP(ctx, server, 53)
+	case "tcp":
+		conn, err = g.dialTCP(ctx, server, 53)
+	default:
+		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("transport %q (want udp or tcp)", transport))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	defer bindToContext(ctx, conn)()
+	addrs, err := dns.LookupA(ctx, conn, transport == "tcp", name)
+	if err != nil {
+		if isNXDomain(err) {
+			return nil, control.WithCode(CodeNXDomain, err)
+		}
+		return nil, g.classify(ctx, err)
+	}
+	return addrs, nil
+}

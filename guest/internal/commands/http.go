@@ -1,0 +1,64 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+
+	"bun-gvproxy/guest/internal/control"
+)
+
+type httpGetArgs struct {
+	URL string `json:"url"`
+}
+
+// httpGet fetches a URL with net/http dialing through the guest's stack; names are
+// resolved by the lease's DNS server.
+func (g *Guest) httpGet(parent context.Context, raw json.RawMessage) (any, error) {
+	args, err := decode[httpGetArgs](raw)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel, err := g.begin(parent, raw)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	transport := &http.Transport{
+		DialContext: func(ctx context.Context, _, hostport string) (net.Conn, error) {
+			host, portText, err := net.SplitHostPort(hostport)
+			if err != nil {
+				return nil, err
+			}
+			port, err := strconv.ParseUint(portText, 10, 16)
+			if err != nil {
+				return nil, fmt.Errorf("port in %q: %w", hostport, err)
+			}
+			return g.dialTCP(ctx, host, uint16(port))
+		},
+		DisableKeepAlives: true,
+	}
+	defer transport.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args.URL, nil)
+	if err != nil {
+		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("url %q: %w", args.URL, err))
+	}
+	resp, err := (&http.Client{Transport: transport}).Do(req)
+	if err != nil {
+		return nil, g.classify(ctx, fmt.Errorf("GET %s: %w", args.URL, err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, g.classify(ctx, fmt.Errorf("GET %s: read body: %w", args.URL, err))
+	}
+	headers := map[string]string{}
+	for name := range resp.Header {
+		headers[name] = resp.Header.Get(name)
+	}
+	return map[string]any{"status": resp.StatusCode, "headers": headers, "body": string(body)}, nil
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bun-gvproxy/libgvproxy/internal/config"
+	"bun-gvproxy/libgvproxy/internal/errs"
+	"bun-gvproxy/libgvproxy/internal/network"
+	"bun-gvproxy/libgvproxy/internal/registry"
+	"bun-gvproxy/libgvproxy/internal/stats"
+)
+
+// The Go side of the lifecycle exports: plain functions the cgo layer (exports.go) and
+// the tests call. Each returns the value of its envelope or a coded error.
+
+var instances = registry.New[*network.Network]()
+
+// createResult is the value of gvproxy_create.
+type createResult struct {
+	ID             int32  `json:"id"`
+	SocketPath     string `json:"socketPath"`
+	Protocol       string `json:"protocol"`
+	ConnectionType string `json:"connectionType"`
+}
+
+func createInstance(configJSON []byte) (createResult, error) {
+	cfg, err := config.Decode(configJSON)
+	if err != nil {
+		return createResult{}, err
+	}
+	id, err := instances.Reserve()
+	if err != nil {
+		return createResult{}, errs.Wrap(errs.Internal, err, "cannot allocate an instance handle")
+	}
+	n, err := network.New(cfg, network.Options{Log: instanceLogger{id: uint32(id)}})
+	if err != nil {
+		instances.Release(id)
+		return createResult{}, err
+	}
+	instances.Fill(id, n)
+	connType := "unix-stream"
+	if cfg.Protocol == config.ProtocolVfkit {
+		connType = "unix-dgram"
+	}
+	instanceLogger{id: uint32(id)}.Infof("network started: socket %s (%s), gateway %s, guest %s, mtu %d, %d port mapping(s)",
+		cfg.SocketPath, cfg.Protocol, cfg.GatewayIP, cfg.GuestIP, cfg.MTU, len(cfg.PortMappings))
+	return createResult{ID: id, SocketPath: cfg.SocketPath, Protocol: string(cfg.Protocol), ConnectionType: connType}, nil
+}
+
+func destroyInstance(id int64) error {
+	n, ok := instances.Remove(id)
+	if !ok {
+		return errs.New(errs.Destroyed, "instance %d does not exist or was already destroyed", id)
+	}
+	n.Close()
+	instanceLogger{id: uint32(id)}.Infof("network stopped: socket %s", n.SocketPath())
+	return nil
+}
+
+func instanceStats(id int64) (stats.Snapshot, error) {
+	n, ok := instances.Get(id)
+	if !ok {
+		return stats.Snapshot{}, errs.New(errs.Destroyed, "instance %d does not exist or was already destroyed", id)
+	}
+	return n.Stats(), nil
+}

@@ -1,0 +1,148 @@
+package network
+
+import (
+	"bytes"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/containers/gvisor-tap-vsock/pkg/types"
+)
+
+// Guest socket buffer sizes. Large buffers let a burst of full-MTU frames (up to 64 KiB
+// each at MTU 65520) queue without stalling the switch's writer.
+const (
+	guestSendBuffer    = 4 << 20
+	guestReceiveBuffer = 4 << 20
+)
+
+// guestStats counts guest connections for stats.guest.
+type guestStats struct {
+	active atomic.Int64
+	total  atomic.Uint64
+}
+
+// serveStreamGuests accepts QEMU-protocol guests in a loop: a guest that disconnects and
+// reconnects (a VM reboot) is served again by the same network.
+func (n *Network) serveStreamGuests(ln *net.UnixListener) {
+	for {
+		conn, err := ln.AcceptUnix()
+		if err != nil {
+			if !n.group.Closing() && !errors.Is(err, net.ErrClosed) {
+				n.log.Errorf("guest socket %s: accept: %v", n.socket.Path, err)
+			}
+			return
+		}
+		setBuffers(conn)
+		if !n.group.Go(func() { n.serveGuest(conn, types.QemuProtocol) }) {
+			_ = conn.Close()
+			return
+		}
+	}
+}
+
+// serveGuest plugs one guest connection into the switch until it disconnects.
+func (n *Network) serveGuest(conn net.Conn, protocol types.Protocol) {
+	release, ok := n.group.Track(conn)
+	defer release()
+	if !ok {
+		return
+	}
+	n.guests.total.Add(1)
+	n.guests.active.Add(1)
+	defer n.guests.active.Add(-1)
+	n.log.Infof("guest connected to %s", n.socket.Path)
+	// The switch logs the reason a connection ends; its error is not ours to report.
+	_ = n.sw.Accept(n.group.Context(), conn, protocol)
+	n.log.Infof("guest disconnected from %s", n.socket.Path)
+}
+
+func setBuffers(conn interface {
+	SetReadBuffer(int) error
+	SetWriteBuffer(int) error
+}) {
+	_ = conn.SetReadBuffer(guestReceiveBuffer)
+	_ = conn.SetWriteBuffer(guestSendBuffer)
+}
+
+// vfkitHandshake is the datagram old vfkit versions send first; it is not a frame.
+var vfkitHandshake = []byte("VFKT")
+
+// datagramGuest adapts the bound SOCK_DGRAM socket to the net.Conn the switch expects:
+// it reads frames from any peer and sends to the peer that sent last, so a rebooted VM
+// (new client socket address) is served without a new listener.
+type datagramGuest struct {
+	*net.UnixConn
+	n    *Network
+	mu   sync.Mutex
+	peer *net.UnixAddr
+}
+
+func (g *datagramGuest) Read(b []byte) (int, error) {
+	for {
+		nr, from, err := g.UnixConn.ReadFromUnix(b)
+		if err != nil {
+			return 0, err
+		}
+		if from == nil || from.Name == "" {
+			continue // an unbound client cannot be answered
+		}
+		g.notePeer(from)
+		if nr == len(vfkitHandshake) && bytes.Equal(b[:nr], vfkitHandshake) {
+			continue
+		}
+		return nr, nil
+	}
+}
+
+func (g *datagramGuest) notePeer(from *net.UnixAddr) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.peer != nil && g.peer.Name == from.Name {
+		return
+	}
+	if g.peer == nil {
+		g.n.guests.active.Add(1)
+	}
+	g.peer = from
+	g.n.guests.total.Add(1)
+	g.n.log.Infof("guest %s connected to %s", from.Name, g.n.socket.Path)
+}
+
+func (g *datagramGuest) Write(b []byte) (int, error) {
+	g.mu.Lock()
+	peer := g.peer
+	g.mu.Unlock()
+	if peer == nil {
+		return len(b), nil // nobody to send to yet
+	}
+	// Never report a write error: the switch would drop this connection for good, and
+	// with it the bound socket. Datagrams are lossy anyway; a VM that went away
+	// (ECONNREFUSED, ENOENT) is served again when it sends from its new address.
+	if _, err := g.UnixConn.WriteToUnix(b, peer); err != nil && !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOENT) {
+		g.n.log.Debugf("guest socket %s: send to %s: %v", g.n.socket.Path, peer.Name, err)
+	}
+	return len(b), nil
+}
+
+func (g *datagramGuest) RemoteAddr() net.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.peer == nil {
+		return &net.UnixAddr{Net: "unixgram"}
+	}
+	return g.peer
+}
+
+// Close is a no-op: the bound socket belongs to the network, which closes it on Close.
+func (g *datagramGuest) Close() error { return nil }
+
+// serveDatagramGuests feeds the vfkit-protocol socket into the switch until the network
+// closes the socket.
+func (n *Network) serveDatagramGuests(conn *net.UnixConn) {
+	setBuffers(conn)
+	g := &datagramGuest{UnixConn: conn, n: n}
+	_ = n.sw.Accept(n.group.Context(), g, types.VfkitProtocol)
+}

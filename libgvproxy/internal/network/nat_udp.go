@@ -1,0 +1,120 @@
+package network
+
+import (
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// udpIdleTimeout ends a UDP flow after this long without a datagram in either direction
+// (the conntrack timeout upstream uses).
+const udpIdleTimeout = 90 * time.Second
+
+// udpBufferSize holds the largest UDP payload.
+const udpBufferSize = 65535
+
+// startNATUDP forwards the guest's outbound UDP flows: gVisor hands us the first
+// datagram of each (guest addr, guest port, dst addr, dst port) flow; we answer with an
+// endpoint connected to the guest and a host socket connected to the destination.
+func (n *Network) startNATUDP() {
+	fwd := udp.NewForwarder(n.stack, n.handleUDP)
+	n.stack.SetTransportProtocolHandler(udp.ProtocolNumber, fwd.HandlePacket)
+}
+
+func (n *Network) handleUDP(r *udp.ForwarderRequest) {
+	id := r.ID()
+	dst, allowed := n.admit(UDP, id.LocalAddress, id.LocalPort)
+	if !allowed {
+		return
+	}
+	var wq waiter.Queue
+	ep, tcpErr := r.CreateEndpoint(&wq)
+	if tcpErr != nil {
+		n.log.Debugf("nat udp: endpoint for %s:%d: %s", dst, id.LocalPort, tcpErr)
+		return
+	}
+	guestConn := gonet.NewUDPConn(&wq, ep)
+	// Dialing UDP never blocks, so it is safe on gVisor's packet-processing goroutine.
+	hostConn, err := net.Dial("udp", net.JoinHostPort(dst.String(), strconv.Itoa(int(id.LocalPort))))
+	if err != nil {
+		n.log.Debugf("nat udp: dial %s:%d: %v", dst, id.LocalPort, err)
+		_ = guestConn.Close()
+		return
+	}
+	flow := &udpFlow{a: guestConn, b: hostConn}
+	if !n.group.Go(func() { n.runUDPFlow(flow) }) {
+		flow.close()
+	}
+}
+
+// udpFlow relays datagrams between two connected sockets until both are idle for
+// udpIdleTimeout or the network shuts down.
+type udpFlow struct {
+	a, b     net.Conn
+	lastSeen atomic.Int64 // unix nanoseconds of the last datagram in either direction
+}
+
+func (f *udpFlow) close() {
+	_ = f.a.Close()
+	_ = f.b.Close()
+}
+
+func (n *Network) runUDPFlow(f *udpFlow) {
+	releaseA, okA := n.group.Track(f.a)
+	releaseB, okB := n.group.Track(f.b)
+	defer releaseA()
+	defer releaseB()
+	if !okA || !okB {
+		f.close()
+		return
+	}
+	f.lastSeen.Store(time.Now().UnixNano())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.relay(f.b, f.a)
+	}()
+	f.relay(f.a, f.b)
+	<-done
+}
+
+// relay copies datagrams src->dst. A read deadline that passes while the other
+// direction was active is extended, so only a flow idle both ways expires.
+func (f *udpFlow) relay(dst, src net.Conn) {
+	defer f.close()
+	buf := make([]byte, udpBufferSize)
+	for {
+		last := time.Unix(0, f.lastSeen.Load())
+		_ = src.SetReadDeadline(last.Add(udpIdleTimeout))
+		nr, err := src.Read(buf)
+		if err != nil {
+			if isTransientUDP(err) || (isTimeout(err) && time.Since(time.Unix(0, f.lastSeen.Load())) < udpIdleTimeout) {
+				continue
+			}
+			return
+		}
+		f.lastSeen.Store(time.Now().UnixNano())
+		if _, err := dst.Write(buf[:nr]); err != nil && !isTransientUDP(err) {
+			return
+		}
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// isTransientUDP reports errors that do not end a flow: an ICMP port unreachable for an
+// earlier datagram surfaces as ECONNREFUSED on the next read or write of the socket.
+func isTransientUDP(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED)
+}

@@ -1,0 +1,181 @@
+// Package network runs one virtual network: the gateway's gVisor stack behind a tap
+// switch, DHCP and DNS on the gateway, NAT of the guest's outbound TCP and UDP to the
+// host's network, host->guest port forwards, and the unix socket the VM connects to.
+// Every listener and goroutine belongs to the Network, and Close releases all of them.
+package network
+
+import (
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/containers/gvisor-tap-vsock/pkg/tap"
+	"github.com/sirupsen/logrus"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"bun-gvproxy/libgvproxy/internal/config"
+	"bun-gvproxy/libgvproxy/internal/errs"
+	"bun-gvproxy/libgvproxy/internal/lifecycle"
+	"bun-gvproxy/libgvproxy/internal/policy"
+	"bun-gvproxy/libgvproxy/internal/socketpath"
+)
+
+// Options are the parts of a Network that are not configuration.
+type Options struct {
+	// Log receives the network's log lines; nil means the standard logrus logger.
+	Log Logger
+	// Policy filters the guest's outbound flows; nil means cfg.AllowNet (allow all
+	// when empty).
+	Policy Policy
+}
+
+// Network is one running virtual network.
+type Network struct {
+	cfg     *config.Config
+	log     Logger
+	group   *lifecycle.Group
+	socket  *socketpath.Socket
+	sw      *tap.Switch
+	stack   *stack.Stack
+	capture *os.File
+	guard   *destinationGuard
+	policy  Policy
+	guests  guestStats
+
+	policyDenied uint64 // atomic
+	portForwards []func()
+	closeOnce    sync.Once
+}
+
+// New builds and starts a network. When it returns without error the guest socket is
+// listening and every host port is bound; on error everything made so far is undone.
+// cfg must come from config.Decode.
+func New(cfg *config.Config, opts Options) (*Network, error) {
+	n := &Network{
+		cfg:    cfg,
+		log:    opts.Log,
+		group:  lifecycle.NewGroup(),
+		guard:  newDestinationGuard(cfg.Subnet, cfg.HostLoopback, cfg.HostLoopbackIP),
+		policy: opts.Policy,
+	}
+	if n.log == nil {
+		n.log = logrus.StandardLogger()
+	}
+	if n.policy == nil {
+		p, err := defaultPolicy(cfg)
+		if err != nil {
+			return nil, err
+		}
+		n.policy = p
+	}
+	if err := n.start(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// defaultPolicy is no filtering for an empty allowNet, else the policy engine with the
+// host loopback address marked as the host's (reachable only when listed exactly).
+func defaultPolicy(cfg *config.Config) (Policy, error) {
+	if len(cfg.AllowNet) == 0 {
+		return AllowAll{}, nil
+	}
+	engine, err := policy.ParseAllowNet(cfg.AllowNet)
+	if err != nil {
+		return nil, errs.Wrap(errs.InvalidConfig, err, "allowNet").WithField("allowNet")
+	}
+	if cfg.HostLoopback {
+		engine.MarkHostAddress(cfg.HostLoopbackIP)
+	}
+	return allowNetPolicy{engine: engine}, nil
+}
+
+// start acquires the resources that can fail for reasons of the caller's environment
+// first (socket path, host ports), then builds the stack and services, and only then
+// starts serving.
+func (n *Network) start() error {
+	kind := socketpath.Stream
+	if n.cfg.Protocol == config.ProtocolVfkit {
+		kind = socketpath.Datagram
+	}
+	socket, err := socketpath.Bind(n.cfg.SocketPath, kind)
+	if err != nil {
+		return err
+	}
+	n.socket = socket
+	if err := n.bindPortMappings(n.cfg); err != nil {
+		return err
+	}
+	if err := n.buildStack(); err != nil {
+		return errs.Wrap(errs.Internal, err, "cannot start the virtual network")
+	}
+	n.startNATTCP()
+	n.startNATUDP()
+	if err := n.startDHCP(n.cfg); err != nil {
+		return errs.Wrap(errs.Internal, err, "cannot start the virtual network")
+	}
+	if err := n.startDNS(n.cfg); err != nil {
+		return errs.Wrap(errs.Internal, err, "cannot start the virtual network")
+	}
+	n.servePortMappings()
+	if socket.Listener != nil {
+		n.group.Go(func() { n.serveStreamGuests(socket.Listener) })
+	} else {
+		n.group.Go(func() { n.serveDatagramGuests(socket.PacketConn) })
+	}
+	return nil
+}
+
+func (n *Network) buildStack() error {
+	link, sw, err := newLink(n.cfg)
+	if err != nil {
+		return err
+	}
+	n.sw = sw
+	endpoint, capture, err := withCapture(link, n.cfg.CaptureFile)
+	if err != nil {
+		return err
+	}
+	n.capture = capture
+	s, err := newStack(n.cfg, endpoint)
+	if err != nil {
+		return fmt.Errorf("create network stack: %w", err)
+	}
+	n.stack = s
+	return nil
+}
+
+// SocketPath is the path of the guest socket.
+func (n *Network) SocketPath() string { return n.cfg.SocketPath }
+
+// Close stops everything and waits until every goroutine has exited: the guest socket
+// and its connections, host port listeners, NAT flows, DNS and DHCP, the stack and the
+// capture file. The socket file is removed if it is still ours. Close is idempotent.
+func (n *Network) Close() {
+	n.closeOnce.Do(n.close)
+}
+
+func (n *Network) close() {
+	// Closing tracked resources first stops new guest frames, host connections and
+	// flows; closing the guest socket makes the accept loop return.
+	n.group.CloseResources()
+	if n.socket != nil {
+		if err := n.socket.Close(); err != nil {
+			n.log.Warnf("close guest socket: %v", err)
+		}
+	}
+	if n.stack != nil {
+		// Aborts every endpoint, which unblocks the goroutines reading from them.
+		n.stack.Close()
+	}
+	n.group.Wait()
+	if n.stack != nil {
+		n.stack.Wait()
+	}
+	if n.capture != nil {
+		if err := n.capture.Close(); err != nil {
+			n.log.Warnf("close capture file %s: %v", n.cfg.CaptureFile, err)
+		}
+	}
+}

@@ -1,0 +1,31 @@
+// Package stats defines the JSON shape of an instance's counters (docs/ABI.md, "Stats").
+package stats
+
+// Snapshot is the value of gvproxy_stats.
+type Snapshot struct {
+	BytesSent     uint64 `json:"bytesSent"`
+	BytesReceived uint64 `json:"bytesReceived"`
+	TCP           TCP    `json:"tcp"`
+	Policy        Policy `json:"policy"`
+	Guest         Guest  `json:"guest"`
+}
+
+// TCP are the gateway stack's TCP counters.
+type TCP struct {
+	CurrentEstablished       uint64 `json:"currentEstablished"`
+	FailedConnectionAttempts uint64 `json:"failedConnectionAttempts"`
+	Retransmits              uint64 `json:"retransmits"`
+	Timeouts                 uint64 `json:"timeouts"`
+	ForwardMaxInflightDrop   uint64 `json:"forwardMaxInflightDrop"`
+}
+
+// Policy counts outbound flows the egress policy (or the destination guard) refused.
+type Policy struct {
+	Denied uint64 `json:"denied"`
+}
+
+// Guest describes the VM side of the socket.
+type Guest struct {
+	Connected   bool   `json:"connected"`
+	Connections uint64 `json:"connections"`
+}

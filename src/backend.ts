@@ -1,0 +1,122 @@
+/**
+ * {@link GvisorTapBackend}: the network backend a VM runner uses. It owns one
+ * {@link GvproxyInstance} and describes how a VM attaches to it (endpoint, QEMU argv).
+ */
+import type { GvproxyConfig } from "./config.ts";
+import { GvproxyError } from "./errors.ts";
+import { GvproxyInstance, type ConnectionType } from "./instance.ts";
+import { metricsFromStats, type NetworkMetrics, type NetworkStats } from "./stats.ts";
+
+/** Where and how a VM connects to the network. */
+export interface NetworkEndpoint {
+  /** Always a Unix socket. */
+  readonly type: "unix-socket";
+  /** The socket path. */
+  readonly path: string;
+  /** SOCK_STREAM with QEMU's length-prefixed frames, or SOCK_DGRAM with one frame per datagram. */
+  readonly connectionType: ConnectionType;
+  /** MAC address the VM's NIC must use (the guest MAC the DHCP lease is tied to). */
+  readonly macAddress: string;
+}
+
+/** Overrides for {@link GvisorTapBackend.qemuArgs}. */
+export interface QemuNetArgsOptions {
+  /** `-netdev` id. Default `net0`. */
+  readonly id?: string;
+  /** NIC device model, e.g. `virtio-net-device` for the microvm machine. Default `virtio-net-pci`. */
+  readonly device?: string;
+  /**
+   * For `unix-dgram` endpoints only: the path QEMU binds its own datagram socket to, which
+   * the network replies to. Default `<socket path>.qemu`.
+   */
+  readonly localPath?: string;
+}
+
+/**
+ * A userspace network backend built on gvisor-tap-vsock: DHCP, DNS, NAT to the host and
+ * port forwarding for one VM. A constructed backend is a working network; `close()` (or
+ * `using`) releases it.
+ */
+export class GvisorTapBackend implements Disposable {
+  /** The backend's name. */
+  readonly name = "gvisor-tap-vsock";
+  /** The network instance this backend owns. */
+  readonly instance: GvproxyInstance;
+
+  /**
+   * Starts the network described by `config`.
+   * @throws {GvproxyError} as {@link GvproxyInstance}'s constructor does
+   */
+  constructor(config: GvproxyConfig) {
+    const { socketPath, portMappings, ...options } = config;
+    this.instance = new GvproxyInstance(socketPath, portMappings, options);
+  }
+
+  /**
+   * How a VM attaches: the socket, its type and the MAC the VM's NIC must use.
+   * @throws {GvproxyError} `DESTROYED` after {@link close}
+   */
+  endpoint(): NetworkEndpoint {
+    this.#assertOpen("endpoint");
+    return {
+      type: "unix-socket",
+      path: this.instance.socketPath,
+      connectionType: this.instance.connectionType,
+      macAddress: this.instance.config.guestMac,
+    };
+  }
+
+  /**
+   * Current counters of the network.
+   * @throws {GvproxyError} `DESTROYED` after {@link close}
+   */
+  stats(): NetworkStats {
+    return this.instance.stats();
+  }
+
+  /**
+   * Headline metrics: bytes each way, TCP connections established now and failed attempts.
+   * @throws {GvproxyError} `DESTROYED` after {@link close}
+   */
+  metrics(): NetworkMetrics {
+    return metricsFromStats(this.instance.stats());
+  }
+
+  /**
+   * QEMU arguments attaching a NIC to this network: `-netdev stream` for a stream
+   * endpoint, `-netdev dgram` for a datagram one, and the NIC with the guest MAC.
+   * @throws {GvproxyError} `DESTROYED` after {@link close}
+   */
+  qemuArgs(options: QemuNetArgsOptions = {}): string[] {
+    const endpoint = this.endpoint();
+    const id = options.id ?? "net0";
+    const device = options.device ?? "virtio-net-pci";
+    const path = qemuOptionValue(endpoint.path);
+    const netdev =
+      endpoint.connectionType === "unix-stream"
+        ? `stream,id=${id},server=off,addr.type=unix,addr.path=${path}`
+        : `dgram,id=${id},local.type=unix,local.path=${qemuOptionValue(options.localPath ?? `${endpoint.path}.qemu`)},remote.type=unix,remote.path=${path}`;
+    return ["-netdev", netdev, "-device", `${device},netdev=${id},mac=${endpoint.macAddress}`];
+  }
+
+  /** Stops the network and releases its socket and ports. Calling it again does nothing. */
+  close(): void {
+    this.instance.destroy();
+  }
+
+  /** Same as {@link close}, so `using backend = new GvisorTapBackend(...)` cleans up. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #assertOpen(method: string): void {
+    if (this.instance.destroyed) {
+      throw new GvproxyError("DESTROYED", `GvisorTapBackend for ${this.instance.socketPath} was closed; ${method}() is unavailable`);
+    }
+  }
+}
+
+/** QEMU's option syntax separates with commas; a literal comma in a value is doubled. */
+function qemuOptionValue(value: string): string {
+  return value.replaceAll(",", ",,");
+}

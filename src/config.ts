@@ -1,0 +1,498 @@
+/**
+ * The network configuration: its public (camelCase) type, the defaults of DESIGN.md,
+ * validation in TypeScript before anything crosses FFI, and serialization to the config
+ * JSON of docs/ABI.md. Validation is complete here so a caller gets an error naming the
+ * field at fault without the library being loaded; Go validates again because it never
+ * trusts its caller.
+ */
+import { GvproxyError } from "./errors.ts";
+
+/** Transport protocol of a port mapping. */
+export type PortProtocol = "tcp" | "udp";
+
+/**
+ * How frames travel over the guest socket: `qemu` is QEMU's stream protocol on a
+ * SOCK_STREAM socket (4-byte big-endian length before each frame), `vfkit` one frame per
+ * datagram on a SOCK_DGRAM socket.
+ */
+export type GvproxyProtocol = "qemu" | "vfkit";
+
+/** A port mapping given as an object; only the ports are required. */
+export interface PortMappingObject {
+  /** Port bound on the host, 1..65535. */
+  readonly hostPort: number;
+  /** Port in the guest the host port forwards to, 1..65535. */
+  readonly guestPort: number;
+  /** Host address to bind; defaults to `127.0.0.1` (all interfaces only when asked: `0.0.0.0`). */
+  readonly hostIp?: string;
+  /** Transport protocol; defaults to `tcp`. */
+  readonly protocol?: PortProtocol;
+}
+
+/** A host-to-guest port forward: `[hostPort, guestPort]` or a {@link PortMappingObject}. */
+export type PortMapping = readonly [hostPort: number, guestPort: number] | PortMappingObject;
+
+/** One name inside a {@link DnsZone}. */
+export interface DnsRecord {
+  /** Name relative to the zone, e.g. `db` in zone `example.internal.`. */
+  readonly name: string;
+  /** IPv4 address the name resolves to. */
+  readonly ip: string;
+}
+
+/** A DNS zone answered by the gateway's DNS server before the host's resolvers. */
+export interface DnsZone {
+  /** Zone name, e.g. `example.internal.` (a missing trailing dot is added). */
+  readonly name: string;
+  /** Names inside the zone. */
+  readonly records?: readonly DnsRecord[];
+  /** Address returned for any other name inside the zone. */
+  readonly defaultIp?: string;
+}
+
+/** Every optional setting of a network; each has the default of {@link DEFAULT_GVPROXY_OPTIONS}. */
+export interface GvproxyOptions {
+  /** Guest socket protocol; `qemu` on Linux, `vfkit` on macOS by default. */
+  readonly protocol?: GvproxyProtocol;
+  /** Virtual network, an IPv4 CIDR. Default `192.168.127.0/24`. */
+  readonly subnet?: string;
+  /** Gateway (DHCP, DNS, NAT) address inside `subnet`. Default `192.168.127.1`. */
+  readonly gatewayIp?: string;
+  /** Address DHCP leases to the guest, inside `subnet`. Default `192.168.127.2`. */
+  readonly guestIp?: string;
+  /** Gateway MAC address. Default `5a:94:ef:e4:0c:dd`. */
+  readonly gatewayMac?: string;
+  /** Guest MAC address (the VM's NIC). Default `5a:94:ef:e4:0c:ee`. */
+  readonly guestMac?: string;
+  /** Link MTU, 576..65520. Default 1500. */
+  readonly mtu?: number;
+  /** Zones answered by the gateway's DNS server. Default none. */
+  readonly dnsZones?: readonly DnsZone[];
+  /** DNS search domains handed out by DHCP. Default none. */
+  readonly dnsSearchDomains?: readonly string[];
+  /** Whether `hostLoopbackIp` is NATed to the host's 127.0.0.1. Default true. */
+  readonly hostLoopback?: boolean;
+  /** Guest-visible address of the host's loopback; default the subnet's broadcast address minus one (`.254` in a /24). */
+  readonly hostLoopbackIp?: string;
+  /** IPv4 CIDRs the guest may reach; empty means no egress filtering. Default none. */
+  readonly allowNet?: readonly string[];
+  /** Path of a pcap file recording every frame; default none. */
+  readonly captureFile?: string;
+  /** Verbose gvisor-tap-vsock logging. Default false. */
+  readonly debug?: boolean;
+}
+
+/** A complete network configuration: the socket path, port mappings and options. */
+export interface GvproxyConfig extends GvproxyOptions {
+  /** Path of the Unix socket the VM connects to; unique per VM. */
+  readonly socketPath: string;
+  /** Host-to-guest port forwards. Default none. */
+  readonly portMappings?: readonly PortMapping[];
+}
+
+/** A port mapping with its defaults applied. */
+export interface ResolvedPortMapping {
+  readonly hostIp: string;
+  readonly hostPort: number;
+  readonly guestPort: number;
+  readonly protocol: PortProtocol;
+}
+
+/** A DNS zone with its defaults applied and its name fully qualified. */
+export interface ResolvedDnsZone {
+  readonly name: string;
+  readonly records: readonly DnsRecord[];
+  readonly defaultIp?: string;
+}
+
+/** A validated configuration with every default applied. */
+export interface ResolvedGvproxyConfig {
+  readonly socketPath: string;
+  readonly protocol: GvproxyProtocol;
+  readonly subnet: string;
+  readonly gatewayIp: string;
+  readonly guestIp: string;
+  readonly gatewayMac: string;
+  readonly guestMac: string;
+  readonly mtu: number;
+  readonly portMappings: readonly ResolvedPortMapping[];
+  readonly dnsZones: readonly ResolvedDnsZone[];
+  readonly dnsSearchDomains: readonly string[];
+  readonly hostLoopback: boolean;
+  readonly hostLoopbackIp: string;
+  readonly allowNet: readonly string[];
+  readonly captureFile: string | undefined;
+  readonly debug: boolean;
+}
+
+/** The guest socket protocol of this platform: vfkit datagrams on macOS, QEMU stream elsewhere. */
+export const DEFAULT_PROTOCOL: GvproxyProtocol = process.platform === "darwin" ? "vfkit" : "qemu";
+
+/** The defaults of every option (DESIGN.md); `hostLoopbackIp` is derived from `subnet`. */
+export const DEFAULT_GVPROXY_OPTIONS = {
+  protocol: DEFAULT_PROTOCOL,
+  subnet: "192.168.127.0/24",
+  gatewayIp: "192.168.127.1",
+  guestIp: "192.168.127.2",
+  gatewayMac: "5a:94:ef:e4:0c:dd",
+  guestMac: "5a:94:ef:e4:0c:ee",
+  mtu: 1500,
+  dnsZones: [],
+  dnsSearchDomains: [],
+  hostLoopback: true,
+  allowNet: [],
+  captureFile: undefined,
+  debug: false,
+} as const satisfies Omit<GvproxyOptions, "hostLoopbackIp">;
+
+/** Default host address of a port mapping: loopback, never all interfaces unless asked. */
+export const DEFAULT_HOST_IP = "127.0.0.1";
+
+/** MTU bounds: the IPv4 minimum datagram size, and the largest frame the transports carry. */
+export const MIN_MTU = 576;
+export const MAX_MTU = 65520;
+
+/**
+ * Longest socket path in bytes: `sun_path` is 108 bytes on Linux and 104 on macOS/BSD,
+ * one of which is the terminating NUL.
+ */
+export const MAX_SOCKET_PATH_BYTES = process.platform === "linux" ? 107 : 103;
+
+const CONFIG_FIELDS = new Set<string>([
+  "socketPath",
+  "portMappings",
+  ...Object.keys(DEFAULT_GVPROXY_OPTIONS),
+  "hostLoopbackIp",
+]);
+const PORT_MAPPING_FIELDS = new Set(["hostPort", "guestPort", "hostIp", "protocol"]);
+const DNS_ZONE_FIELDS = new Set(["name", "records", "defaultIp"]);
+const DNS_RECORD_FIELDS = new Set(["name", "ip"]);
+
+/**
+ * Validates `config` and applies every default. Throws {@link GvproxyError} with code
+ * `INVALID_CONFIG` (or `SOCKET_PATH_TOO_LONG`) whose `field` names the field at fault and
+ * whose message says what was expected and what was given.
+ */
+export function resolveConfig(config: GvproxyConfig): ResolvedGvproxyConfig {
+  const input = requireRecord(config, "config");
+  rejectUnknownFields(input, CONFIG_FIELDS, "");
+  const socketPath = resolveSocketPath(input.socketPath);
+  const subnetField = input.subnet ?? DEFAULT_GVPROXY_OPTIONS.subnet;
+  const subnet = parseSubnet(subnetField, "subnet");
+  const gatewayIp = resolveHostAddress(input.gatewayIp ?? DEFAULT_GVPROXY_OPTIONS.gatewayIp, "gatewayIp", subnet);
+  const guestIp = resolveHostAddress(input.guestIp ?? DEFAULT_GVPROXY_OPTIONS.guestIp, "guestIp", subnet);
+  if (guestIp === gatewayIp) invalid("guestIp", `guestIp must differ from gatewayIp, both are ${guestIp}`);
+  const hostLoopback = optionalBoolean(input.hostLoopback, "hostLoopback", DEFAULT_GVPROXY_OPTIONS.hostLoopback);
+  const hostLoopbackIp = resolveHostLoopbackIp(input.hostLoopbackIp, subnet, [gatewayIp, guestIp]);
+  const gatewayMac = resolveMac(input.gatewayMac ?? DEFAULT_GVPROXY_OPTIONS.gatewayMac, "gatewayMac");
+  const guestMac = resolveMac(input.guestMac ?? DEFAULT_GVPROXY_OPTIONS.guestMac, "guestMac");
+  if (guestMac === gatewayMac) invalid("guestMac", `guestMac must differ from gatewayMac, both are ${guestMac}`);
+  const captureFile = input.captureFile;
+  if (captureFile !== undefined && (typeof captureFile !== "string" || captureFile === "" || captureFile.includes("\0"))) {
+    invalid("captureFile", `captureFile must be a non-empty file path or undefined, got ${show(captureFile)}`);
+  }
+  return {
+    socketPath,
+    protocol: resolveProtocol(input.protocol),
+    subnet: subnetField as string,
+    gatewayIp,
+    guestIp,
+    gatewayMac,
+    guestMac,
+    mtu: resolveMtu(input.mtu),
+    portMappings: resolvePortMappings(input.portMappings),
+    dnsZones: resolveDnsZones(input.dnsZones),
+    dnsSearchDomains: resolveSearchDomains(input.dnsSearchDomains),
+    hostLoopback,
+    hostLoopbackIp,
+    allowNet: resolveAllowNet(input.allowNet),
+    captureFile,
+    debug: optionalBoolean(input.debug, "debug", DEFAULT_GVPROXY_OPTIONS.debug),
+  };
+}
+
+/** Serializes a resolved config to the config JSON `gvproxy_create` takes (docs/ABI.md). */
+export function toGoConfigJson(config: ResolvedGvproxyConfig): string {
+  return JSON.stringify({
+    socketPath: config.socketPath,
+    protocol: config.protocol,
+    subnet: config.subnet,
+    gatewayIp: config.gatewayIp,
+    guestIp: config.guestIp,
+    gatewayMac: config.gatewayMac,
+    guestMac: config.guestMac,
+    mtu: config.mtu,
+    portMappings: config.portMappings.map((m) => ({
+      hostIp: m.hostIp,
+      hostPort: m.hostPort,
+      guestPort: m.guestPort,
+      protocol: m.protocol,
+    })),
+    dnsZones: config.dnsZones.map((zone) => ({
+      name: zone.name,
+      records: zone.records.map((r) => ({ name: r.name, ip: r.ip })),
+      ...(zone.defaultIp === undefined ? {} : { defaultIp: zone.defaultIp }),
+    })),
+    dnsSearchDomains: config.dnsSearchDomains,
+    hostLoopback: config.hostLoopback,
+    hostLoopbackIp: config.hostLoopbackIp,
+    allowNet: config.allowNet,
+    captureFile: config.captureFile ?? "",
+    debug: config.debug,
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Field resolvers: each validates one field and returns it with its default applied.
+
+function resolveSocketPath(value: unknown): string {
+  if (typeof value !== "string" || value === "") {
+    invalid("socketPath", `socketPath must be a non-empty path, got ${show(value)}`);
+  }
+  if (value.includes("\0")) invalid("socketPath", `socketPath must not contain NUL bytes, got ${show(value)}`);
+  const bytes = Buffer.byteLength(value);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new GvproxyError(
+      "SOCKET_PATH_TOO_LONG",
+      `socket path ${value} is ${bytes} bytes, longer than the ${MAX_SOCKET_PATH_BYTES}-byte limit of a Unix socket address on ${process.platform}; use a shorter path`,
+      { field: "socketPath" },
+    );
+  }
+  return value;
+}
+
+function resolveProtocol(value: unknown): GvproxyProtocol {
+  if (value === undefined) return DEFAULT_PROTOCOL;
+  if (value === "qemu" || value === "vfkit") return value;
+  invalid("protocol", `protocol must be "qemu" or "vfkit", got ${show(value)}`);
+}
+
+function resolveMtu(value: unknown): number {
+  if (value === undefined) return DEFAULT_GVPROXY_OPTIONS.mtu;
+  if (!Number.isInteger(value) || (value as number) < MIN_MTU || (value as number) > MAX_MTU) {
+    invalid("mtu", `mtu must be an integer ${MIN_MTU}..${MAX_MTU}, got ${show(value)}`);
+  }
+  return value as number;
+}
+
+function resolveHostAddress(value: unknown, field: string, subnet: Subnet): string {
+  const ip = parseIpv4(value, field);
+  if (!subnet.contains(ip)) invalid(field, `${field} ${show(value)} is outside subnet ${subnet.text}`);
+  if (ip === subnet.network || ip === subnet.broadcast) {
+    invalid(field, `${field} ${show(value)} is the network or broadcast address of subnet ${subnet.text}`);
+  }
+  return value as string;
+}
+
+function resolveHostLoopbackIp(value: unknown, subnet: Subnet, taken: readonly string[]): string {
+  const resolved = value === undefined ? formatIpv4(subnet.broadcast - 1) : resolveHostAddress(value, "hostLoopbackIp", subnet);
+  if (taken.includes(resolved)) {
+    invalid("hostLoopbackIp", `hostLoopbackIp ${resolved} must differ from gatewayIp and guestIp`);
+  }
+  return resolved;
+}
+
+function resolveMac(value: unknown, field: string): string {
+  if (typeof value !== "string" || !/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(value)) {
+    invalid(field, `${field} must be a MAC address like 5a:94:ef:e4:0c:ee, got ${show(value)}`);
+  }
+  const mac = value.toLowerCase();
+  // The low bit of the first octet marks a multicast address, which no NIC may own.
+  if (Number.parseInt(mac.slice(0, 2), 16) & 1) invalid(field, `${field} must be a unicast MAC address, got ${show(value)}`);
+  return mac;
+}
+
+function resolvePortMappings(value: unknown): ResolvedPortMapping[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) invalid("portMappings", `portMappings must be an array, got ${show(value)}`);
+  const mappings = value.map((entry: unknown, i) => resolvePortMapping(entry, `portMappings[${i}]`));
+  mappings.forEach((mapping, i) => {
+    const clash = mappings.findIndex((other, j) => j < i && portsClash(other, mapping));
+    if (clash >= 0) {
+      invalid(
+        `portMappings[${i}].hostPort`,
+        `portMappings[${i}].hostPort ${mapping.protocol} ${mapping.hostIp}:${mapping.hostPort} duplicates portMappings[${clash}]`,
+      );
+    }
+  });
+  return mappings;
+}
+
+function resolvePortMapping(entry: unknown, field: string): ResolvedPortMapping {
+  if (Array.isArray(entry)) {
+    if (entry.length !== 2) invalid(field, `${field} must be [hostPort, guestPort], got ${show(entry)}`);
+    return {
+      hostIp: DEFAULT_HOST_IP,
+      hostPort: requirePort(entry[0], `${field}[0]`),
+      guestPort: requirePort(entry[1], `${field}[1]`),
+      protocol: "tcp",
+    };
+  }
+  if (typeof entry !== "object" || entry === null) {
+    invalid(field, `${field} must be [hostPort, guestPort] or { hostPort, guestPort, hostIp?, protocol? }, got ${show(entry)}`);
+  }
+  const mapping = entry as Record<string, unknown>;
+  rejectUnknownFields(mapping, PORT_MAPPING_FIELDS, `${field}.`);
+  const protocol = mapping.protocol ?? "tcp";
+  if (protocol !== "tcp" && protocol !== "udp") {
+    invalid(`${field}.protocol`, `${field}.protocol must be "tcp" or "udp", got ${show(mapping.protocol)}`);
+  }
+  const hostIp = mapping.hostIp ?? DEFAULT_HOST_IP;
+  parseIpv4(hostIp, `${field}.hostIp`);
+  return {
+    hostIp: hostIp as string,
+    hostPort: requirePort(mapping.hostPort, `${field}.hostPort`),
+    guestPort: requirePort(mapping.guestPort, `${field}.guestPort`),
+    protocol,
+  };
+}
+
+/** Two mappings clash when they would bind the same host port: same address or a wildcard. */
+function portsClash(a: ResolvedPortMapping, b: ResolvedPortMapping): boolean {
+  if (a.protocol !== b.protocol || a.hostPort !== b.hostPort) return false;
+  return a.hostIp === b.hostIp || a.hostIp === "0.0.0.0" || b.hostIp === "0.0.0.0";
+}
+
+function requirePort(value: unknown, field: string): number {
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 65535) {
+    invalid(field, `${field} must be an integer 1..65535, got ${show(value)}`);
+  }
+  return value as number;
+}
+
+function resolveDnsZones(value: unknown): ResolvedDnsZone[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) invalid("dnsZones", `dnsZones must be an array, got ${show(value)}`);
+  return value.map((entry: unknown, i) => resolveDnsZone(entry, `dnsZones[${i}]`));
+}
+
+function resolveDnsZone(entry: unknown, field: string): ResolvedDnsZone {
+  const zone = requireRecord(entry, field);
+  rejectUnknownFields(zone, DNS_ZONE_FIELDS, `${field}.`);
+  const name = requireDnsName(zone.name, `${field}.name`);
+  const records = zone.records ?? [];
+  if (!Array.isArray(records)) invalid(`${field}.records`, `${field}.records must be an array, got ${show(records)}`);
+  const resolved: ResolvedDnsZone = {
+    // gvisor-tap-vsock matches query names, which are fully qualified, against the zone name.
+    name: name.endsWith(".") ? name : `${name}.`,
+    records: records.map((record: unknown, j) => resolveDnsRecord(record, `${field}.records[${j}]`)),
+  };
+  if (zone.defaultIp === undefined) return resolved;
+  parseIpv4(zone.defaultIp, `${field}.defaultIp`);
+  return { ...resolved, defaultIp: zone.defaultIp as string };
+}
+
+function resolveDnsRecord(entry: unknown, field: string): DnsRecord {
+  const record = requireRecord(entry, field);
+  rejectUnknownFields(record, DNS_RECORD_FIELDS, `${field}.`);
+  const name = requireDnsName(record.name, `${field}.name`);
+  parseIpv4(record.ip, `${field}.ip`);
+  return { name, ip: record.ip as string };
+}
+
+function resolveSearchDomains(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) invalid("dnsSearchDomains", `dnsSearchDomains must be an array, got ${show(value)}`);
+  return value.map((domain: unknown, i) => requireDnsName(domain, `dnsSearchDomains[${i}]`));
+}
+
+function resolveAllowNet(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) invalid("allowNet", `allowNet must be an array of IPv4 CIDRs, got ${show(value)}`);
+  return value.map((entry: unknown, i) => {
+    parseCidr(entry, `allowNet[${i}]`);
+    return entry as string;
+  });
+}
+
+const DNS_LABEL = /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$/;
+
+function requireDnsName(value: unknown, field: string): string {
+  const labels = typeof value === "string" ? value.replace(/\.$/, "").split(".") : [];
+  if (typeof value !== "string" || value.length > 253 || !labels.every((label) => DNS_LABEL.test(label))) {
+    invalid(field, `${field} must be a DNS name like example.internal, got ${show(value)}`);
+  }
+  return value;
+}
+
+function optionalBoolean(value: unknown, field: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") invalid(field, `${field} must be true or false, got ${show(value)}`);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------
+// IPv4 arithmetic.
+
+interface Subnet {
+  readonly text: string;
+  readonly network: number;
+  readonly broadcast: number;
+  contains(ip: number): boolean;
+}
+
+/** Parses a dotted-quad IPv4 address to its 32-bit value; leading zeros are refused, as Go's netip does. */
+function parseIpv4(value: unknown, field: string): number {
+  const octets = typeof value === "string" ? value.split(".") : [];
+  if (octets.length !== 4 || !octets.every((o) => /^(0|[1-9][0-9]{0,2})$/.test(o) && Number(o) <= 255)) {
+    invalid(field, `${field} must be an IPv4 address like 192.168.127.2, got ${show(value)}`);
+  }
+  return octets.reduce((acc, o) => acc * 256 + Number(o), 0);
+}
+
+function formatIpv4(ip: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(ip / 2 ** shift) % 256).join(".");
+}
+
+function parseCidr(value: unknown, field: string): { ip: number; bits: number } {
+  const match = typeof value === "string" ? /^([^/]+)\/(0|[1-9][0-9]?)$/.exec(value) : null;
+  const bits = match ? Number(match[2]) : NaN;
+  if (!match || bits > 32) invalid(field, `${field} must be an IPv4 CIDR like 192.168.127.0/24, got ${show(value)}`);
+  return { ip: parseIpv4(match[1], field), bits };
+}
+
+function parseSubnet(value: unknown, field: string): Subnet {
+  const { ip, bits } = parseCidr(value, field);
+  // A network needs room for the gateway, the guest and the host-loopback address.
+  if (bits < 1 || bits > 29) invalid(field, `${field} prefix length must be 1..29, got ${show(value)}`);
+  const size = 2 ** (32 - bits);
+  if (ip % size !== 0) {
+    invalid(field, `${field} must be a network address (host bits zero) like ${formatIpv4(ip - (ip % size))}/${bits}, got ${show(value)}`);
+  }
+  const broadcast = ip + size - 1;
+  return { text: value as string, network: ip, broadcast, contains: (addr) => addr >= ip && addr <= broadcast };
+}
+
+// ---------------------------------------------------------------------------------------
+// Error helpers.
+
+function requireRecord(value: unknown, field: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    invalid(field, `${field} must be an object, got ${show(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Unknown fields are refused so a misspelt option is reported, not silently ignored. */
+function rejectUnknownFields(record: Record<string, unknown>, known: ReadonlySet<string>, prefix: string): void {
+  for (const key of Object.keys(record)) {
+    if (!known.has(key)) invalid(`${prefix}${key}`, `${prefix}${key} is not a known config field`);
+  }
+}
+
+function invalid(field: string, message: string): never {
+  throw new GvproxyError("INVALID_CONFIG", message, { field });
+}
+
+/** Renders a rejected value for an error message: strings quoted, numbers as written. */
+function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint" || value == null) {
+    return String(value);
+  }
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * bun-gvproxy: userspace networking for microVMs, gvisor-tap-vsock running in-process.
+ * The public API (DESIGN.md): {@link GvisorTapBackend}, {@link GvproxyInstance},
+ * {@link GvproxyError} and {@link setGvproxyLogger}, with their types.
+ */
+export { GvisorTapBackend, type NetworkEndpoint, type QemuNetArgsOptions } from "./backend.ts";
+export {
+  DEFAULT_GVPROXY_OPTIONS,
+  DEFAULT_HOST_IP,
+  DEFAULT_PROTOCOL,
+  type DnsRecord,
+  type DnsZone,
+  type GvproxyConfig,
+  type GvproxyOptions,
+  type GvproxyProtocol,
+  type PortMapping,
+  type PortMappingObject,
+  type PortProtocol,
+  type ResolvedGvproxyConfig,
+  type ResolvedPortMapping,
+  type ResolvedDnsZone,
+} from "./config.ts";
+export { GvproxyError, GVPROXY_ERROR_CODES, type GvproxyErrorCode, type GvproxyErrorOptions } from "./errors.ts";
+export { GvproxyInstance, type ConnectionType, type GvproxyVersions } from "./instance.ts";
+export {
+  GVPROXY_LOG_LEVELS,
+  GVPROXY_LOG_TAG,
+  gvproxyLogStats,
+  setGvproxyLogger,
+  type GvproxyLogLevel,
+  type GvproxyLogStats,
+} from "./logging.ts";
+export type { GuestStats, NetworkMetrics, NetworkStats, PolicyStats, TcpStats } from "./stats.ts";

@@ -1,0 +1,162 @@
+/**
+ * {@link GvproxyInstance}: one running virtual network, owned by the handle libgvproxy
+ * issued for it. A thin class: it validates the config, crosses FFI and keeps the handle;
+ * everything else is the backend's job.
+ */
+import {
+  resolveConfig,
+  toGoConfigJson,
+  type GvproxyOptions,
+  type GvproxyProtocol,
+  type PortMapping,
+  type ResolvedGvproxyConfig,
+} from "./config.ts";
+import { GvproxyError } from "./errors.ts";
+import { callEnvelope, cString, type GvproxySymbols } from "./ffi.ts";
+import { drainGvproxyLogs, gvproxyLogger, startLogBridge } from "./logging.ts";
+import { parseNetworkStats, type NetworkStats } from "./stats.ts";
+
+/** How the guest socket carries frames: a stream (QEMU protocol) or datagrams (vfkit). */
+export type ConnectionType = "unix-stream" | "unix-dgram";
+
+/** Versions compiled into libgvproxy. */
+export interface GvproxyVersions {
+  /** gvisor-tap-vsock module version, e.g. `v0.8.9`. */
+  readonly gvisorTapVsock: string;
+  /** gVisor module version. */
+  readonly gvisor: string;
+  /** Go toolchain version. */
+  readonly go: string;
+}
+
+/** What the finalizer needs to destroy an instance that was dropped; never the instance itself. */
+interface Handle {
+  readonly id: number;
+  readonly socketPath: string;
+}
+
+/**
+ * Destroys instances that were garbage-collected without `destroy()`: their ports and
+ * socket would otherwise stay bound for the life of the process.
+ */
+const dropped = new FinalizationRegistry<Handle>((handle) => {
+  gvproxyLogger().warn(
+    `GvproxyInstance ${handle.id} (${handle.socketPath}) was garbage-collected without destroy(); destroying it now`,
+  );
+  try {
+    callLibrary((symbols) => callEnvelope(symbols, symbols.gvproxy_destroy(handle.id)));
+  } catch (error) {
+    gvproxyLogger().warn(`destroying dropped GvproxyInstance ${handle.id} failed: ${String(error)}`);
+  }
+});
+
+/**
+ * A running gvisor-tap-vsock network: DHCP, DNS, NAT to the host and port forwarding for
+ * one VM, reached through a Unix socket. Construction either yields a working network
+ * (socket listening, host ports bound) or throws a {@link GvproxyError}.
+ */
+export class GvproxyInstance implements Disposable {
+  /** The handle libgvproxy issued for this network. */
+  readonly id: number;
+  /** The socket path the caller gave. */
+  readonly socketPath: string;
+  /** The guest socket protocol in use. */
+  readonly protocol: GvproxyProtocol;
+  /** Whether the guest socket is SOCK_STREAM (`qemu`) or SOCK_DGRAM (`vfkit`). */
+  readonly connectionType: ConnectionType;
+  /** The validated configuration with every default applied. */
+  readonly config: ResolvedGvproxyConfig;
+  #destroyed = false;
+
+  /**
+   * Starts a network listening on `socketPath`, forwarding `portMappings` from the host.
+   *
+   * @param socketPath Unix socket path the VM connects to; unique per VM
+   * @param portMappings host-to-guest forwards, `[hostPort, guestPort]` or objects
+   * @param options every other setting; defaults as in DESIGN.md
+   * @throws {GvproxyError} `INVALID_CONFIG`, `SOCKET_PATH_TOO_LONG`, `SOCKET_IN_USE`,
+   *   `NOT_A_SOCKET`, `ADDRESS_IN_USE`, `PERMISSION_DENIED`, `LIBRARY_NOT_FOUND`, `INTERNAL`
+   */
+  constructor(socketPath: string, portMappings: readonly PortMapping[] = [], options: GvproxyOptions = {}) {
+    this.config = resolveConfig({ ...options, socketPath, portMappings });
+    const configJson = cString(toGoConfigJson(this.config));
+    const created = callLibrary((symbols) => callEnvelope(symbols, symbols.gvproxy_create(configJson)));
+    const value = created as { id?: unknown; protocol?: unknown; connectionType?: unknown };
+    if (typeof value.id !== "number" || !Number.isSafeInteger(value.id) || value.id <= 0) {
+      throw new GvproxyError("INTERNAL", `libgvproxy created ${socketPath} but returned no valid id: ${JSON.stringify(created)}`);
+    }
+    this.id = value.id;
+    this.socketPath = socketPath;
+    this.protocol = value.protocol === "vfkit" || value.protocol === "qemu" ? value.protocol : this.config.protocol;
+    this.connectionType =
+      value.connectionType === "unix-dgram" || value.connectionType === "unix-stream"
+        ? value.connectionType
+        : this.protocol === "vfkit"
+          ? "unix-dgram"
+          : "unix-stream";
+    dropped.register(this, { id: this.id, socketPath }, this);
+  }
+
+  /** The gvisor-tap-vsock version compiled into libgvproxy, e.g. `v0.8.9`. */
+  static version(): string {
+    return GvproxyInstance.versions().gvisorTapVsock;
+  }
+
+  /** Every version compiled into libgvproxy: gvisor-tap-vsock, gVisor and Go. */
+  static versions(): GvproxyVersions {
+    const value = callLibrary((symbols) => callEnvelope(symbols, symbols.gvproxy_version())) as Partial<
+      Record<keyof GvproxyVersions, unknown>
+    >;
+    if (typeof value.gvisorTapVsock !== "string") {
+      throw new GvproxyError("INTERNAL", `libgvproxy returned no gvisor-tap-vsock version: ${JSON.stringify(value)}`);
+    }
+    return { gvisorTapVsock: value.gvisorTapVsock, gvisor: String(value.gvisor), go: String(value.go) };
+  }
+
+  /** Whether {@link destroy} has been called. */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /**
+   * Current counters of the network.
+   * @throws {GvproxyError} `DESTROYED` after {@link destroy}
+   */
+  stats(): NetworkStats {
+    this.#assertLive("stats");
+    return parseNetworkStats(callLibrary((symbols) => callEnvelope(symbols, symbols.gvproxy_stats(this.id))));
+  }
+
+  /**
+   * Stops the network and releases everything it created: host ports can be bound again
+   * at once and the socket file is gone. Its remaining log records are delivered before
+   * this returns. Calling it again does nothing.
+   */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    dropped.unregister(this);
+    callLibrary((symbols) => callEnvelope(symbols, symbols.gvproxy_destroy(this.id)));
+  }
+
+  /** Same as {@link destroy}, so `using inst = new GvproxyInstance(...)` cleans up. */
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+
+  #assertLive(method: string): void {
+    if (this.#destroyed) {
+      throw new GvproxyError("DESTROYED", `GvproxyInstance ${this.id} (${this.socketPath}) was destroyed; ${method}() is unavailable`);
+    }
+  }
+}
+
+/** Calls into the library and then drains its log queue, even when the call throws. */
+function callLibrary<T>(call: (symbols: GvproxySymbols) => T): T {
+  const symbols = startLogBridge();
+  try {
+    return call(symbols);
+  } finally {
+    drainGvproxyLogs();
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Network statistics: the shape `gvproxy_stats` returns (docs/ABI.md "Stats"), its parsing
+ * from the untyped envelope value, and the four headline metrics a backend reports.
+ */
+import { GvproxyError } from "./errors.ts";
+
+/** TCP counters of the virtual network's stack. */
+export interface TcpStats {
+  /** TCP connections currently in the ESTABLISHED state. */
+  readonly currentEstablished: number;
+  /** Connection attempts that failed (refused, reset or timed out). */
+  readonly failedConnectionAttempts: number;
+  /** Segments retransmitted. */
+  readonly retransmits: number;
+  /** Retransmission timeouts. */
+  readonly timeouts: number;
+  /** Forwarded connections dropped because too many were being set up at once. */
+  readonly forwardMaxInflightDrop: number;
+}
+
+/** Egress policy counters (`allowNet`). */
+export interface PolicyStats {
+  /** Guest packets refused by `allowNet`. */
+  readonly denied: number;
+}
+
+/** State of the guest's socket connection. */
+export interface GuestStats {
+  /** Whether a guest is connected to the socket now. */
+  readonly connected: boolean;
+  /** Guest connections accepted over the instance's life (a rebooted VM reconnects). */
+  readonly connections: number;
+}
+
+/** Counters of one network instance, available right after construction. */
+export interface NetworkStats {
+  /** Bytes sent to the guest. */
+  readonly bytesSent: number;
+  /** Bytes received from the guest. */
+  readonly bytesReceived: number;
+  /** TCP counters. */
+  readonly tcp: TcpStats;
+  /** Egress policy counters, when the library reports them. */
+  readonly policy?: PolicyStats;
+  /** Guest connection state, when the library reports it. */
+  readonly guest?: GuestStats;
+}
+
+/** The headline metrics of a network backend. */
+export interface NetworkMetrics {
+  /** Bytes sent to the guest. */
+  readonly bytesSent: number;
+  /** Bytes received from the guest. */
+  readonly bytesReceived: number;
+  /** TCP connections established now (`tcp.currentEstablished`). */
+  readonly tcpConnections: number;
+  /** TCP connection attempts that failed (`tcp.failedConnectionAttempts`). */
+  readonly tcpConnectionErrors: number;
+}
+
+/**
+ * Checks the `value` of a `gvproxy_stats` envelope against {@link NetworkStats}. A library
+ * that answers in another shape is a build mismatch: an `INTERNAL` error says which field.
+ */
+export function parseNetworkStats(value: unknown): NetworkStats {
+  const root = record(value, "stats");
+  const tcp = record(root.tcp, "stats.tcp");
+  const stats: NetworkStats = {
+    bytesSent: count(root.bytesSent, "stats.bytesSent"),
+    bytesReceived: count(root.bytesReceived, "stats.bytesReceived"),
+    tcp: {
+      currentEstablished: count(tcp.currentEstablished, "stats.tcp.currentEstablished"),
+      failedConnectionAttempts: count(tcp.failedConnectionAttempts, "stats.tcp.failedConnectionAttempts"),
+      retransmits: count(tcp.retransmits, "stats.tcp.retransmits"),
+      timeouts: count(tcp.timeouts, "stats.tcp.timeouts"),
+      forwardMaxInflightDrop: count(tcp.forwardMaxInflightDrop, "stats.tcp.forwardMaxInflightDrop"),
+    },
+  };
+  const policy = root.policy === undefined ? undefined : record(root.policy, "stats.policy");
+  const guest = root.guest === undefined ? undefined : record(root.guest, "stats.guest");
+  return {
+    ...stats,
+    ...(policy && { policy: { denied: count(policy.denied, "stats.policy.denied") } }),
+    ...(guest && {
+      guest: {
+        connected: flag(guest.connected, "stats.guest.connected"),
+        connections: count(guest.connections, "stats.guest.connections"),
+      },
+    }),
+  };
+}
+
+/** Derives the headline {@link NetworkMetrics} from full {@link NetworkStats}. */
+export function metricsFromStats(stats: NetworkStats): NetworkMetrics {
+  return {
+    bytesSent: stats.bytesSent,
+    bytesReceived: stats.bytesReceived,
+    tcpConnections: stats.tcp.currentEstablished,
+    tcpConnectionErrors: stats.tcp.failedConnectionAttempts,
+  };
+}
+
+function record(value: unknown, path: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) malformed(path, value);
+  return value as Record<string, unknown>;
+}
+
+function count(value: unknown, path: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) malformed(path, value);
+  return value;
+}
+
+function flag(value: unknown, path: string): boolean {
+  if (typeof value !== "boolean") malformed(path, value);
+  return value;
+}
+
+function malformed(path: string, value: unknown): never {
+  throw new GvproxyError(
+    "INTERNAL",
+    `libgvproxy returned malformed stats: ${path} is ${JSON.stringify(value)}; is build/libgvproxy out of date? run \`make lib\``,
+  );
+}

@@ -1,0 +1,72 @@
+/**
+ * Helpers shared by the unit suites: private temporary directories for socket paths,
+ * free TCP ports, and probes that tell whether a Unix socket is listening and whether a
+ * host port can be bound.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GvproxyError, type GvproxyErrorCode } from "../../src/index.ts";
+
+/** A fresh private directory under the system temp dir, short enough for socket paths. */
+export function makeTempDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "gvp-"));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A TCP port on 127.0.0.1 nothing listens on now (the kernel picks it). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === "string") throw new Error("no TCP address");
+  return address.port;
+}
+
+/** Resolves with the error code of binding `host:port`, or null when the bind succeeded (then releases it). */
+export async function bindError(port: number, host = "127.0.0.1"): Promise<string | null> {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? String(error)));
+    server.listen(port, host, () => server.close(() => resolve(null)));
+  });
+}
+
+/** Holds `host:port` open until the returned close function is called. */
+export async function occupyPort(port: number, host = "127.0.0.1"): Promise<() => Promise<void>> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, resolve);
+  });
+  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/** Resolves true when a stream connection to the Unix socket `path` is accepted. */
+export async function canConnect(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.createConnection({ path });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/** Runs `fn`, expecting a GvproxyError with `code`; returns it for further checks. */
+export function expectGvproxyError(fn: () => unknown, code: GvproxyErrorCode): GvproxyError {
+  try {
+    fn();
+  } catch (error) {
+    if (!(error instanceof GvproxyError)) throw new Error(`expected GvproxyError ${code}, got ${String(error)}`);
+    if (error.code !== code) throw new Error(`expected ${code}, got ${error.code}: ${error.message}`);
+    return error;
+  }
+  throw new Error(`expected GvproxyError ${code}, but nothing was thrown`);
+}

@@ -1,0 +1,44 @@
+/**
+ * NetworkStats parsing and the metrics derived from it (src/stats.ts).
+ */
+import { describe, expect, test } from "bun:test";
+import { metricsFromStats, parseNetworkStats } from "../../src/stats.ts";
+import { expectGvproxyError } from "./helpers.ts";
+
+const wire = {
+  bytesSent: 1200,
+  bytesReceived: 3400,
+  tcp: { currentEstablished: 3, failedConnectionAttempts: 2, retransmits: 5, timeouts: 1, forwardMaxInflightDrop: 0 },
+  policy: { denied: 4 },
+  guest: { connected: true, connections: 2 },
+};
+
+describe("parseNetworkStats", () => {
+  test("keeps every counter of the ABI's stats object", () => {
+    expect(parseNetworkStats(wire)).toEqual(wire);
+  });
+
+  test("policy and guest are optional", () => {
+    const { policy: _p, guest: _g, ...core } = wire;
+    expect(parseNetworkStats(core)).toEqual(core);
+  });
+
+  test.each([
+    ["a missing counter", { ...wire, bytesSent: undefined }, /stats\.bytesSent/],
+    ["a negative counter", { ...wire, tcp: { ...wire.tcp, retransmits: -1 } }, /stats\.tcp\.retransmits/],
+    ["a missing tcp object", { ...wire, tcp: null }, /stats\.tcp is null/],
+    ["a non-boolean guest flag", { ...wire, guest: { connected: 1, connections: 0 } }, /stats\.guest\.connected/],
+    ["not an object", [], /stats is \[\]/],
+  ])("%s is an INTERNAL error naming the field", (_name, value, message) => {
+    expect(expectGvproxyError(() => parseNetworkStats(value), "INTERNAL").message).toMatch(message);
+  });
+});
+
+test("metrics map tcpConnections to currentEstablished and tcpConnectionErrors to failedConnectionAttempts", () => {
+  expect(metricsFromStats(parseNetworkStats(wire))).toEqual({
+    bytesSent: wire.bytesSent,
+    bytesReceived: wire.bytesReceived,
+    tcpConnections: wire.tcp.currentEstablished,
+    tcpConnectionErrors: wire.tcp.failedConnectionAttempts,
+  });
+});
