@@ -65,7 +65,7 @@ function logBridgeGoals(r: BenchResults): GoalCheck[] {
   if (!l) return [];
   return [
     atLeast("log bridge records/s", l.recordsPerSecond.median, 200_000, ""),
-    atLeast("throughput with debug logging (debug / info)", l.debugThroughputRatio.median, 0.9, "x"),
+    atLeast("throughput with debug logging (debug / info)", l.debug.throughput.median, 0.9, "x"),
   ];
 }
 

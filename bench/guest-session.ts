@@ -97,6 +97,10 @@ export class GuestSession {
     });
   }
 
+  get pid(): number {
+    return this.proc.pid;
+  }
+
   async stop(): Promise<void> {
     this.proc.stdin.end();
     const exited = await Promise.race([this.proc.exited.then(() => true), Bun.sleep(3000).then(() => false)]);

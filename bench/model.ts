@@ -24,6 +24,13 @@ export interface ThroughputCell {
   gbps: Partial<Record<NetworkName, Summary>>;
   /** ours / gvproxy per pair of back-to-back runs. */
   ratio?: Summary;
+  /**
+   * CPU seconds the network's process (ours-host or gvproxy) spent per GB moved: less
+   * sensitive than Gbit/s to what else runs on a shared machine.
+   */
+  cpuPerGB?: Partial<Record<NetworkName, Summary>>;
+  /** The same for the guest process, which is the same binary under both networks. */
+  guestCpuPerGB?: Partial<Record<NetworkName, Summary>>;
   raw: Partial<Record<NetworkName, number[]>>;
 }
 
@@ -47,8 +54,8 @@ export interface LatencyResult {
   /** Transactions per second. */
   rate: Summary;
   errors: number;
-  /** The distribution of the median run, for reference. */
-  typical: LatencySummary;
+  /** The distribution of the median run, when the host measured each sample. */
+  typical?: LatencySummary;
 }
 
 export interface Ceilings {
@@ -73,13 +80,25 @@ export interface ControlPlane {
 }
 
 export interface LogBridge {
-  /** Records per second delivered to a counting consola reporter under frame logging. */
+  /** Records per second delivered to a counting consola reporter, JS draining in a loop. */
   recordsPerSecond: Summary;
-  recordsDropped?: number;
-  /** Throughput with log level debug relative to info (ours), 1 = no cost. */
-  debugThroughputRatio: Summary;
-  /** Throughput with gvisor-tap-vsock's per-frame debug logging relative to off. */
-  frameLoggingThroughputRatio: Partial<Record<NetworkName, Summary>>;
+  /** The same with JS idle: only the library's drain timer delivers. */
+  recordsPerSecondTimerOnly: Summary;
+  /** Fraction of the flood the bounded Go queue dropped, in each mode. */
+  droppedFraction: Summary;
+  droppedFractionTimerOnly: Summary;
+  /** Ours with log level debug relative to info, 1 = no cost. */
+  debug: LoggingCost;
+  /** gvisor-tap-vsock's per-frame logging on relative to off. */
+  frameLogging: Partial<Record<NetworkName, LoggingCost>>;
+}
+
+/** Logging on relative to off, per pair of back-to-back runs. */
+export interface LoggingCost {
+  /** Throughput on / off: below 1 is the cost. */
+  throughput: Summary;
+  /** The network process's CPU per byte on / off: above 1 is the cost. */
+  cpuPerByte: Summary;
 }
 
 export interface GoalCheck {

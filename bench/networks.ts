@@ -3,7 +3,7 @@
 // Both are separate processes so neither shares a CPU budget or event loop with the
 // orchestrator or the host-side peers, and each is started fresh per run.
 import { existsSync, rmSync } from "node:fs";
-import { BUILD_DIR, BUN_BIN, REPO_ROOT, startServer, tempDir, type Server } from "./processes.ts";
+import { BUILD_DIR, BUN_BIN, REPO_ROOT, startServer, tempDir } from "./processes.ts";
 
 export type NetworkKind = "ours" | "gvproxy";
 
@@ -23,22 +23,15 @@ export interface NetworkOptions {
    * gvproxy: `-debug`, which also sets its log level to debug).
    */
   frameLogging?: boolean;
-  /** Ours only: count delivered log records with a consola reporter (see ours-host.ts). */
-  countLogs?: boolean;
 }
 
 /** A started network: where the guest connects, and how to stop it. */
 export interface RunningNetwork {
   readonly kind: NetworkKind;
   readonly socketPath: string;
-  /** Ours only: log records delivered so far, when started with countLogs. */
-  logStats(): Promise<LogCount | undefined>;
+  /** The process running the network (ours-host or gvproxy), for CPU accounting. */
+  readonly pid: number;
   stop(): Promise<void>;
-}
-
-export interface LogCount {
-  records: number;
-  seconds: number;
 }
 
 export const GVPROXY_BIN = `${BUILD_DIR}/gvproxy`;
@@ -52,39 +45,18 @@ async function startOurs(opts: NetworkOptions): Promise<RunningNetwork> {
   const dir = tempDir("gvb");
   const socketPath = `${dir}/net.sock`;
   const server = await startServer(
-    [BUN_BIN, OURS_HOST, JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, countLogs: !!opts.countLogs, debug: !!opts.frameLogging })],
+    [BUN_BIN, OURS_HOST, JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging })],
     { GVPROXY_LOG_LEVEL: opts.debugLogging || opts.frameLogging ? "debug" : "info" },
   );
   return {
     kind: "ours",
     socketPath,
-    async logStats() {
-      server.proc.stdin.write("stats\n");
-      server.proc.stdin.flush();
-      return JSON.parse(await nextLine(server)) as LogCount;
-    },
+    pid: server.pid,
     async stop() {
       await server.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-// Lines after the ready line; ours-host answers "stats" with one JSON line.
-async function nextLine(server: Server): Promise<string> {
-  const reader = server.proc.stdout.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
-  try {
-    while (!text.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("ours-host exited while answering stats");
-      text += decoder.decode(value, { stream: true });
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return text.slice(0, text.indexOf("\n"));
 }
 
 async function startGvproxy(opts: NetworkOptions): Promise<RunningNetwork> {
@@ -106,9 +78,7 @@ async function startGvproxy(opts: NetworkOptions): Promise<RunningNetwork> {
   return {
     kind: "gvproxy",
     socketPath,
-    async logStats() {
-      return undefined;
-    },
+    pid: proc.pid,
     async stop() {
       proc.kill("SIGTERM");
       await proc.exited;

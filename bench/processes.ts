@@ -1,8 +1,7 @@
 // Child processes of the benchmarks: servers that announce readiness with one JSON line
 // and clients that print one JSON result. Every server is killed by its owner, and
 // reads stdin so it also exits when the orchestrator dies.
-import { mkdirSync, rmSync } from "node:fs";
-import type { Subprocess } from "bun";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 
 export const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const BUILD_DIR = `${REPO_ROOT}/build`;
@@ -12,7 +11,7 @@ export const BUN_BIN = process.execPath;
 /** A running server child: where it listens, and how to stop it. */
 export interface Server {
   readonly address: string;
-  readonly proc: Subprocess<"pipe", "pipe", unknown>;
+  readonly pid: number;
   /** Where the server's stderr goes; removed by stop(). */
   readonly stderrPath: string;
   stop(): Promise<void>;
@@ -77,7 +76,7 @@ export async function startServer(cmd: string[], env?: Record<string, string>): 
   }
   return {
     address,
-    proc,
+    pid: proc.pid,
     stderrPath,
     async stop() {
       // Closing stdin asks for a clean exit (servers watch it); SIGKILL only if ignored.
@@ -136,4 +135,13 @@ export async function freePort(): Promise<number> {
       srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port assigned"))));
     });
   });
+}
+
+/** CPU time (user + system) a live process has used so far, in seconds. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // Fields after the command name (which may contain spaces) start after the last ")".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const CLOCK_TICKS_PER_SECOND = 100;
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }

@@ -7,9 +7,19 @@ import type { BenchResults, Ceilings, ControlPlane, LatencyCell, LogBridge, Thro
 export const RESULTS_DIR = new URL("./results/", import.meta.url).pathname;
 
 function throughputTable(cells: readonly ThroughputCell[]): string {
+  const cpu = (s: ThroughputCell["cpuPerGB"]) => (s?.ours && s.gvproxy ? `${num(s.ours.median)} / ${num(s.gvproxy.median)}` : "–");
   return table(
-    ["direction", "MTU", "streams", "ours Gbit/s", "gvproxy Gbit/s", "ours / gvproxy"],
-    cells.map((c) => [c.direction, String(c.mtu), String(c.streams), withRange(c.gbps.ours), withRange(c.gbps.gvproxy), ratio(c.ratio)]),
+    ["direction", "MTU", "streams", "ours Gbit/s", "gvproxy Gbit/s", "ours / gvproxy", "network CPU s/GB, ours / gvproxy", "guest CPU s/GB, ours / gvproxy"],
+    cells.map((c) => [
+      c.direction,
+      String(c.mtu),
+      String(c.streams),
+      withRange(c.gbps.ours),
+      withRange(c.gbps.gvproxy),
+      ratio(c.ratio),
+      cpu(c.cpuPerGB),
+      cpu(c.guestCpuPerGB),
+    ]),
   );
 }
 
@@ -52,12 +62,16 @@ function controlPlaneTable(c: ControlPlane): string {
 }
 
 function logBridgeTable(l: LogBridge): string {
+  const pct = (s: LogBridge["droppedFraction"]) => `${(s.median * 100).toFixed(1)} % (${(s.min * 100).toFixed(1)}–${(s.max * 100).toFixed(1)})`;
   const rows: string[][] = [
-    ["records/s delivered to a counting consola reporter (frame logging on)", withRange(l.recordsPerSecond)],
-    ["throughput, log level debug / info (ours)", ratio(l.debugThroughputRatio)],
+    ["records/s to a counting consola reporter, JS draining in a loop", withRange(l.recordsPerSecond)],
+    ["records/s, JS idle (library drain timer only)", withRange(l.recordsPerSecondTimerOnly)],
+    ["flood dropped by the bounded queue (loop / timer only)", `${pct(l.droppedFraction)} / ${pct(l.droppedFractionTimerOnly)}`],
+    ["log level debug / info (ours): throughput, CPU per byte", `${ratio(l.debug.throughput)}, ${ratio(l.debug.cpuPerByte)}`],
   ];
-  for (const [net, s] of Object.entries(l.frameLoggingThroughputRatio)) rows.push([`throughput, frame logging on / off (${net})`, ratio(s)]);
-  if (l.recordsDropped !== undefined) rows.push(["records dropped by the bounded queue", String(l.recordsDropped)]);
+  for (const [net, c] of Object.entries(l.frameLogging)) {
+    rows.push([`per-frame logging on / off (${net}): throughput, CPU per byte`, `${ratio(c.throughput)}, ${ratio(c.cpuPerByte)}`]);
+  }
   return table(["log bridge", "measured"], rows);
 }
 

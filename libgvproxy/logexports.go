@@ -16,7 +16,6 @@ static inline void gvproxy_call_log_batch(gvproxy_log_batch_fn fn, const uint8_t
 import "C"
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync"
 	"unsafe"
@@ -45,7 +44,7 @@ func gvproxy_set_log_level(level C.int32_t) {
 func gvproxy_drain_logs(fn C.gvproxy_log_batch_fn, maxRecords C.int32_t) (delivered C.int32_t) {
 	defer func() {
 		if r := recover(); r != nil {
-			logqueue.Log(logqueue.Error, 0, "gvproxy_drain_logs: recovered from a panic", "panic", r)
+			logPanic("gvproxy_drain_logs", r)
 			delivered = -1
 		}
 	}()
@@ -70,46 +69,17 @@ func gvproxy_drain_logs(fn C.gvproxy_log_batch_fn, maxRecords C.int32_t) (delive
 }
 
 //export gvproxy_log_stats
-func gvproxy_log_stats() (out *C.char) {
-	defer func() {
-		if r := recover(); r != nil {
-			out = C.CString(logInternalErrorEnvelope(fmt.Errorf("gvproxy_log_stats: recovered from a panic: %v", r)))
-		}
-	}()
-	body, err := json.Marshal(logStatsEnvelope{OK: true, Value: logqueue.Default.Stats()})
-	if err != nil {
-		return C.CString(logInternalErrorEnvelope(fmt.Errorf("gvproxy_log_stats: encode: %w", err)))
-	}
-	return C.CString(string(body))
-}
-
-// logStatsEnvelope is the success envelope of gvproxy_log_stats.
-type logStatsEnvelope struct {
-	OK    bool           `json:"ok"`
-	Value logqueue.Stats `json:"value"`
-}
-
-// logInternalErrorEnvelope renders err as an INTERNAL failure envelope.
-func logInternalErrorEnvelope(err error) string {
-	type failure struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	}
-	body, marshalErr := json.Marshal(struct {
-		OK    bool    `json:"ok"`
-		Error failure `json:"error"`
-	}{Error: failure{Code: "INTERNAL", Message: err.Error()}})
-	if marshalErr != nil {
-		return `{"ok":false,"error":{"code":"INTERNAL","message":"gvproxy_log_stats failed"}}`
-	}
-	return string(body)
+func gvproxy_log_stats() *C.char {
+	return C.CString(guarded("gvproxy_log_stats", func() (any, error) {
+		return logqueue.Default.Stats(), nil
+	}))
 }
 
 // recoverLogExport turns a panic in an export without a result into a logged no-op.
 // It must be deferred directly.
 func recoverLogExport(export string) {
 	if r := recover(); r != nil {
-		logqueue.Log(logqueue.Error, 0, export+": recovered from a panic", "panic", r)
+		logPanic(export, r)
 	}
 }
 
@@ -150,7 +120,7 @@ var logFloodRunning sync.WaitGroup
 func gvproxy_test_log_flood(goroutines, perGoroutine C.int32_t) (rc C.int32_t) {
 	defer func() {
 		if r := recover(); r != nil {
-			logqueue.Log(logqueue.Error, 0, "gvproxy_test_log_flood: recovered from a panic", "panic", r)
+			logPanic("gvproxy_test_log_flood", r)
 			rc = -1
 		}
 	}()
@@ -179,7 +149,7 @@ func logFlood(goroutine, records int) {
 func gvproxy_test_log_flood_wait() (rc C.int32_t) {
 	defer func() {
 		if r := recover(); r != nil {
-			logqueue.Log(logqueue.Error, 0, "gvproxy_test_log_flood_wait: recovered from a panic", "panic", r)
+			logPanic("gvproxy_test_log_flood_wait", r)
 			rc = -1
 		}
 	}()

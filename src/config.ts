@@ -92,36 +92,62 @@ export interface GvproxyConfig extends GvproxyOptions {
 
 /** A port mapping with its defaults applied. */
 export interface ResolvedPortMapping {
+  /** Host address bound. */
   readonly hostIp: string;
+  /** Port bound on the host. */
   readonly hostPort: number;
+  /** Port in the guest. */
   readonly guestPort: number;
+  /** Transport protocol. */
   readonly protocol: PortProtocol;
 }
 
 /** A DNS zone with its defaults applied and its name fully qualified. */
 export interface ResolvedDnsZone {
+  /** Zone name, ending with a dot. */
   readonly name: string;
+  /** Names inside the zone. */
   readonly records: readonly DnsRecord[];
+  /** Address for any other name inside the zone, if set. */
   readonly defaultIp?: string;
 }
 
-/** A validated configuration with every default applied. */
+/**
+ * A validated configuration with every default applied; each field means the same as in
+ * {@link GvproxyConfig}.
+ */
 export interface ResolvedGvproxyConfig {
+  /** Unix socket path the VM connects to. */
   readonly socketPath: string;
+  /** Guest socket protocol. */
   readonly protocol: GvproxyProtocol;
+  /** Virtual network (IPv4 CIDR). */
   readonly subnet: string;
+  /** Gateway address. */
   readonly gatewayIp: string;
+  /** Address leased to the guest. */
   readonly guestIp: string;
+  /** Gateway MAC, lower case. */
   readonly gatewayMac: string;
+  /** Guest MAC, lower case. */
   readonly guestMac: string;
+  /** Link MTU. */
   readonly mtu: number;
+  /** Host-to-guest port forwards. */
   readonly portMappings: readonly ResolvedPortMapping[];
+  /** Zones answered by the gateway's DNS server. */
   readonly dnsZones: readonly ResolvedDnsZone[];
+  /** DNS search domains handed out by DHCP. */
   readonly dnsSearchDomains: readonly string[];
+  /** Whether `hostLoopbackIp` reaches the host's 127.0.0.1. */
   readonly hostLoopback: boolean;
+  /** Guest-visible address of the host's loopback. */
   readonly hostLoopbackIp: string;
+  /** IPv4 CIDRs the guest may reach; empty means unfiltered. */
   readonly allowNet: readonly string[];
+  /** pcap file path, or undefined for none. */
   readonly captureFile: string | undefined;
+  /** Verbose gvisor-tap-vsock logging. */
   readonly debug: boolean;
 }
 
@@ -148,8 +174,9 @@ export const DEFAULT_GVPROXY_OPTIONS = {
 /** Default host address of a port mapping: loopback, never all interfaces unless asked. */
 export const DEFAULT_HOST_IP = "127.0.0.1";
 
-/** MTU bounds: the IPv4 minimum datagram size, and the largest frame the transports carry. */
+/** Smallest MTU: the IPv4 minimum datagram size every host must accept. */
 export const MIN_MTU = 576;
+/** Largest MTU: the largest frame the QEMU stream and vfkit datagram transports carry. */
 export const MAX_MTU = 65520;
 
 /**

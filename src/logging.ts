@@ -56,6 +56,11 @@ const RECORD_SOURCES = ["libgvproxy", "logrus", "log", "gvisor"] as const;
 
 /** How often queued records are drained when nothing else drains them. */
 const DRAIN_INTERVAL_MS = 50;
+/**
+ * Records one timer tick delivers at most, so a log flood cannot stall the event loop for
+ * long; what is left waits for the next tick (the Go queue is bounded and counts drops).
+ */
+const TIMER_DRAIN_MAX_RECORDS = 16384;
 
 /** consola's numeric level for each name; the Go filter is derived from it. */
 const CONSOLA_LEVEL: Record<GvproxyLogLevel, number> = {
@@ -112,27 +117,46 @@ export function startLogBridge(): GvproxySymbols {
   bridge = { symbols, callback, appliedGoLevel: -1 };
   // The timer only picks up records nothing else drained; it must never keep the process
   // alive, and the callback is never closed because the library is never unloaded.
-  setInterval(drainGvproxyLogs, DRAIN_INTERVAL_MS).unref();
+  setInterval(() => drainGvproxyLogs(TIMER_DRAIN_MAX_RECORDS), DRAIN_INTERVAL_MS).unref();
   drainGvproxyLogs();
   return symbols;
 }
 
 /**
- * Delivers every record queued on the Go side to the logger, synchronously. Called after
- * each call into the library; a no-op before the bridge has started.
+ * Delivers the records queued on the Go side to the logger, synchronously: all of them, or
+ * at most `maxRecords` when it is positive. Called after each call into the library; a
+ * no-op before the bridge has started.
  */
-export function drainGvproxyLogs(): void {
+export function drainGvproxyLogs(maxRecords = 0): void {
   if (bridge === undefined) return;
   syncGoLevel(bridge);
   const { symbols, callback } = bridge;
   try {
     // The callback pushes onto `pending`; a negative result is an error the Go side has
     // queued as a record of its own, so the next drain reports it.
-    symbols.gvproxy_drain_logs(callback, 0);
+    symbols.gvproxy_drain_logs(callback, maxRecords);
   } finally {
     const records = pending;
     pending = [];
-    for (const record of records) forward(record);
+    forwardAll(records);
+  }
+}
+
+/**
+ * Hands every record to the logger. A throwing reporter is the caller's bug; it must not
+ * turn a successful create or destroy into a failure (the network would leak), nor cost
+ * the records after it, so its error is written to stderr (once per drain) and delivery
+ * goes on.
+ */
+function forwardAll(records: readonly GvproxyLogRecord[]): void {
+  let reported = false;
+  for (const record of records) {
+    try {
+      forward(record);
+    } catch (error) {
+      if (!reported) console.error(`gvproxy: the log reporter threw on "${record.message}":`, error);
+      reported = true;
+    }
   }
 }
 

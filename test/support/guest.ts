@@ -370,14 +370,29 @@ export async function startGuest(options: StartGuestOptions): Promise<Guest> {
   const verbose = options.verbose ?? process.env.GVGUEST_VERBOSE === "1";
   const guest = new Guest(proc, options.commandTimeoutMs ?? 15_000, verbose);
   const connected = guest.waitForEvent("connected", 10_000);
-  const exited = guest.exited.then((code) => {
+  const exitedEarly = guest.exited.then((code) => {
     throw new Error(`guest exited with code ${code} before connecting:\n${guest.stderr}`);
   });
+  exitedEarly.catch(() => {}); // a later, normal exit is not an error
   try {
-    await Promise.race([connected, exited]);
+    await Promise.race([connected, exitedEarly]);
   } catch (error) {
     proc.kill("SIGKILL");
     throw error;
   }
   return guest;
+}
+
+/**
+ * Resolves with the command's result, or with its {@link GuestCommandError} when the
+ * guest reported a failure. Anything else (no reply, guest crashed) still rejects, so a
+ * test expecting a failure cannot be satisfied by a broken driver.
+ */
+export async function outcome<T>(command: Promise<T>): Promise<T | GuestCommandError> {
+  try {
+    return await command;
+  } catch (error) {
+    if (error instanceof GuestCommandError) return error;
+    throw error;
+  }
 }

@@ -25,7 +25,7 @@ describe("GvproxyError", () => {
   });
 
   test("the codes are exactly DESIGN.md's table", () => {
-    expect([...GVPROXY_ERROR_CODES].sort()).toEqual(
+    expect<string[]>([...GVPROXY_ERROR_CODES].sort()).toEqual(
       [
         "INVALID_CONFIG",
         "SOCKET_PATH_TOO_LONG",

@@ -127,18 +127,27 @@ func (g *Guest) disconnected() bool {
 }
 
 func (g *Guest) disconnectError() error {
-	return control.WithCode(CodeDisconnected, fmt.Errorf("network disconnected: %v", g.Pump.Err()))
+	return control.WithCode(CodeDisconnected, fmt.Errorf("network disconnected: %w", g.disconnectReason()))
+}
+
+// disconnectReason is why the link ended; nil from the pump means we closed it.
+func (g *Guest) disconnectReason() error {
+	if err := g.Pump.Err(); err != nil {
+		return err
+	}
+	return errors.New("the guest closed its link")
 }
 
 // classify attaches a code to a network error so callers can tell a refused
-// connection from a timeout or a vanished network.
+// connection from a timeout or a vanished network. gonet flattens tcpip errors into
+// plain strings ("connection was refused"), so refusal is recognised by its text.
 func (g *Guest) classify(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
 	switch {
 	case g.disconnected():
-		return control.WithCode(CodeDisconnected, fmt.Errorf("%w (network disconnected: %v)", err, g.Pump.Err()))
+		return control.WithCode(CodeDisconnected, fmt.Errorf("%w (network disconnected: %v)", err, g.disconnectReason()))
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
 		return control.WithCode(CodeTimeout, err)
 	case strings.Contains(err.Error(), "refused"):

@@ -37,6 +37,16 @@ type serveTCPArgs struct {
 
 func serverKey(protocol string, port uint16) string { return protocol + ":" + strconv.Itoa(int(port)) }
 
+// checkFree fails early, with a clear message, when the guest already serves key.
+func (g *Guest) checkFree(key string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, exists := g.servers[key]; exists {
+		return control.WithCode(CodeBadRequest, fmt.Errorf("already serving %s", key))
+	}
+	return nil
+}
+
 func (g *Guest) addServer(key string, s *server) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -55,6 +65,9 @@ func (g *Guest) serveTCP(_ context.Context, raw json.RawMessage) (any, error) {
 	}
 	if args.Mode == "" {
 		args.Mode = "echo"
+	}
+	if err := g.checkFree(serverKey("tcp", args.Port)); err != nil {
+		return nil, err
 	}
 	ln, err := gonet.ListenTCP(g.Stack.Stack, tcpip.FullAddress{NIC: netstack.NICID, Port: args.Port}, ipv4.ProtocolNumber)
 	if err != nil {
@@ -132,6 +145,9 @@ type serveUDPArgs struct {
 func (g *Guest) serveUDP(_ context.Context, raw json.RawMessage) (any, error) {
 	args, err := decode[serveUDPArgs](raw)
 	if err != nil {
+		return nil, err
+	}
+	if err := g.checkFree(serverKey("udp", args.Port)); err != nil {
 		return nil, err
 	}
 	conn, err := gonet.DialUDP(g.Stack.Stack, &tcpip.FullAddress{NIC: netstack.NICID, Port: args.Port}, nil, ipv4.ProtocolNumber)

@@ -25,14 +25,22 @@ var VfkitHandshake = []byte("VFKT")
 // ErrFrameTooLarge reports a frame (or a length prefix) above MaxFrameSize.
 var ErrFrameTooLarge = errors.New("frame too large")
 
+// PutLengthPrefix writes the QEMU header for a frame of size bytes into dst.
+func PutLengthPrefix(dst []byte, size int) error {
+	if size > MaxFrameSize {
+		return fmt.Errorf("encode %d-byte frame: %w", size, ErrFrameTooLarge)
+	}
+	binary.BigEndian.PutUint32(dst, uint32(size))
+	return nil
+}
+
 // EncodeStream returns frame with its QEMU length prefix, ready for one write call
 // (one write keeps concurrent writers from interleaving a header with another frame).
 func EncodeStream(frame []byte) ([]byte, error) {
-	if len(frame) > MaxFrameSize {
-		return nil, fmt.Errorf("encode %d-byte frame: %w", len(frame), ErrFrameTooLarge)
-	}
 	out := make([]byte, LengthPrefixSize+len(frame))
-	binary.BigEndian.PutUint32(out, uint32(len(frame)))
+	if err := PutLengthPrefix(out, len(frame)); err != nil {
+		return nil, err
+	}
 	copy(out[LengthPrefixSize:], frame)
 	return out, nil
 }

@@ -52,7 +52,12 @@ func (p *Pump) SetTap(tap FrameTap) {
 }
 
 // WriteFrame sends a frame built outside the stack (DHCP before we have an address).
-func (p *Pump) WriteFrame(frame []byte) error { return p.conn.WriteFrame(frame) }
+func (p *Pump) WriteFrame(frame []byte) error {
+	if err := p.conn.WriteFrame(frame); err != nil {
+		return err
+	}
+	return p.conn.Flush()
+}
 
 // Done is closed when the connection to the virtual network is gone.
 func (p *Pump) Done() <-chan struct{} { return p.done }
@@ -77,19 +82,32 @@ func (p *Pump) finish(err error) {
 	})
 }
 
+// outbound sends what the stack queued: it blocks for the first packet, then takes
+// every packet already waiting and flushes them together.
 func (p *Pump) outbound(ctx context.Context) {
 	for {
 		pkt := p.endpoint.ReadContext(ctx)
 		if pkt == nil {
 			return // cancelled by finish
 		}
-		frame := pkt.ToView().AsSlice()
-		pkt.DecRef()
-		if err := p.conn.WriteFrame(frame); err != nil {
+		for ; pkt != nil; pkt = p.endpoint.Read() {
+			if err := p.writePacket(pkt); err != nil {
+				p.finish(fmt.Errorf("send to virtual network: %w", err))
+				return
+			}
+		}
+		if err := p.conn.Flush(); err != nil {
 			p.finish(fmt.Errorf("send to virtual network: %w", err))
 			return
 		}
 	}
+}
+
+func (p *Pump) writePacket(pkt *stack.PacketBuffer) error {
+	defer pkt.DecRef()
+	view := pkt.ToView()
+	defer view.Release()
+	return p.conn.WriteFrame(view.AsSlice())
 }
 
 func (p *Pump) inbound() {

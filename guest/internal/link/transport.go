@@ -19,8 +19,11 @@ import (
 type FrameConn interface {
 	// ReadFrame reads one frame into buf (MaxFrameSize bytes) and returns its length.
 	ReadFrame(buf []byte) (int, error)
-	// WriteFrame sends one frame; safe for concurrent use.
+	// WriteFrame queues one frame; safe for concurrent use. It may sit in a buffer
+	// until Flush.
 	WriteFrame(frame []byte) error
+	// Flush sends every queued frame.
+	Flush() error
 	Close() error
 }
 
@@ -44,11 +47,17 @@ func Dial(socketPath string, protocol Protocol) (FrameConn, error) {
 	}
 }
 
+// streamBufferSize batches frames into fewer writes (a burst of TCP segments
+// becomes one syscall) while staying well under the socket buffer.
+const streamBufferSize = 256 * 1024
+
 // streamConn is the QEMU protocol: a SOCK_STREAM socket with length-prefixed frames.
 type streamConn struct {
 	conn    *net.UnixConn
 	reader  *framing.StreamReader
 	writeMu sync.Mutex
+	writer  *bufio.Writer
+	header  [framing.LengthPrefixSize]byte
 }
 
 func dialStream(socketPath string) (*streamConn, error) {
@@ -56,20 +65,35 @@ func dialStream(socketPath string) (*streamConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to qemu socket %s: %w", socketPath, err)
 	}
-	return &streamConn{conn: conn, reader: framing.NewStreamReader(bufio.NewReaderSize(conn, 256*1024))}, nil
+	return &streamConn{
+		conn:   conn,
+		reader: framing.NewStreamReader(bufio.NewReaderSize(conn, streamBufferSize)),
+		writer: bufio.NewWriterSize(conn, streamBufferSize),
+	}, nil
 }
 
 func (s *streamConn) ReadFrame(buf []byte) (int, error) { return s.reader.ReadFrame(buf) }
 
 func (s *streamConn) WriteFrame(frame []byte) error {
-	encoded, err := framing.EncodeStream(frame)
-	if err != nil {
+	if err := framing.PutLengthPrefix(s.header[:], len(frame)); err != nil {
 		return err
 	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if _, err := s.conn.Write(encoded); err != nil {
+	if _, err := s.writer.Write(s.header[:]); err != nil {
+		return fmt.Errorf("write frame header: %w", err)
+	}
+	if _, err := s.writer.Write(frame); err != nil {
 		return fmt.Errorf("write frame: %w", err)
+	}
+	return nil
+}
+
+func (s *streamConn) Flush() error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := s.writer.Flush(); err != nil {
+		return fmt.Errorf("flush frames: %w", err)
 	}
 	return nil
 }
@@ -157,6 +181,9 @@ func (d *datagramConn) WriteFrame(frame []byte) error {
 	}
 	return nil
 }
+
+// Flush is a no-op: every datagram is sent by WriteFrame.
+func (d *datagramConn) Flush() error { return nil }
 
 func (d *datagramConn) Close() error {
 	var err error

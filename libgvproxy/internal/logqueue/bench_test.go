@@ -70,6 +70,24 @@ func BenchmarkPushParallel(b *testing.B) {
 	b.ReportMetric(float64(uint64(b.N)-s.Dropped)/b.Elapsed().Seconds(), "accepted/s")
 }
 
+// BenchmarkLog is one goroutine calling Log with two fields on the accepting path (the
+// default queue is emptied, untimed, whenever it fills): the per-call cost of a record.
+func BenchmarkLog(b *testing.B) {
+	prev := CurrentLevel()
+	_ = SetLevel(int(Info))
+	defer func() { _ = SetLevel(int(prev)) }()
+	buf := make([]byte, BatchBufferSize)
+	for i := 0; i < b.N; i++ {
+		if i%DefaultCapacity == 0 {
+			b.StopTimer()
+			_, _ = Default.Drain(buf, 0, func([]byte, int) {})
+			b.StartTimer()
+		}
+		Log(Info, 1, "flood", "g", 3, "seq", i)
+	}
+	reportRate(b, b.N)
+}
+
 // BenchmarkLogWithFields is a libgvproxy Log call with two fields, including formatting
 // and the timestamp, on every core while a drainer consumes.
 func BenchmarkLogWithFields(b *testing.B) {

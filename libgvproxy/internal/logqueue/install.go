@@ -27,6 +27,8 @@ func Install() {
 	}
 	std := logrus.StandardLogger()
 	std.SetFormatter(logrusFormatter{})
+	// The formatter returns no bytes, so Out receives nothing; Discard also keeps
+	// stderr clean should other code replace the formatter later.
 	std.SetOutput(io.Discard)
 
 	// Records carry their own timestamp; the log package's date prefix would repeat it.

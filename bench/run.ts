@@ -1,0 +1,118 @@
+// The benchmark orchestrator behind `make bench` (`bun bench/run.ts [--quick] [--only=a,b]`):
+// measures the ceilings, throughput, latency, control plane and log bridge in one run,
+// then writes bench/results/<full|quick>.{json,md} and the throughput chart (SVG).
+//
+// Sections: ceilings, throughput, latency, control-plane, log-bridge. A section that
+// fails is reported under "Not measured" with its error; the others still run.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, release, totalmem } from "node:os";
+import { renderThroughputChart } from "./chart.ts";
+import { measureCeilings } from "./ceilings.ts";
+import { measureControlPlane } from "./control-plane.ts";
+import { checkGoals } from "./goals.ts";
+import { GUEST_BIN } from "./guest-session.ts";
+import { measureLatency } from "./latency.ts";
+import { measureLogBridge } from "./log-bridge.ts";
+import type { BenchResults, Meta } from "./model.ts";
+import { GVPROXY_BIN } from "./networks.ts";
+import { planFor, type Plan } from "./plan.ts";
+import { buildPeer, BUILD_DIR, REPO_ROOT } from "./processes.ts";
+import { renderReport, RESULTS_DIR, writeResults } from "./report.ts";
+import { measureThroughput } from "./throughput.ts";
+
+const SECTIONS = ["ceilings", "throughput", "latency", "control-plane", "log-bridge"] as const;
+type Section = (typeof SECTIONS)[number];
+
+function parseArgs(argv: readonly string[]): { quick: boolean; only: Set<Section> } {
+  const quick = argv.includes("--quick");
+  const onlyArg = argv.find((a) => a.startsWith("--only="));
+  const only = new Set<Section>(SECTIONS);
+  if (onlyArg) {
+    only.clear();
+    for (const s of onlyArg.slice("--only=".length).split(",")) {
+      if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`unknown section ${s}; sections: ${SECTIONS.join(", ")}`);
+      only.add(s as Section);
+    }
+  }
+  return { quick, only };
+}
+
+async function goVersion(): Promise<string> {
+  const proc = Bun.spawn(["go", "env", "GOVERSION"], { stdout: "pipe", stderr: "ignore" });
+  return (await new Response(proc.stdout).text()).trim() || "go (unknown)";
+}
+
+async function meta(plan: Plan): Promise<Meta> {
+  const gomod = readFileSync(`${REPO_ROOT}/libgvproxy/go.mod`, "utf8");
+  return {
+    date: new Date().toISOString(),
+    command: plan.quick ? "make bench QUICK=1" : "make bench",
+    quick: plan.quick,
+    runs: plan.runs,
+    secondsPerRun: plan.seconds,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", kernel: release(), memoryMiB: Math.round(totalmem() / 2 ** 20) },
+    versions: {
+      bun: Bun.version,
+      gvisorTapVsock: /github\.com\/containers\/gvisor-tap-vsock (v\S+)/.exec(gomod)?.[1] ?? "unknown",
+      go: await goVersion(),
+    },
+  };
+}
+
+/** What a section needs that `make bench` should have built; the first missing one. */
+function missingFor(section: Section): string | undefined {
+  const needs: Record<Section, string[]> = {
+    ceilings: [],
+    throughput: [GUEST_BIN, GVPROXY_BIN, `${BUILD_DIR}/libgvproxy.so`],
+    latency: [GUEST_BIN, GVPROXY_BIN, `${BUILD_DIR}/libgvproxy.so`],
+    "control-plane": [GVPROXY_BIN, `${BUILD_DIR}/libgvproxy.so`],
+    "log-bridge": [GUEST_BIN, GVPROXY_BIN, `${BUILD_DIR}/libgvproxy.so`],
+  };
+  return needs[section].find((p) => !existsSync(p));
+}
+
+function log(line: string): void {
+  console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const { quick, only } = parseArgs(argv);
+  const plan = planFor(quick);
+  const started = performance.now();
+  await buildPeer();
+  const results: BenchResults = { meta: await meta(plan), throughput: [], latency: [], goals: [], skipped: [] };
+  const sections: Record<Section, () => Promise<void>> = {
+    ceilings: async () => void (results.ceilings = await measureCeilings({ runs: Math.max(plan.runs, 3), seconds: plan.seconds, latencyCount: plan.rrCount })),
+    throughput: async () => void (results.throughput = await measureThroughput(plan, log)),
+    latency: async () => void (results.latency = await measureLatency(plan, log)),
+    "control-plane": async () => void (results.controlPlane = await measureControlPlane(plan, log)),
+    "log-bridge": async () => void (results.logBridge = await measureLogBridge(plan, log)),
+  };
+  for (const section of SECTIONS) {
+    if (!only.has(section)) continue;
+    const missing = missingFor(section);
+    if (missing) {
+      results.skipped.push(`${section}: ${missing} is missing (run \`make build gvproxy\`)`);
+      continue;
+    }
+    log(`${section}...`);
+    try {
+      await sections[section]();
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      log(`${section} failed: ${msg}`);
+      results.skipped.push(`${section}: failed: ${msg.split("\n")[0]}`);
+    }
+  }
+  results.goals = checkGoals(results);
+  const name = quick ? "quick" : "full";
+  const written = writeResults(results, name);
+  const svg = `${RESULTS_DIR}throughput${quick ? "-quick" : ""}.svg`;
+  writeFileSync(svg, renderThroughputChart(results));
+  console.log(renderReport(results));
+  log(`wrote ${written.json}, ${written.markdown}, ${svg} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// testTimeout bounds network waits so a broken build fails instead of hanging; no test
+// asserts anything about how fast things are.
+const testTimeout = 30 * time.Second
+
+// echoOnce accepts one connection on ln, echoes what it reads until EOF, then closes.
+func echoOnce(ln net.Listener) {
+	conn, err := ln.Accept()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_, _ = io.Copy(conn, conn)
+}
+
+// roundTrip writes msg on conn, half-closes, and returns everything read back.
+func roundTrip(t *testing.T, conn net.Conn, msg string) string {
+	t.Helper()
+	_ = conn.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	got, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return string(got)
+}
+
+func hostListener(t *testing.T) (net.Listener, uint16) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	return ln, uint16(ln.Addr().(*net.TCPAddr).Port)
+}
+
+func TestHostPortForwardReachesTheGuestOverTCPAndUDP(t *testing.T) {
+	path := filepath.Join(testDir(t), "net.sock")
+	tcpPort, udpPort := freeTCPPort(t), freeUDPPort(t)
+	mustCreate(t, configJSON(t, path, map[string]any{"portMappings": []any{
+		map[string]any{"hostPort": tcpPort, "guestPort": 80},
+		map[string]any{"hostPort": udpPort, "guestPort": 5353, "protocol": "udp"},
+	}}))
+	g := startGuestStack(t, path)
+	go echoOnce(g.listenTCP(t, 80))
+	guestUDP := g.listenUDP(t, 5353)
+	go func() {
+		buf := make([]byte, 1500)
+		n, from, err := guestUDP.ReadFrom(buf)
+		if err == nil {
+			_, _ = guestUDP.WriteTo([]byte(strings.ToUpper(string(buf[:n]))), from)
+		}
+	}()
+
+	conn, err := net.Dial("tcp", addr(tcpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msg := strings.Repeat("host to guest ", 10000)
+	if got := roundTrip(t, conn, msg); got != msg {
+		t.Fatalf("tcp echo returned %d bytes, want %d", len(got), len(msg))
+	}
+
+	udpConn, err := net.Dial("udp", addr(udpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udpConn.Close()
+	_ = udpConn.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := udpConn.Write([]byte("datagram")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, err := udpConn.Read(buf)
+	if err != nil || string(buf[:n]) != "DATAGRAM" {
+		t.Fatalf("udp reply %q, %v", buf[:n], err)
+	}
+}
+
+func TestGuestReachesTheHostThroughTheHostLoopbackAddress(t *testing.T) {
+	path := filepath.Join(testDir(t), "net.sock")
+	res := mustCreate(t, configJSON(t, path, nil))
+	ln, port := hostListener(t)
+	go echoOnce(ln)
+	g := startGuestStack(t, path)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	conn, err := g.dialTCP(ctx, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.254"), port))
+	if err != nil {
+		t.Fatalf("guest dial host loopback: %v", err)
+	}
+	defer conn.Close()
+	if got := roundTrip(t, conn, "guest to host"); got != "guest to host" {
+		t.Fatalf("echo %q", got)
+	}
+	s, _ := instanceStats(int64(res.ID))
+	if s.Policy.Denied != 0 {
+		t.Fatalf("denied %d", s.Policy.Denied)
+	}
+}
+
+func TestGuestReachesAHostUDPServiceThroughTheHostLoopbackAddress(t *testing.T) {
+	path := filepath.Join(testDir(t), "net.sock")
+	mustCreate(t, configJSON(t, path, nil))
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		n, from, err := pc.ReadFrom(buf)
+		if err == nil {
+			_, _ = pc.WriteTo([]byte("re:"+string(buf[:n])), from)
+		}
+	}()
+	g := startGuestStack(t, path)
+	port := uint16(pc.LocalAddr().(*net.UDPAddr).Port)
+	conn := g.dialUDP(t, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.254"), port))
+	_ = conn.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := conn.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, err := conn.Read(buf)
+	if err != nil || string(buf[:n]) != "re:hello" {
+		t.Fatalf("reply %q, %v", buf[:n], err)
+	}
+}
+
+func TestWithoutHostLoopbackTheGuestCannotReachTheHost(t *testing.T) {
+	path := filepath.Join(testDir(t), "net.sock")
+	res := mustCreate(t, configJSON(t, path, map[string]any{"hostLoopback": false}))
+	ln, port := hostListener(t)
+	g := startGuestStack(t, path)
+	accepted := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- struct{}{}
+			_ = c.Close()
+		}
+	}()
+	// Host loopback addresses are refused outright (a gVisor guest will not even send to
+	// 0.0.0.0, so that case is in the network package's guard test); the loopback NAT
+	// address is not answered at all (no ARP reply), so that dial is bounded by a short
+	// context.
+	for _, dst := range []string{"127.0.0.1", "127.1.2.3"} {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		_, err := g.dialTCP(ctx, netip.AddrPortFrom(netip.MustParseAddr(dst), port))
+		cancel()
+		if err == nil || errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("guest dial %s:%d: err %v, want a refusal", dst, port, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if conn, err := g.dialTCP(ctx, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.254"), port)); err == nil {
+		_ = conn.Close()
+		t.Fatal("guest reached the host loopback address with hostLoopback false")
+	}
+	select {
+	case <-accepted:
+		t.Fatal("the host listener accepted a connection from the guest")
+	default:
+	}
+	s, _ := instanceStats(int64(res.ID))
+	if s.Policy.Denied < 2 {
+		t.Fatalf("policy.denied = %d, want the two refusals counted", s.Policy.Denied)
+	}
+}
+
+func TestAllowNetRefusesUnlistedDestinations(t *testing.T) {
+	path := filepath.Join(testDir(t), "net.sock")
+	res := mustCreate(t, configJSON(t, path, map[string]any{"allowNet": []string{"192.0.2.0/24"}}))
+	ln, port := hostListener(t)
+	_ = ln
+	g := startGuestStack(t, path)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if conn, err := g.dialTCP(ctx, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.254"), port)); err == nil {
+		_ = conn.Close()
+		t.Fatal("an address outside allowNet was reached")
+	}
+	s, _ := instanceStats(int64(res.ID))
+	if s.Policy.Denied != 1 {
+		t.Fatalf("policy.denied = %d, want 1", s.Policy.Denied)
+	}
+}
+
+func TestTheGatewayServesNoHTTPAPI(t *testing.T) {
+	path := filepath.Join(testDir(t), "net.sock")
+	mustCreate(t, configJSON(t, path, nil))
+	g := startGuestStack(t, path)
+	for _, port := range []uint16{80, 8080} {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		conn, err := g.dialTCP(ctx, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.1"), port))
+		cancel()
+		if err == nil {
+			_ = conn.Close()
+			t.Fatalf("gateway port %d accepted a connection", port)
+		}
+	}
+}
+
+func TestGatewayDNSAnswersFromConfiguredZones(t *testing.T) {
+	path := filepath.Join(testDir(t), "net.sock")
+	mustCreate(t, configJSON(t, path, map[string]any{"dnsZones": []any{map[string]any{
+		"name": "example.internal.", "records": []any{map[string]any{"name": "db", "ip": "192.168.127.50"}},
+	}}}))
+	g := startGuestStack(t, path)
+	conn := g.dialUDP(t, netip.MustParseAddrPort("192.168.127.1:53"))
+	_ = conn.SetDeadline(time.Now().Add(testTimeout))
+	q := new(dns.Msg)
+	q.SetQuestion("db.example.internal.", dns.TypeA)
+	wire, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(wire); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("dns read: %v", err)
+	}
+	var reply dns.Msg
+	if err := reply.Unpack(buf[:n]); err != nil {
+		t.Fatal(err)
+	}
+	if len(reply.Answer) != 1 || reply.Answer[0].(*dns.A).A.String() != "192.168.127.50" {
+		t.Fatalf("answer %v", reply.Answer)
+	}
+}

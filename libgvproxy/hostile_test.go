@@ -1,0 +1,110 @@
+package main
+
+import (
+	"net"
+	"net/netip"
+	"path/filepath"
+	"testing"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+)
+
+var (
+	testGuestIP   = tcpip.AddrFrom4([4]byte{192, 168, 127, 2})
+	testGatewayIP = tcpip.AddrFrom4([4]byte{192, 168, 127, 1})
+)
+
+// synFrame is a hand-made TCP SYN from the guest to dst:port, sent to the gateway's
+// MAC as a hostile guest would, whatever its routing table says.
+func synFrame(gatewayMAC tcpip.LinkAddress, dst tcpip.Address, port uint16) []byte {
+	const tcpLen = header.TCPMinimumSize
+	ipLen := header.IPv4MinimumSize + tcpLen
+	frame := make([]byte, header.EthernetMinimumSize+ipLen)
+	header.Ethernet(frame).Encode(&header.EthernetFields{
+		SrcAddr: tcpip.LinkAddress(testGuestMAC), DstAddr: gatewayMAC, Type: header.IPv4ProtocolNumber,
+	})
+	ip := header.IPv4(frame[header.EthernetMinimumSize:])
+	ip.Encode(&header.IPv4Fields{
+		TotalLength: uint16(ipLen), TTL: 64, Protocol: uint8(header.TCPProtocolNumber),
+		SrcAddr: testGuestIP, DstAddr: dst,
+	})
+	ip.SetChecksum(^ip.CalculateChecksum())
+	tcp := header.TCP(ip.Payload())
+	tcp.Encode(&header.TCPFields{SrcPort: 40000, DstPort: port, SeqNum: 1, DataOffset: tcpLen, Flags: header.TCPFlagSyn, WindowSize: 65535})
+	xsum := header.PseudoHeaderChecksum(header.TCPProtocolNumber, testGuestIP, dst, uint16(tcpLen))
+	tcp.SetChecksum(^tcp.CalculateChecksum(xsum))
+	return frame
+}
+
+// arpReply answers the gateway's ARP request for the guest's address, or returns nil.
+func arpReply(frame []byte) []byte {
+	eth := header.Ethernet(frame)
+	if len(frame) < header.EthernetMinimumSize+header.ARPSize || eth.Type() != header.ARPProtocolNumber {
+		return nil
+	}
+	req := header.ARP(frame[header.EthernetMinimumSize:])
+	if !req.IsValid() || req.Op() != header.ARPRequest || tcpip.AddrFromSlice(req.ProtocolAddressTarget()) != testGuestIP {
+		return nil
+	}
+	reply := make([]byte, header.EthernetMinimumSize+header.ARPSize)
+	header.Ethernet(reply).Encode(&header.EthernetFields{
+		SrcAddr: tcpip.LinkAddress(testGuestMAC), DstAddr: eth.SourceAddress(), Type: header.ARPProtocolNumber,
+	})
+	a := header.ARP(reply[header.EthernetMinimumSize:])
+	a.SetIPv4OverEthernet()
+	a.SetOp(header.ARPReply)
+	copy(a.HardwareAddressSender(), testGuestMAC)
+	copy(a.ProtocolAddressSender(), testGuestIP.AsSlice())
+	copy(a.HardwareAddressTarget(), req.HardwareAddressSender())
+	copy(a.ProtocolAddressTarget(), req.ProtocolAddressSender())
+	return reply
+}
+
+// awaitTCPReply answers ARP and returns the flags of the first TCP segment to the guest
+// from src:port.
+func (g *qemuGuest) awaitTCPReply(src tcpip.Address, port uint16) header.TCPFlags {
+	g.t.Helper()
+	for {
+		frame := g.receive()
+		if reply := arpReply(frame); reply != nil {
+			g.send(reply)
+			continue
+		}
+		if header.Ethernet(frame).Type() != header.IPv4ProtocolNumber {
+			continue
+		}
+		ip := header.IPv4(frame[header.EthernetMinimumSize:])
+		if !ip.IsValid(len(ip)) || ip.TransportProtocol() != header.TCPProtocolNumber || ip.SourceAddress() != src {
+			continue
+		}
+		tcp := header.TCP(ip.Payload())
+		if tcp.SourcePort() == port {
+			return tcp.Flags()
+		}
+	}
+}
+
+func TestAHostileGuestCannotReachHostLoopbackDirectly(t *testing.T) {
+	for _, hostLoopback := range []bool{true, false} {
+		path := filepath.Join(testDir(t), "net.sock")
+		res := mustCreate(t, configJSON(t, path, map[string]any{"hostLoopback": hostLoopback}))
+		ln, port := hostListener(t)
+		g := dialGuest(t, path)
+		gatewayMAC, _ := net.ParseMAC("5a:94:ef:e4:0c:dd")
+		for i, dst := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("0.0.0.0")} {
+			addr := tcpip.AddrFrom4(dst.As4())
+			g.send(synFrame(tcpip.LinkAddress(gatewayMAC), addr, port))
+			flags := g.awaitTCPReply(addr, port)
+			if flags&header.TCPFlagRst == 0 || flags&header.TCPFlagSyn != 0 {
+				t.Fatalf("hostLoopback=%v: SYN to %s:%d answered with %s, want RST", hostLoopback, dst, port, flags)
+			}
+			s, _ := instanceStats(int64(res.ID))
+			if s.Policy.Denied != uint64(i+1) {
+				t.Fatalf("policy.denied = %d after %d refusals", s.Policy.Denied, i+1)
+			}
+		}
+		_ = g.conn.Close()
+		_ = ln.Close()
+	}
+}

@@ -1,0 +1,82 @@
+/**
+ * Servers on the host's loopback, on ephemeral ports, for the guest to reach through
+ * the NAT (192.168.127.254 -> 127.0.0.1): TCP echo, UDP echo and a fixed-body HTTP server.
+ * Each counts what it served so tests can prove the traffic really arrived.
+ */
+import type { Server, Socket, TCPSocketListener, udp } from "bun";
+
+export interface HostServer {
+  readonly port: number;
+  /** Connections accepted (TCP), datagrams received (UDP) or requests served (HTTP). */
+  readonly hits: number;
+  close(): void;
+}
+
+/** A TCP server that echoes every byte and closes its side once the client half-closes. */
+export function startTcpEcho(hostname = "127.0.0.1"): HostServer {
+  let hits = 0;
+  const listener: TCPSocketListener<undefined> = Bun.listen<undefined>({
+    hostname,
+    port: 0,
+    allowHalfOpen: true,
+    socket: {
+      open() {
+        hits++;
+      },
+      data(socket: Socket<undefined>, data: Buffer) {
+        socket.write(data);
+      },
+      end(socket: Socket<undefined>) {
+        socket.end();
+      },
+    },
+  });
+  return {
+    port: listener.port,
+    get hits() {
+      return hits;
+    },
+    close: () => listener.stop(true),
+  };
+}
+
+/** A UDP server that sends every datagram back to its sender, prefixed with `prefix`. */
+export async function startUdpEcho(prefix = "", hostname = "127.0.0.1"): Promise<HostServer> {
+  let hits = 0;
+  const socket: udp.Socket<"buffer"> = await Bun.udpSocket({
+    hostname,
+    socket: {
+      data(sock, data, port, address) {
+        hits++;
+        sock.send(Buffer.concat([Buffer.from(prefix), data]), port, address);
+      },
+    },
+  });
+  return {
+    port: socket.port,
+    get hits() {
+      return hits;
+    },
+    close: () => socket.close(),
+  };
+}
+
+/** An HTTP server answering every request with `body` (200, text/plain). */
+export function startHttpServer(body: string, hostname = "127.0.0.1"): HostServer {
+  let hits = 0;
+  const server: Server<undefined> = Bun.serve({
+    hostname,
+    port: 0,
+    fetch() {
+      hits++;
+      return new Response(body, { headers: { "content-type": "text/plain" } });
+    },
+  });
+  return {
+    port: server.port ?? 0,
+    get hits() {
+      return hits;
+    },
+    close: () => void server.stop(true),
+  };
+}
