@@ -103,7 +103,3 @@ export async function measureCeilings(plan: RunPlan): Promise<Ceilings> {
   const framed = await framedUnix(plan);
   return { loopbackTcp: loopback, loopbackLatency: latency, ...framed };
 }
-
-if (import.meta.main) {
-  console.log(JSON.stringify(await measureCeilings({ runs: 2, seconds: 1, latencyCount: 1000 }), null, 1));
-}

@@ -75,6 +75,11 @@ async function freeTcpPort(): Promise<number> {
   return address.port;
 }
 
+/** Lets the network notice the VM is gone (as after a power-off) before destroying it. */
+async function waitForGuestGone(backend: Backend): Promise<void> {
+  for (let i = 0; i < 100 && backend.stats().guest?.connected; i++) await Bun.sleep(20);
+}
+
 function showLease(lease: Lease): void {
   consola.box({
     title: "DHCP lease",
@@ -175,6 +180,7 @@ async function runUserspaceDemo(): Promise<void> {
     section("teardown");
     consola.info(`guest exited with code ${await guest.close()}`);
     guest = undefined;
+    await waitForGuestGone(backend);
     backend.close();
     consola.success(`network destroyed; socket ${existsSync(socketPath) ? "still present (unexpected)" : "removed"}`);
     backend = undefined;

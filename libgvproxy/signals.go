@@ -26,7 +26,9 @@ package main
 // equivalents): the prioritised one runs before every unprioritised constructor, and Go's
 // linker places its runtime constructor (in go.o) ahead of the C objects of cgo files, so
 // the unprioritised one runs after it. gvproxy_signals_repair re-checks the outcome at
-// load time in case a toolchain ever orders them differently.
+// load time in case a toolchain ever orders them differently. Host threads that call into
+// Go keep their own mask. In an executable (go test) both constructors run before the Go
+// runtime starts, so they leave the process as they found it.
 //
 // This file has no //export directive on purpose: cgo copies the preamble of a file with
 // exports into two C files, which forbids the definitions below. gvproxy_signals_repair is

@@ -25,7 +25,10 @@ export async function startNetwork(config: NetworkConfig = {}, guestConfig: Gues
   let backend: GvisorTapBackend | undefined;
   try {
     backend = new GvisorTapBackend({ ...config, socketPath });
-    const guest = await startGuest({ protocol: config.protocol, ...guestConfig, socketPath });
+    // Speak whatever the backend listens with (vfkit datagrams by default on macOS).
+    const endpoint = backend.endpoint();
+    const protocol = endpoint.connectionType === "unix-dgram" ? "vfkit" : "qemu";
+    const guest = await startGuest({ protocol, mac: endpoint.macAddress, ...guestConfig, socketPath });
     const started = backend;
     let closed = false;
     return {

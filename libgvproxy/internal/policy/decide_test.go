@@ -213,7 +213,7 @@ func TestReResolutionExtendsButNeverShortens(t *testing.T) {
 	p.observe("example.com", addrs("203.0.113.1"), 60*time.Second)
 	clock.advance(50 * time.Second)
 	p.observe("example.com", addrs("203.0.113.1"), 60*time.Second) // now open until 110 s
-	p.observe("example.com", addrs("203.0.113.1"), 0)                // a shorter answer changes nothing
+	p.observe("example.com", addrs("203.0.113.1"), 0)              // a shorter answer changes nothing
 	clock.advance(59 * time.Second)
 	if d := p.Decide("tcp", dst); !d.Allow {
 		t.Fatalf("re-resolved name refused at 109 s: %s", d.Reason)

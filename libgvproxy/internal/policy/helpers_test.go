@@ -13,7 +13,7 @@ var testHostAddr = netip.MustParseAddr("192.0.2.10")
 // fakeClock is a settable time source.
 type fakeClock struct{ t time.Time }
 
-func (c *fakeClock) now() time.Time           { return c.t }
+func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 // newTestPolicy parses entries into a Policy with a fake clock, fake host interface
