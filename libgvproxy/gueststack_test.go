@@ -32,6 +32,7 @@ type guestStack struct {
 	conn   net.Conn
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	once   sync.Once
 }
 
 func startGuestStack(t *testing.T, socketPath string) *guestStack {
@@ -108,10 +109,12 @@ func (g *guestStack) pumpIn() {
 }
 
 func (g *guestStack) close() {
-	g.cancel()
-	_ = g.conn.Close()
-	g.wg.Wait()
-	g.stack.Destroy()
+	g.once.Do(func() {
+		g.cancel()
+		_ = g.conn.Close()
+		g.wg.Wait()
+		g.stack.Destroy()
+	})
 }
 
 func (g *guestStack) dialTCP(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"io"
 	"net"
+	"net/netip"
 	"runtime"
 	"testing"
 	"time"
@@ -40,6 +43,51 @@ func oneCycle(t *testing.T, path string, tcpPort, udpPort int) {
 	_ = g.conn.Close()
 }
 
+// busyCycle destroys an instance while a guest has an open NAT connection to the host
+// and a host client has an open forwarded connection to the guest.
+func busyCycle(t *testing.T, path string, tcpPort int) {
+	t.Helper()
+	res, err := createInstance(configJSON(t, path, map[string]any{"portMappings": []any{
+		map[string]any{"hostPort": tcpPort, "guestPort": 80},
+	}}))
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	g := startGuestStack(t, path)
+	guestLn := g.listenTCP(t, 80)
+	go echoOnce(guestLn)
+	hostLn, port := hostListener(t)
+	go echoOnce(hostLn)
+
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	out, err := g.dialTCP(ctx, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.254"), port))
+	if err != nil {
+		t.Fatalf("guest -> host: %v", err)
+	}
+	in, err := net.Dial("tcp", addr(tcpPort))
+	if err != nil {
+		t.Fatalf("host -> guest: %v", err)
+	}
+	for _, c := range []net.Conn{out, in} {
+		_ = c.SetDeadline(time.Now().Add(testTimeout))
+		if _, err := c.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+			t.Fatalf("echo before destroy: %v", err)
+		}
+	}
+	if err := destroyInstance(int64(res.ID)); err != nil {
+		t.Fatalf("destroy: %v", err)
+	}
+	_ = in.Close()
+	_ = out.Close()
+	_ = guestLn.Close()
+	_ = hostLn.Close()
+	g.close()
+}
+
 // settle waits until the counts drop to the baseline: goroutines of closed client
 // connections and the runtime's own may take a moment to be reaped. It returns the
 // last counts seen.
@@ -71,6 +119,10 @@ func TestTwoHundredCreateDestroyCyclesLeakNothing(t *testing.T) {
 
 	const cycles = 200
 	for i := 0; i < cycles; i++ {
+		if i%20 == 0 {
+			busyCycle(t, path, tcpPort)
+			continue
+		}
 		oneCycle(t, path, tcpPort, udpPort)
 	}
 	goroutines, fds := settle(t, baseGoroutines, baseFDs)

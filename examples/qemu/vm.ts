@@ -186,13 +186,15 @@ export class QemuGuest implements AsyncDisposable {
     });
     this.exited = Promise.all([this.#process.exited, consoleDone, stderrDone]).then(() => {
       const sawShutdown = this.events.some((e) => e.kind === "shutdown");
-      this.#exit = {
-        exitCode: this.#process.exitCode,
-        signalCode: this.#process.signalCode,
-        clean: this.#poweroffRequested && sawShutdown && this.#process.exitCode === 0,
+      const { exitCode, signalCode } = this.#process;
+      const exit: QemuExit = {
+        exitCode,
+        signalCode: signalCode === null ? null : String(signalCode),
+        clean: this.#poweroffRequested && sawShutdown && exitCode === 0,
       };
+      this.#exit = exit;
       this.#emit({ kind: "exit" });
-      return this.#exit;
+      return exit;
     });
   }
 

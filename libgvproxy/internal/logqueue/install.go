@@ -30,6 +30,9 @@ func Install() {
 	// The formatter returns no bytes, so Out receives nothing; Discard also keeps
 	// stderr clean should other code replace the formatter later.
 	std.SetOutput(io.Discard)
+	// logrus.Fatal would call os.Exit and take the host process (Bun) down with it; a
+	// library must never end its host. The record is already queued at error level.
+	std.ExitFunc = func(int) {}
 
 	// Records carry their own timestamp; the log package's date prefix would repeat it.
 	stdlog.SetFlags(0)

@@ -96,4 +96,3 @@ func FuzzParseAllowNet(f *testing.F) {
 		}
 	})
 }
-
