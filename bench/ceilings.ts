@@ -1,6 +1,7 @@
 // The ceilings of this machine, measured in the same run as the networks under test:
 // TCP between two host processes over loopback, and the QEMU transport alone (a framed
 // Unix-socket echo, no network stack). Nothing through a virtual network can beat them.
+import { rmSync } from "node:fs";
 import type { Ceilings, LatencyKind } from "./model.ts";
 import { BUN_BIN, PEER_BIN, REPO_ROOT, runJson, startServer, tempDir } from "./processes.ts";
 import { summarize, summarizeLatency } from "./stats.ts";
@@ -94,6 +95,7 @@ async function framedUnix(plan: RunPlan): Promise<Pick<Ceilings, "framedUnix" | 
     return { framedUnix: framedUnixCells, framedUnixRR: { p50Us: summarize(p50), p99Us: summarize(p99) } };
   } finally {
     await echo.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -35,7 +35,7 @@ function seriesOf(r: BenchResults): Series[] {
     { label: "ours, 4 streams", color: "#aec7e8", at: cell("ours", 4) },
     { label: "gvproxy, 4 streams", color: "#ffbb78", at: cell("gvproxy", 4) },
     {
-      label: "ceiling: framed Unix echo",
+      label: "framed Unix echo (ceiling)",
       color: "#7f7f7f",
       at: (_d, mtu) => r.ceilings?.framedUnix.find((f) => f.mtu === mtu)?.gbps,
     },
@@ -86,7 +86,7 @@ function panel(r: BenchResults, d: Direction, y0: number, top: number, step: num
   const loop = r.ceilings?.loopbackTcp.find((t) => t.peer === "go" && t.streams === 1)?.gbps.median;
   if (loop !== undefined) {
     out.push(`<line x1="${MARGIN.left}" x2="${WIDTH - MARGIN.right}" y1="${y(loop)}" y2="${y(loop)}" stroke="#d62728" stroke-dasharray="6 4"/>`);
-    out.push(`<text x="${WIDTH - MARGIN.right}" y="${y(loop) - 4}" text-anchor="end" fill="#d62728">ceiling: loopback TCP, ${loop.toFixed(1)} Gbit/s</text>`);
+    out.push(`<text x="${MARGIN.left + 4}" y="${y(loop) - 4}" fill="#d62728">ceiling: loopback TCP between two processes, ${loop.toFixed(1)} Gbit/s</text>`);
   }
   return out;
 }
@@ -94,7 +94,7 @@ function panel(r: BenchResults, d: Direction, y0: number, top: number, step: num
 function legend(r: BenchResults, y0: number): string[] {
   const out: string[] = [];
   seriesOf(r).forEach((s, i) => {
-    const x = MARGIN.left + i * 170;
+    const x = MARGIN.left + i * 165;
     out.push(`<rect x="${x}" y="${y0}" width="12" height="12" fill="${s.color}"/>`);
     out.push(`<text x="${x + 16}" y="${y0 + 10}">${escapeXml(s.label)}</text>`);
   });

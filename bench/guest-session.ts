@@ -50,8 +50,13 @@ export class GuestSession {
       void g.readReplies(resolve, reject);
     });
     void g.collectStderr();
-    await g.connected;
-    await g.call("dhcp", { timeoutMs: 10_000 });
+    try {
+      await g.connected;
+      await g.call("dhcp", { timeoutMs: 10_000 });
+    } catch (err) {
+      await g.stop();
+      throw err;
+    }
     return g;
   }
 

@@ -47,7 +47,10 @@ async function startOurs(opts: NetworkOptions): Promise<RunningNetwork> {
   const server = await startServer(
     [BUN_BIN, OURS_HOST, JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging })],
     { GVPROXY_LOG_LEVEL: opts.debugLogging || opts.frameLogging ? "debug" : "info" },
-  );
+  ).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
   return {
     kind: "ours",
     socketPath,
@@ -73,6 +76,7 @@ async function startGvproxy(opts: NetworkOptions): Promise<RunningNetwork> {
   } catch (err) {
     proc.kill();
     await proc.exited;
+    rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   return {

@@ -1,6 +1,7 @@
 // Child processes of the benchmarks: servers that announce readiness with one JSON line
-// and clients that print one JSON result. Every server is killed by its owner, and
-// reads stdin so it also exits when the orchestrator dies.
+// and clients that print one JSON result. A server exits when its stdin closes, which is
+// how its owner stops it and also what happens when the orchestrator dies. Linux only:
+// CPU accounting reads /proc.
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 
 export const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");

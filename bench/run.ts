@@ -4,6 +4,7 @@
 //
 // Sections: ceilings, throughput, latency, control-plane, log-bridge. A section that
 // fails is reported under "Not measured" with its error; the others still run.
+import { suffix } from "bun:ffi";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { renderThroughputChart } from "./chart.ts";
@@ -59,14 +60,16 @@ async function meta(plan: Plan): Promise<Meta> {
   };
 }
 
+const LIBRARY = `${BUILD_DIR}/libgvproxy.${suffix}`;
+
 /** What a section needs that `make bench` should have built; the first missing one. */
 function missingFor(section: Section): string | undefined {
   const needs: Record<Section, string[]> = {
     ceilings: [],
-    throughput: [GUEST_BIN, GVPROXY_BIN, `${BUILD_DIR}/libgvproxy.so`],
-    latency: [GUEST_BIN, GVPROXY_BIN, `${BUILD_DIR}/libgvproxy.so`],
-    "control-plane": [GVPROXY_BIN, `${BUILD_DIR}/libgvproxy.so`],
-    "log-bridge": [GUEST_BIN, GVPROXY_BIN, `${BUILD_DIR}/libgvproxy.so`],
+    throughput: [GUEST_BIN, GVPROXY_BIN, LIBRARY],
+    latency: [GUEST_BIN, GVPROXY_BIN, LIBRARY],
+    "control-plane": [GVPROXY_BIN, LIBRARY],
+    "log-bridge": [GUEST_BIN, GVPROXY_BIN, LIBRARY],
   };
   return needs[section].find((p) => !existsSync(p));
 }

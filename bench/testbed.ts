@@ -5,6 +5,7 @@
 import { GuestSession, type GuestLatency, type TransferResult } from "./guest-session.ts";
 import { startNetwork, type NetworkKind, type NetworkOptions, type RunningNetwork } from "./networks.ts";
 import { cpuSeconds, freePort, PEER_BIN, runJson, startServer, type Server } from "./processes.ts";
+import { summarizeLatency } from "./stats.ts";
 
 /** The guest-visible address of the host's 127.0.0.1 (the NAT's default). */
 export const HOST_FROM_GUEST = "192.168.127.254";
@@ -133,9 +134,8 @@ export class Testbed {
 
   private async peerLatency(kind: "rr" | "crr", size: number, count: number): Promise<LatencyRun> {
     const res = await runJson<PeerLatency>([PEER_BIN, kind, "-connect", `127.0.0.1:${this.echoHostPort}`, "-size", String(size), "-count", String(count)]);
-    const sorted = [...res.samplesUs].sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-    return { p50Us: at(0.5), p99Us: at(0.99), perSecond: res.samplesUs.length / res.seconds, errors: res.errors, samplesUs: res.samplesUs };
+    const s = summarizeLatency(res.samplesUs);
+    return { p50Us: s.p50, p99Us: s.p99, perSecond: res.samplesUs.length / res.seconds, errors: res.errors, samplesUs: res.samplesUs };
   }
 
   /** Request/response on a kept connection: guest -> NAT -> host echo. */

@@ -89,6 +89,7 @@ func TestEveryErrorCodeOfCreate(t *testing.T) {
 		{"not a socket", configJSON(t, regular, nil), errs.NotASocket, "socketPath", regular},
 		{"missing directory", configJSON(t, "/tmp/no-such-dir-gvp/n.sock", nil), errs.InvalidConfig, "socketPath", "does not exist"},
 		{"permission denied", configJSON(t, "/sys/gvp.sock", nil), errs.PermissionDenied, "socketPath", "/sys/gvp.sock"},
+		{"capture file not permitted", configJSON(t, sockPath(dir, 4), map[string]any{"captureFile": "/sys/gvp.pcap"}), errs.PermissionDenied, "captureFile", "/sys/gvp.pcap"},
 		{"address in use", configJSON(t, sockPath(dir, 2), map[string]any{"portMappings": []any{
 			map[string]any{"hostPort": freeTCPPort(t), "guestPort": 1},
 			map[string]any{"hostPort": busyPort, "guestPort": 2},

@@ -13,7 +13,13 @@ import "unsafe"
 // malloc'ed copies the caller frees with gvproxy_free.
 
 //export gvproxy_abi_version
-func gvproxy_abi_version() C.int32_t {
+func gvproxy_abi_version() (v C.int32_t) {
+	defer func() {
+		if r := recover(); r != nil {
+			logPanic("gvproxy_abi_version", r)
+			v = ABIVersion
+		}
+	}()
 	return ABIVersion
 }
 

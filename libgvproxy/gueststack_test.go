@@ -35,13 +35,17 @@ type guestStack struct {
 	once   sync.Once
 }
 
-func startGuestStack(t *testing.T, socketPath string) *guestStack {
+func startGuestStack(t testing.TB, socketPath string) *guestStack {
+	return startGuestStackMTU(t, socketPath, 1500)
+}
+
+func startGuestStackMTU(t testing.TB, socketPath string, mtu uint32) *guestStack {
 	t.Helper()
 	conn, err := net.Dial("unix", socketPath)
 	if err != nil {
 		t.Fatalf("connect guest: %v", err)
 	}
-	link := channel.New(1024, 1500, tcpip.LinkAddress(testGuestMAC))
+	link := channel.New(1024, mtu, tcpip.LinkAddress(testGuestMAC))
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
@@ -121,7 +125,7 @@ func (g *guestStack) dialTCP(ctx context.Context, dst netip.AddrPort) (net.Conn,
 	return gonet.DialContextTCP(ctx, g.stack, tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4(dst.Addr().As4()), Port: dst.Port()}, ipv4.ProtocolNumber)
 }
 
-func (g *guestStack) listenTCP(t *testing.T, port uint16) net.Listener {
+func (g *guestStack) listenTCP(t testing.TB, port uint16) net.Listener {
 	t.Helper()
 	ln, err := gonet.ListenTCP(g.stack, tcpip.FullAddress{NIC: 1, Port: port}, ipv4.ProtocolNumber)
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 // testDir is a fresh short directory (socket paths must fit sun_path).
-func testDir(t *testing.T) string {
+func testDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("/tmp", "gvp")
 	if err != nil {
@@ -23,7 +23,7 @@ func testDir(t *testing.T) string {
 }
 
 // configJSON is a config document with the given socket path and extra fields.
-func configJSON(t *testing.T, socketPath string, extra map[string]any) []byte {
+func configJSON(t testing.TB, socketPath string, extra map[string]any) []byte {
 	t.Helper()
 	doc := map[string]any{"socketPath": socketPath}
 	for k, v := range extra {
@@ -38,7 +38,7 @@ func configJSON(t *testing.T, socketPath string, extra map[string]any) []byte {
 
 // mustCreate creates an instance and destroys it at the end of the test if the test
 // did not.
-func mustCreate(t *testing.T, doc []byte) createResult {
+func mustCreate(t testing.TB, doc []byte) createResult {
 	t.Helper()
 	res, err := createInstance(doc)
 	if err != nil {

@@ -111,3 +111,56 @@ func TestAHostileGuestCannotReachHostLoopbackDirectly(t *testing.T) {
 		_ = ln.Close()
 	}
 }
+
+// arpRequest asks, as the guest, who has target.
+func arpRequest(target tcpip.Address) []byte {
+	frame := make([]byte, header.EthernetMinimumSize+header.ARPSize)
+	header.Ethernet(frame).Encode(&header.EthernetFields{
+		SrcAddr: tcpip.LinkAddress(testGuestMAC), DstAddr: header.EthernetBroadcastAddress, Type: header.ARPProtocolNumber,
+	})
+	a := header.ARP(frame[header.EthernetMinimumSize:])
+	a.SetIPv4OverEthernet()
+	a.SetOp(header.ARPRequest)
+	copy(a.HardwareAddressSender(), testGuestMAC)
+	copy(a.ProtocolAddressSender(), testGuestIP.AsSlice())
+	copy(a.ProtocolAddressTarget(), target.AsSlice())
+	return frame
+}
+
+// awaitARPReply returns the sender address of the next ARP reply to the guest.
+func (g *qemuGuest) awaitARPReply() tcpip.Address {
+	g.t.Helper()
+	for {
+		frame := g.receive()
+		if header.Ethernet(frame).Type() != header.ARPProtocolNumber {
+			continue
+		}
+		a := header.ARP(frame[header.EthernetMinimumSize:])
+		if a.IsValid() && a.Op() == header.ARPReply {
+			return tcpip.AddrFromSlice(a.ProtocolAddressSender())
+		}
+	}
+}
+
+// A guest with an on-link /24 route ARPs for the host loopback address: the gateway
+// must answer exactly when hostLoopback is on. The gateway's own address, asked after,
+// is the barrier that shows whether the first request got an answer.
+func TestTheGatewayAnswersARPForTheHostLoopbackAddressOnlyWhenEnabled(t *testing.T) {
+	hostLoopbackIP := tcpip.AddrFrom4([4]byte{192, 168, 127, 254})
+	for _, enabled := range []bool{true, false} {
+		path := filepath.Join(testDir(t), "net.sock")
+		mustCreate(t, configJSON(t, path, map[string]any{"hostLoopback": enabled}))
+		g := dialGuest(t, path)
+		g.send(arpRequest(hostLoopbackIP))
+		g.send(arpRequest(testGatewayIP))
+		first := g.awaitARPReply()
+		want := testGatewayIP
+		if enabled {
+			want = hostLoopbackIP
+		}
+		if first != want {
+			t.Fatalf("hostLoopback=%v: first ARP reply is for %s, want %s", enabled, first, want)
+		}
+		_ = g.conn.Close()
+	}
+}

@@ -9,7 +9,7 @@ import (
 func addr(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 
 // freeTCPPort returns a port the kernel just handed out and released.
-func freeTCPPort(t *testing.T) int {
+func freeTCPPort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

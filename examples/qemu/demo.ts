@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GvisorTapBackend } from "../../src/index.ts";
 import { qemuAvailable } from "./requirements.ts";
-import { startQemuGuest, type QemuGuest, type TimedGuestEvent } from "./vm.ts";
+import { startQemuGuest, type QemuGuest, type TimedGuestEvent } from "./qemu-guest.ts";
 
 /** The host's loopback as the guest sees it (hostLoopback, DESIGN.md). */
 const HOST_LOOPBACK_IP = "192.168.127.254";

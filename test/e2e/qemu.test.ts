@@ -141,3 +141,26 @@ describe.skipIf(skip)(`a QEMU microVM on a GvisorTapBackend${skipNote}`, () => {
     expect(existsSync(tmp.path("net.sock"))).toBe(false);
   });
 });
+
+describe.skipIf(skip)(`a QEMU microVM whose guest step fails${skipNote}`, () => {
+  test(
+    "a name outside the zone fails the guest's DNS step: ready() rejects with the answer, and the VM still powers off cleanly",
+    async () => {
+      expect(availability.missing).toEqual([]);
+      const tmp = makeTempDir("gvq-");
+      const backend = new GvisorTapBackend({ socketPath: tmp.path("net.sock"), dnsZones: [{ name: ZONE, records: [RECORD] }] });
+      let guest: QemuGuest | undefined;
+      try {
+        guest = await startQemuGuest(backend, { lookup: `nowhere.${ZONE.slice(0, -1)}`, page: "unused" });
+        await expect(guest.ready(BOOT_GUARD_MS)).rejects.toThrow(/guest step dns failed: .*NXDOMAIN/);
+        expect(guest.events.map((e) => e.kind)).not.toContain("ready");
+        expect(await guest.stop()).toEqual({ exitCode: 0, signalCode: null, clean: true });
+      } finally {
+        await guest?.stop();
+        backend.close();
+        tmp.remove();
+      }
+    },
+    BOOT_GUARD_MS + 30_000,
+  );
+});

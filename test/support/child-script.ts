@@ -12,6 +12,8 @@ export interface ChildRun {
   readonly stderr: string;
   /** The last stdout line parsed as a JSON object; empty when there is none. */
   readonly report: Record<string, unknown>;
+  /** Every stdout line that is a JSON object, in order (a script may report in phases). */
+  readonly reports: Record<string, unknown>[];
   /** Wall-clock duration of the run in milliseconds. */
   readonly elapsedMs: number;
 }
@@ -40,7 +42,8 @@ export async function runScript(script: string, args: readonly string[] = [], op
     signalCode: child.signalCode,
     stdout,
     stderr,
-    report: lastJsonLine(stdout),
+    report: jsonLines(stdout).at(-1) ?? {},
+    reports: jsonLines(stdout),
     elapsedMs: performance.now() - started,
   };
 }
@@ -55,12 +58,16 @@ export function describeChild(run: ChildRun): string {
   return `exit ${run.exitCode} signal ${run.signalCode}\n--- stdout (tail):\n${run.stdout.slice(-3000)}\n--- stderr (tail):\n${run.stderr.slice(-3000)}`;
 }
 
-function lastJsonLine(stdout: string): Record<string, unknown> {
-  const line = stdout.trim().split("\n").at(-1) ?? "";
-  try {
-    const parsed: unknown = JSON.parse(line);
-    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return {};
+function jsonLines(stdout: string): Record<string, unknown>[] {
+  const objects: Record<string, unknown>[] = [];
+  for (const line of stdout.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const parsed: unknown = JSON.parse(line);
+      if (typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)) objects.push(parsed as Record<string, unknown>);
+    } catch {
+      // Not a report line.
+    }
   }
+  return objects;
 }

@@ -76,3 +76,13 @@ func As(err error) *Error {
 	}
 	return &Error{Code: Internal, Message: "internal error", Err: err}
 }
+
+// OrWrap returns err unchanged if it already carries a code, else wraps it with code and
+// the formatted message, so the most specific code found deeper down wins.
+func OrWrap(code Code, err error, format string, args ...any) error {
+	var coded *Error
+	if errors.As(err, &coded) {
+		return err
+	}
+	return Wrap(code, err, format, args...)
+}

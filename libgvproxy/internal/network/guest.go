@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"github.com/containers/gvisor-tap-vsock/pkg/types"
+	"bun-gvproxy/libgvproxy/internal/l2switch"
 )
 
 // Guest socket buffer sizes. Large buffers let a burst of full-MTU frames (up to 64 KiB
@@ -36,15 +36,16 @@ func (n *Network) serveStreamGuests(ln *net.UnixListener) {
 			return
 		}
 		setBuffers(conn)
-		if !n.group.Go(func() { n.serveGuest(conn, types.QemuProtocol) }) {
+		if !n.group.Go(func() { n.serveGuest(conn) }) {
 			_ = conn.Close()
 			return
 		}
 	}
 }
 
-// serveGuest plugs one guest connection into the switch until it disconnects.
-func (n *Network) serveGuest(conn net.Conn, protocol types.Protocol) {
+// serveGuest plugs one QEMU-protocol guest connection into the switch until it
+// disconnects.
+func (n *Network) serveGuest(conn net.Conn) {
 	release, ok := n.group.Track(conn)
 	defer release()
 	if !ok {
@@ -54,9 +55,8 @@ func (n *Network) serveGuest(conn net.Conn, protocol types.Protocol) {
 	n.guests.active.Add(1)
 	defer n.guests.active.Add(-1)
 	n.log.Infof("guest connected to %s", n.socket.Path)
-	// The switch logs the reason a connection ends; its error is not ours to report.
-	_ = n.sw.Accept(n.group.Context(), conn, protocol)
-	n.log.Infof("guest disconnected from %s", n.socket.Path)
+	err := n.sw.Serve(n.group.Context(), l2switch.NewStreamPort(conn))
+	n.log.Infof("guest disconnected from %s: %v", n.socket.Path, err)
 }
 
 func setBuffers(conn interface {
@@ -70,7 +70,7 @@ func setBuffers(conn interface {
 // vfkitHandshake is the datagram old vfkit versions send first; it is not a frame.
 var vfkitHandshake = []byte("VFKT")
 
-// datagramGuest adapts the bound SOCK_DGRAM socket to the net.Conn the switch expects:
+// datagramGuest adapts the bound SOCK_DGRAM socket to a connected-looking socket:
 // it reads frames from any peer and sends to the peer that sent last, so a rebooted VM
 // (new client socket address) is served without a new listener.
 type datagramGuest struct {
@@ -118,22 +118,13 @@ func (g *datagramGuest) Write(b []byte) (int, error) {
 	if peer == nil {
 		return len(b), nil // nobody to send to yet
 	}
-	// Never report a write error: the switch would drop this connection for good, and
-	// with it the bound socket. Datagrams are lossy anyway; a VM that went away
-	// (ECONNREFUSED, ENOENT) is served again when it sends from its new address.
+	// Never report a write error: the switch would treat the port as gone. Datagrams are
+	// lossy anyway; a VM that went away (ECONNREFUSED, ENOENT) is served again when it
+	// sends from its new address.
 	if _, err := g.UnixConn.WriteToUnix(b, peer); err != nil && !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOENT) {
 		g.n.log.Debugf("guest socket %s: send to %s: %v", g.n.socket.Path, peer.Name, err)
 	}
 	return len(b), nil
-}
-
-func (g *datagramGuest) RemoteAddr() net.Addr {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.peer == nil {
-		return &net.UnixAddr{Net: "unixgram"}
-	}
-	return g.peer
 }
 
 // Close is a no-op: the bound socket belongs to the network, which closes it on Close.
@@ -144,5 +135,7 @@ func (g *datagramGuest) Close() error { return nil }
 func (n *Network) serveDatagramGuests(conn *net.UnixConn) {
 	setBuffers(conn)
 	g := &datagramGuest{UnixConn: conn, n: n}
-	_ = n.sw.Accept(n.group.Context(), g, types.VfkitProtocol)
+	if err := n.sw.Serve(n.group.Context(), l2switch.NewDatagramPort(g)); err != nil && !n.group.Closing() {
+		n.log.Errorf("guest socket %s: %v", n.socket.Path, err)
+	}
 }

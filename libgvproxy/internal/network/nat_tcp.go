@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"sync/atomic"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
@@ -69,6 +68,9 @@ func (f *natTCP) handle(r *tcp.ForwarderRequest) {
 // it (the host loopback address, not 127.0.0.1). Every refusal counts in policy.denied.
 func (n *Network) admit(proto Transport, local tcpip.Address, port uint16) (netip.Addr, bool) {
 	dst := netip.AddrFrom4(local.As4())
+	if n.guard.isBroadcastOrMulticast(dst) {
+		return netip.Addr{}, false
+	}
 	target, reason := n.guard.resolve(dst)
 	if reason == "" {
 		if ok, why := n.policy.Allow(proto, dst, port); !ok {
@@ -76,7 +78,7 @@ func (n *Network) admit(proto Transport, local tcpip.Address, port uint16) (neti
 		}
 	}
 	if reason != "" {
-		atomic.AddUint64(&n.policyDenied, 1)
+		n.policyDenied.Add(1)
 		n.log.Debugf("egress %s to %s:%d denied: %s", proto, dst, port, reason)
 		return netip.Addr{}, false
 	}

@@ -1,5 +1,5 @@
-// Package network runs one virtual network: the gateway's gVisor stack behind a tap
-// switch, DHCP and DNS on the gateway, NAT of the guest's outbound TCP and UDP to the
+// Package network runs one virtual network: the gateway's gVisor stack behind an
+// Ethernet switch, DHCP and DNS on the gateway, NAT of the guest's outbound TCP and UDP to the
 // host's network, host->guest port forwards, and the unix socket the VM connects to.
 // Every listener and goroutine belongs to the Network, and Close releases all of them.
 package network
@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 
-	"github.com/containers/gvisor-tap-vsock/pkg/tap"
 	"github.com/sirupsen/logrus"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
 	"bun-gvproxy/libgvproxy/internal/config"
 	"bun-gvproxy/libgvproxy/internal/errs"
+	"bun-gvproxy/libgvproxy/internal/l2switch"
 	"bun-gvproxy/libgvproxy/internal/lifecycle"
 	"bun-gvproxy/libgvproxy/internal/policy"
 	"bun-gvproxy/libgvproxy/internal/socketpath"
@@ -35,14 +36,14 @@ type Network struct {
 	log     Logger
 	group   *lifecycle.Group
 	socket  *socketpath.Socket
-	sw      *tap.Switch
+	sw      *l2switch.Switch
 	stack   *stack.Stack
 	capture *os.File
 	guard   *destinationGuard
 	policy  Policy
 	guests  guestStats
 
-	policyDenied uint64 // atomic
+	policyDenied atomic.Uint64
 	portForwards []func()
 	closeOnce    sync.Once
 }
@@ -108,7 +109,7 @@ func (n *Network) start() error {
 		return err
 	}
 	if err := n.buildStack(); err != nil {
-		return errs.Wrap(errs.Internal, err, "cannot start the virtual network")
+		return errs.OrWrap(errs.Internal, err, "cannot start the virtual network")
 	}
 	n.startNATTCP()
 	n.startNATUDP()

@@ -73,14 +73,32 @@ func (g *destinationGuard) resolve(dst netip.Addr) (netip.Addr, string) {
 	switch {
 	case g.loopbackIP.IsValid() && dst == g.loopbackIP:
 		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), ""
+	case g.isBroadcastOrMulticast(dst):
+		return netip.Addr{}, "destination is broadcast or multicast"
 	case g.subnet.Contains(dst):
 		return netip.Addr{}, "destination is inside the virtual subnet"
 	case g.loopbackNet.Contains(dst), dst.IsUnspecified():
 		return netip.Addr{}, "destination is the host's loopback or unspecified address"
 	case g.linkLocal.Contains(dst):
 		return netip.Addr{}, "destination is link-local"
-	case g.multicastNet.Contains(dst), dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return netip.Addr{}, "destination is broadcast or multicast"
 	}
 	return dst, ""
+}
+
+// isBroadcastOrMulticast reports local-network chatter (mDNS, SSDP, broadcasts) that is
+// never forwarded and, not being an attempt to reach anything, is not counted as denied.
+func (g *destinationGuard) isBroadcastOrMulticast(dst netip.Addr) bool {
+	return g.multicastNet.Contains(dst) || dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) ||
+		dst == lastAddr(g.subnet)
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	hostBits := 32 - p.Bits()
+	for i := 3; i >= 0 && hostBits > 0; i-- {
+		n := min(hostBits, 8)
+		b[i] |= byte(1<<n - 1)
+		hostBits -= n
+	}
+	return netip.AddrFrom4(b)
 }

@@ -28,6 +28,7 @@ func TestDestinationGuard(t *testing.T) {
 		{"169.254.169.254", true, "link-local"},
 		{"255.255.255.255", true, "broadcast or multicast"},
 		{"224.0.0.251", true, "broadcast or multicast"},
+		{"192.168.127.255", true, "broadcast or multicast"},
 		{"203.0.113.7", false, "203.0.113.7"},
 		{"10.1.2.3", true, "10.1.2.3"},
 	}
@@ -74,3 +75,33 @@ func TestAllowNetPolicyFailsClosedWhereInspectionIsNeeded(t *testing.T) {
 		t.Error("AllowAll refused")
 	}
 }
+
+func TestLocalChatterIsDroppedWithoutCountingADenial(t *testing.T) {
+	n := &Network{
+		guard:  newDestinationGuard(netip.MustParsePrefix("192.168.127.0/24"), true, netip.MustParseAddr("192.168.127.254")),
+		policy: AllowAll{},
+		log:    discardLogger{},
+	}
+	for _, dst := range []string{"255.255.255.255", "224.0.0.251", "239.255.255.250", "192.168.127.255"} {
+		if _, ok := n.admit(UDP, addrOf(netip.MustParseAddr(dst)), 5353); ok {
+			t.Errorf("%s admitted", dst)
+		}
+	}
+	if n.policyDenied.Load() != 0 {
+		t.Fatalf("policyDenied = %d for broadcast/multicast chatter", n.policyDenied.Load())
+	}
+	if _, ok := n.admit(TCP, addrOf(netip.MustParseAddr("127.0.0.1")), 22); ok || n.policyDenied.Load() != 1 {
+		t.Fatalf("loopback: admitted %v, denied %d", ok, n.policyDenied.Load())
+	}
+	if target, ok := n.admit(TCP, addrOf(netip.MustParseAddr("192.168.127.254")), 22); !ok || target.String() != "127.0.0.1" {
+		t.Fatalf("host loopback NAT: %v %v", target, ok)
+	}
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Tracef(string, ...any) {}
+func (discardLogger) Debugf(string, ...any) {}
+func (discardLogger) Infof(string, ...any)  {}
+func (discardLogger) Warnf(string, ...any)  {}
+func (discardLogger) Errorf(string, ...any) {}

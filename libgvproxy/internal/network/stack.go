@@ -3,9 +3,11 @@ package network
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/netip"
 	"os"
+	"syscall"
 
 	"github.com/containers/gvisor-tap-vsock/pkg/tap"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -18,6 +20,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 
 	"bun-gvproxy/libgvproxy/internal/config"
+	"bun-gvproxy/libgvproxy/internal/errs"
+	"bun-gvproxy/libgvproxy/internal/l2switch"
 )
 
 // nicID is the only NIC of the stack: the gateway's side of the virtual switch.
@@ -35,7 +39,7 @@ func addrOf(ip netip.Addr) tcpip.Address { return tcpip.AddrFrom4(ip.As4()) }
 
 // newLink builds the gateway's link endpoint and the switch the guest connections plug
 // into. Host loopback's address is answered by ARP only when host loopback is enabled.
-func newLink(cfg *config.Config) (*tap.LinkEndpoint, *tap.Switch, error) {
+func newLink(cfg *config.Config) (*tap.LinkEndpoint, *l2switch.Switch, error) {
 	var virtualIPs []string
 	if cfg.HostLoopback {
 		virtualIPs = []string{cfg.HostLoopbackIP.String()}
@@ -44,9 +48,8 @@ func newLink(cfg *config.Config) (*tap.LinkEndpoint, *tap.Switch, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("create tap link endpoint: %w", err)
 	}
-	sw := tap.NewSwitch(cfg.Debug)
+	sw := l2switch.New(link)
 	link.Connect(sw)
-	sw.Connect(link)
 	return link, sw, nil
 }
 
@@ -58,6 +61,9 @@ func withCapture(link stack.LinkEndpoint, path string) (stack.LinkEndpoint, *os.
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			return nil, nil, errs.Field(errs.PermissionDenied, "captureFile", "cannot create capture file %s: %v", path, err)
+		}
 		return nil, nil, fmt.Errorf("create capture file %s: %w", path, err)
 	}
 	wrapped, err := sniffer.NewWithWriter(link, f, math.MaxUint32)

@@ -1,8 +1,6 @@
 package network
 
 import (
-	"sync/atomic"
-
 	"bun-gvproxy/libgvproxy/internal/stats"
 )
 
@@ -10,8 +8,8 @@ import (
 func (n *Network) Stats() stats.Snapshot {
 	tcp := n.stack.Stats().TCP
 	return stats.Snapshot{
-		BytesSent:     atomic.LoadUint64(&n.sw.Sent),
-		BytesReceived: atomic.LoadUint64(&n.sw.Received),
+		BytesSent:     n.sw.Sent(),
+		BytesReceived: n.sw.Received(),
 		TCP: stats.TCP{
 			CurrentEstablished:       tcp.CurrentEstablished.Value(),
 			FailedConnectionAttempts: tcp.FailedConnectionAttempts.Value(),
@@ -19,7 +17,7 @@ func (n *Network) Stats() stats.Snapshot {
 			Timeouts:                 tcp.Timeouts.Value(),
 			ForwardMaxInflightDrop:   tcp.ForwardMaxInFlightDrop.Value(),
 		},
-		Policy: stats.Policy{Denied: atomic.LoadUint64(&n.policyDenied)},
+		Policy: stats.Policy{Denied: n.policyDenied.Load()},
 		Guest: stats.Guest{
 			Connected:   n.guests.active.Load() > 0,
 			Connections: n.guests.total.Load(),

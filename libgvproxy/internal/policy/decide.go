@@ -36,7 +36,8 @@ type Decision struct {
 	Reason string // for the debug log: which entry allowed it, or why it was refused
 	// Inspect is set when the destination is allowed only because an allowed name
 	// resolved to it, on TCP 443 or 80: the address may serve many sites, so the first
-	// bytes must name an allowed host (see ReadPrefix and CheckFirstBytes).
+	// bytes must name an allowed host (see ReadPrefix and CheckFirstBytes; for HTTP,
+	// GuardHTTPRequests checks every later request of the connection too).
 	Inspect Inspection
 	// Names are the allowed names that resolved to the destination (sorted); set when
 	// the destination was allowed by name.

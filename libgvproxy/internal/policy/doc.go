@@ -1,8 +1,10 @@
 // Package policy is the egress policy engine behind the `allowNet` option: it decides
 // which outbound connections a guest may make, and which names the gateway DNS answers.
-// It is pure Go and owns no sockets; the network core calls it at three points (DNS
-// query, DNS answer, new outbound TCP connection or UDP flow) and, for TCP 443/80
-// destinations allowed only by name, on the connection's first bytes.
+// It is pure Go; the network core calls it at three points (DNS query, DNS answer, new
+// outbound TCP connection or UDP flow) and, for TCP 443/80 destinations allowed only by
+// name, on the connection's first bytes. For a DNS server it cannot change (upstream's),
+// ScreenDNSPacketConn and ScreenDNSListener wrap the server's sockets and apply the DNS
+// half (FilterQuery, NXDomainReply, ObserveResponse, CapTTLs) on the wire.
 //
 // # Threat model
 //
@@ -33,7 +35,10 @@
 //     ClientHello (ECH, including Chrome's GREASE form) are refused: the real name is
 //     hidden. Ambiguous HTTP (two Host headers, Host disagreeing with an absolute URI,
 //     folded lines) is refused so the server cannot read another host than we did; an
-//     absolute-URI or CONNECT request to a proxy is judged by the host it names.
+//     absolute-URI request to a proxy is judged by the host it names. On port 80 every
+//     request of a keep-alive connection is checked, not only the first
+//     (Decision.GuardHTTPRequests follows Content-Length and chunked framing, and
+//     refuses what it cannot follow: upgrades, CONNECT, smuggling-shaped framing).
 //   - Stale or rebound names: a learned binding lasts the answer's TTL, at least
 //     MinLearnTTL (gvisor-tap-vsock answers with TTL 0 and clients connect right after)
 //     and at most MaxLearnTTL (CapTTLs keeps guest caches within it); expired bindings
@@ -45,10 +50,9 @@
 //     as 0.0.0.0/0 or a learned name.
 //
 // What remains outside this package's reach: inside an allowed TLS connection the guest
-// may ask the server for another site (domain fronting), and on an allowed plaintext
-// HTTP keep-alive connection only the first request's host is checked. Both need the
-// server's cooperation in serving a name it was not reached by; the allowed name's
-// operator decides that.
+// may ask the server for another site (domain fronting: an HTTP Host, or an HTTP/2
+// :authority, that differs from the SNI). That needs the server's cooperation in
+// serving a name it was not reached by; the allowed name's operator decides that.
 //
 // # Decisions and cost
 //

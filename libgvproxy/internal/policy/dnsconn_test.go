@@ -1,0 +1,177 @@
+package policy
+
+import (
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// fakeUpstream is a DNS handler answering every A query with 203.0.113.53 and a TTL of
+// a day, counting the queries that reach it.
+type fakeUpstream struct{ queries atomic.Int32 }
+
+func (u *fakeUpstream) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	u.queries.Add(1)
+	m := new(dns.Msg)
+	m.SetReply(r)
+	if q := r.Question[0]; q.Qtype == dns.TypeA {
+		rr, _ := dns.NewRR(q.Name + " 86400 IN A 203.0.113.53")
+		m.Answer = append(m.Answer, rr)
+	}
+	_ = w.WriteMsg(m)
+}
+
+// startScreenedDNS serves upstream through p's screening wrappers on loopback UDP and
+// TCP and returns the two addresses.
+func startScreenedDNS(t *testing.T, p *Policy, upstream dns.Handler) (udpAddr, tcpAddr string) {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	udpSrv := &dns.Server{PacketConn: p.ScreenDNSPacketConn(pc), Handler: upstream}
+	tcpSrv := &dns.Server{Listener: p.ScreenDNSListener(ln), Handler: upstream}
+	for _, srv := range []*dns.Server{udpSrv, tcpSrv} {
+		go func() { _ = srv.ActivateAndServe() }()
+	}
+	t.Cleanup(func() {
+		_ = udpSrv.Shutdown()
+		_ = tcpSrv.Shutdown()
+	})
+	return pc.LocalAddr().String(), ln.Addr().String()
+}
+
+func exchange(t *testing.T, network, addr string, q *dns.Msg) *dns.Msg {
+	t.Helper()
+	c := &dns.Client{Net: network, Timeout: 5 * time.Second}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ { // UDP on loopback may still lose a datagram
+		resp, _, err := c.Exchange(q, addr)
+		if err == nil {
+			return resp
+		}
+		lastErr = err
+	}
+	t.Fatalf("%s exchange with %s: %v", network, addr, lastErr)
+	return nil
+}
+
+func TestScreenedDNSServer(t *testing.T) {
+	p, _, _ := newTestPolicy(t, "allowed.example")
+	upstream := &fakeUpstream{}
+	udpAddr, tcpAddr := startScreenedDNS(t, p, upstream)
+
+	for _, transport := range []struct{ network, addr string }{{"udp", udpAddr}, {"tcp", tcpAddr}} {
+		t.Run(transport.network, func(t *testing.T) {
+			before := upstream.queries.Load()
+			for _, qtype := range []uint16{dns.TypeA, dns.TypeTXT, dns.TypeMX} {
+				resp := exchange(t, transport.network, transport.addr, query("blocked.example", qtype))
+				if resp.Rcode != dns.RcodeNameError || len(resp.Answer) != 0 {
+					t.Errorf("%s blocked.example: rcode %s, %d answers; want NXDOMAIN, none",
+						dns.TypeToString[qtype], dns.RcodeToString[resp.Rcode], len(resp.Answer))
+				}
+			}
+			if got := upstream.queries.Load() - before; got != 0 {
+				t.Errorf("%d refused queries reached the server", got)
+			}
+
+			resp := exchange(t, transport.network, transport.addr, query("allowed.example", dns.TypeA))
+			if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 1 {
+				t.Fatalf("allowed.example: %v", resp)
+			}
+			if ttl := resp.Answer[0].Header().Ttl; ttl != uint32(MaxLearnTTL.Seconds()) {
+				t.Errorf("answer TTL %d, want it capped to %d", ttl, uint32(MaxLearnTTL.Seconds()))
+			}
+			if d := p.Decide("tcp", addrPort("203.0.113.53:22")); !d.Allow {
+				t.Errorf("answered address not learned: %s", d.Reason)
+			}
+		})
+	}
+}
+
+func TestScreenedDNSOverTCPHandlesSplitAndBatchedFrames(t *testing.T) {
+	p, _, _ := newTestPolicy(t, "allowed.example")
+	_, tcpAddr := startScreenedDNS(t, p, &fakeUpstream{})
+	conn, err := net.Dial("tcp", tcpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+
+	var wire []byte
+	for _, name := range []string{"blocked.example", "allowed.example"} {
+		q := query(name, dns.TypeA)
+		packed, err := q.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wire = appendFrame(wire, packed)
+	}
+	// Both queries in one stream, written a byte at a time.
+	for i := range wire {
+		if _, err := conn.Write(wire[i : i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dc := &dns.Conn{Conn: conn}
+	rcodes := map[string]int{}
+	for i := 0; i < 2; i++ {
+		resp, err := dc.ReadMsg()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rcodes[resp.Question[0].Name] = resp.Rcode
+	}
+	if rcodes["blocked.example."] != dns.RcodeNameError || rcodes["allowed.example."] != dns.RcodeSuccess {
+		t.Errorf("rcodes = %v; want NXDOMAIN for blocked, NOERROR for allowed", rcodes)
+	}
+}
+
+func TestScreenedDNSDropsGarbageAndKeepsServing(t *testing.T) {
+	p, _, _ := newTestPolicy(t, "allowed.example")
+	upstream := &fakeUpstream{}
+	udpAddr, _ := startScreenedDNS(t, p, upstream)
+	conn, err := net.Dial("udp", udpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte{0xde, 0xad, 0xbe, 0xef}); err != nil {
+		t.Fatal(err)
+	}
+	resp := exchange(t, "udp", udpAddr, query("allowed.example", dns.TypeA))
+	if resp.Rcode != dns.RcodeSuccess {
+		t.Fatalf("server stopped answering after garbage: %v", resp)
+	}
+	if p.Denied() != 1 {
+		t.Errorf("Denied() = %d, want the garbage datagram counted once", p.Denied())
+	}
+}
+
+func TestScreenWrappersAreTransparentWithoutFiltering(t *testing.T) {
+	p := mustParse(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if p.ScreenDNSPacketConn(pc) != pc {
+		t.Error("ScreenDNSPacketConn wrapped with filtering off")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if p.ScreenDNSListener(ln) != ln {
+		t.Error("ScreenDNSListener wrapped with filtering off")
+	}
+}
