@@ -2,7 +2,7 @@
  * {@link GvisorTapBackend}: the network backend a VM runner uses. It owns one
  * {@link GvproxyInstance} and describes how a VM attaches to it (endpoint, QEMU argv).
  */
-import type { GvproxyConfig } from "./config.ts";
+import { requireRecord, type GvproxyConfig } from "./config.ts";
 import { GvproxyError } from "./errors.ts";
 import { GvproxyInstance, type ConnectionType } from "./instance.ts";
 import { metricsFromStats, type NetworkMetrics, type NetworkStats } from "./stats.ts";
@@ -48,6 +48,8 @@ export class GvisorTapBackend implements Disposable {
    * @throws {GvproxyError} as {@link GvproxyInstance}'s constructor does
    */
   constructor(config: GvproxyConfig) {
+    // Checked before destructuring: a JS caller may pass nothing at all.
+    requireRecord(config, "config");
     const { socketPath, portMappings, ...options } = config;
     this.instance = new GvproxyInstance(socketPath, portMappings, options);
   }

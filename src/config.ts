@@ -493,7 +493,8 @@ function parseSubnet(value: unknown, field: string): Subnet {
 // ---------------------------------------------------------------------------------------
 // Error helpers.
 
-function requireRecord(value: unknown, field: string): Record<string, unknown> {
+/** Narrows `value` to a plain object, or throws `INVALID_CONFIG` naming `field`. */
+export function requireRecord(value: unknown, field: string): Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     invalid(field, `${field} must be an object, got ${show(value)}`);
   }

@@ -61,6 +61,7 @@ describe.skipIf(skip)(`a QEMU microVM on a GvisorTapBackend${skipNote}`, () => {
     const guestPage = `guest-page-${token}`;
     const hostServer = startHttpServer(`${hostPage}\n`);
     let backend: GvisorTapBackend | undefined;
+    let guest: QemuGuest | undefined;
     try {
       const forwardPort = await freeTcpPort();
       backend = new GvisorTapBackend({
@@ -69,7 +70,7 @@ describe.skipIf(skip)(`a QEMU microVM on a GvisorTapBackend${skipNote}`, () => {
         portMappings: [[forwardPort, GUEST_HTTP_PORT]],
         dnsZones: [{ name: ZONE, records: [RECORD] }],
       });
-      const guest = await startQemuGuest(backend, {
+      guest = await startQemuGuest(backend, {
         lookup: `${RECORD.name}.${ZONE.slice(0, -1)}`,
         fetchUrl: `http://${HOST_LOOPBACK_IP}:${hostServer.port}/`,
         page: guestPage,
@@ -79,6 +80,7 @@ describe.skipIf(skip)(`a QEMU microVM on a GvisorTapBackend${skipNote}`, () => {
       // A figure for the log, not an assertion (speed is measured in bench/).
       console.info(`qemu.test.ts: ${guest.accel} boot to GUEST-READY in ${vm.report.ready.atMs} ms`);
     } catch (error) {
+      await guest?.stop();
       backend?.close();
       hostServer.close();
       tmp.remove();

@@ -5,7 +5,7 @@
  * lives. Each scenario runs in a child process (fixtures/garbage-guest.ts) with a
  * deadline, so a crash or a hang fails that test and nothing else.
  */
-import { describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { describeChild, runScript, type ChildRun } from "../support/child-script.ts";
 import { SeededRandom } from "../support/seeded-random.ts";
@@ -24,18 +24,57 @@ interface ServedReport {
   readonly guestError?: string;
   readonly vmSizeGrowthKiB: number;
   readonly rssGrowthKiB: number;
-  readonly problemsDuringGarbage: string[];
+  /** Every record ("type: message") logged from the garbage connection's start until it was handled. */
+  readonly loggedDuringGarbage: string[];
 }
 
-/** Runs one scenario; returns its "served" report after checking the child lived and destroy returned. */
-async function scenario(name: string): Promise<{ run: ChildRun; served: ServedReport }> {
-  const run = await runScript(FIXTURE, [name, String(seed)], { timeoutMs: 25_000, env: { GVPROXY_LOG_LEVEL: "info" } });
+const SCENARIOS = [
+  "zero-length",
+  "runt",
+  "huge-length",
+  "random",
+  "oversize",
+  "truncated-then-eof",
+  "truncated-then-silent",
+  "tiny-flood",
+  "runt-flood",
+  "mac-flood",
+];
+const runs = new Map<string, ChildRun>();
+
+// The children run in parallel (each mostly waits), all before the first test, so that
+// no other suite's measurements overlap with them.
+beforeAll(async () => {
+  await Promise.all(
+    SCENARIOS.map(async (name) => {
+      runs.set(name, await runScript(FIXTURE, [name, String(seed)], { timeoutMs: 25_000, env: { GVPROXY_LOG_LEVEL: "info" } }));
+    }),
+  );
+}, 60_000);
+
+/**
+ * What the network reported about the garbage: every record but the routine notice of a
+ * new connection. "Logs" in the contract means an operator can learn from the log that a
+ * guest sent garbage and what happened to it.
+ */
+function reported(served: ServedReport): string[] {
+  return served.loggedDuringGarbage.filter((line) => !/^info: guest connected to /.test(line));
+}
+
+function signed(n: number): string {
+  return n >= 0 ? `+${n}` : String(n);
+}
+
+/** One scenario's "served" report, after checking the child lived and destroy returned. */
+function scenario(name: string): { run: ChildRun; served: ServedReport } {
+  const run = runs.get(name);
+  if (run === undefined) throw new Error(`scenario ${name} did not run`);
   const served = run.reports.find((r) => r.phase === "served") as ServedReport | undefined;
   const destroyed = run.reports.some((r) => r.phase === "destroyed");
   console.log(
     `garbage-guest ${name}: exit ${run.exitCode}${run.signalCode ? ` (${run.signalCode})` : ""}, ${Math.round(run.elapsedMs)} ms, ` +
       (served
-        ? `dropped=${served.dropped} lease=${served.leaseIp ?? "none"} rss +${served.rssGrowthKiB} KiB, vm +${served.vmSizeGrowthKiB} KiB, problems logged=${served.problemsDuringGarbage.length}`
+        ? `dropped=${served.dropped} lease=${served.leaseIp ?? "none"} rss ${signed(served.rssGrowthKiB)} KiB, vm ${signed(served.vmSizeGrowthKiB)} KiB, logged: ${JSON.stringify(reported(served))}`
         : "no report") +
       `, destroy returned=${destroyed}`,
   );
@@ -49,47 +88,58 @@ async function scenario(name: string): Promise<{ run: ChildRun; served: ServedRe
 }
 
 describe("garbage on the guest socket (QEMU framing)", () => {
-  test.concurrent("a length prefix of 0: logged, the empty frame dropped, the network keeps serving", async () => {
-    const { served } = await scenario("zero-length");
-    expect(served.problemsDuringGarbage.length).toBeGreaterThan(0);
+  test("a length prefix of 0: logged, the empty frame dropped, the network keeps serving", () => {
+    const { served } = scenario("zero-length");
+    expect(reported(served)).not.toEqual([]);
   });
 
-  test.concurrent("a frame shorter than an Ethernet header: logged and dropped, the network keeps serving", async () => {
-    const { served } = await scenario("runt");
-    expect(served.problemsDuringGarbage.length).toBeGreaterThan(0);
+  test("a frame shorter than an Ethernet header: logged and dropped, the network keeps serving", () => {
+    const { served } = scenario("runt");
+    expect(reported(served)).not.toEqual([]);
   });
 
-  test.concurrent("a 4 GiB length prefix: the connection is dropped without reserving 4 GiB", async () => {
-    const { served } = await scenario("huge-length");
+  test("a 4 GiB length prefix: the connection is dropped without reserving 4 GiB", () => {
+    const { served } = scenario("huge-length");
     expect(served.dropped).toBe(true);
     expect(served.vmSizeGrowthKiB).toBeLessThan(MAX_VM_GROWTH_KIB);
-    expect(served.problemsDuringGarbage.length).toBeGreaterThan(0);
+    expect(reported(served)).not.toEqual([]);
   });
 
-  test.concurrent("random bytes: the connection is dropped without reserving memory for a bogus length", async () => {
-    const { served } = await scenario("random");
+  test("random bytes: the connection is dropped without reserving memory for a bogus length", () => {
+    const { served } = scenario("random");
     expect(served.dropped).toBe(true);
     expect(served.vmSizeGrowthKiB).toBeLessThan(MAX_VM_GROWTH_KIB);
-    expect(served.problemsDuringGarbage.length).toBeGreaterThan(0);
+    expect(reported(served)).not.toEqual([]);
   });
 
-  test.concurrent("a frame larger than any MTU: the network keeps serving", async () => {
-    const { served } = await scenario("oversize");
+  test("a frame larger than any MTU: the network keeps serving", () => {
+    const { served } = scenario("oversize");
     expect(served.vmSizeGrowthKiB).toBeLessThan(MAX_VM_GROWTH_KIB);
   });
 
-  test.concurrent("a truncated frame, then the VM dies: logged, the next guest is served", async () => {
-    const { served } = await scenario("truncated-then-eof");
-    expect(served.problemsDuringGarbage.length).toBeGreaterThan(0);
+  test("a truncated frame, then the VM dies: logged, the next guest is served", () => {
+    const { served } = scenario("truncated-then-eof");
+    expect(reported(served)).not.toEqual([]);
   });
 
-  test.concurrent("a truncated frame, then the VM stays silent: other guests are still served", async () => {
-    await scenario("truncated-then-silent");
+  test("a truncated frame, then the VM stays silent: other guests are still served", () => {
+    scenario("truncated-then-silent");
   });
 
-  test.concurrent("a flood of 200 000 header-only frames: all consumed, the sender kept, the next guest served", async () => {
-    const { served } = await scenario("tiny-flood");
+  test("a flood of 200 000 header-only frames: all consumed, the sender kept, the next guest served", () => {
+    const { served } = scenario("tiny-flood");
     expect(served.consumed).toBe(true);
     expect(served.dropped).toBe(false);
+  });
+
+  test("a flood of 100 000 frames shorter than an Ethernet header: the network keeps serving", () => {
+    scenario("runt-flood");
+  });
+
+  test("a flood from 500 000 different source MACs: consumed, memory stays bounded, the next guest served", () => {
+    const { served } = scenario("mac-flood");
+    expect(served.consumed).toBe(true);
+    // Generous: a table entry per MAC costs tens of bytes; this catches per-frame buffers kept.
+    expect(served.rssGrowthKiB).toBeLessThan(64 * 1024);
   });
 });

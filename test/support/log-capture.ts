@@ -25,11 +25,6 @@ export function captureGvproxyLogs(level: "debug" | "info" | "warn" = "info"): C
   return captured;
 }
 
-/** Whether `record` is a warning or an error. */
-export function isProblem(record: CapturedLog): boolean {
-  return record.type === "warn" || record.type === "error" || record.type === "fatal";
-}
-
 function messageOf(record: LogObject): string {
   if (typeof record.message === "string") return record.message;
   return record.args.map((arg) => (typeof arg === "string" ? arg : JSON.stringify(arg))).join(" ");

@@ -124,11 +124,12 @@ func TestFramesAreSwitchedByDestinationMAC(t *testing.T) {
 
 	a.in <- frame(macA, gatewayMAC, "to gateway")
 	b.in <- frame(macB, header.EthernetBroadcastAddress, "broadcast from b")
+	// Once the gateway has both, each port's MAC is learned.
+	waitFor(t, func() bool { return len(gw.payloads()) == 2 })
 	a.in <- frame(macA, macB, "a to b")
 	a.in <- frame(macA, "\x02\x00\x00\x00\x00\xff", "to nobody")
 	a.in <- frame(macA, gatewayMAC, "barrier") // frames of one port are switched in order
-
-	waitFor(t, func() bool { return len(gw.payloads()) == 3 }) // b's broadcast races a's frames
+	waitFor(t, func() bool { return len(gw.payloads()) == 3 })
 	got := gw.payloads()
 	want := map[string]bool{"to gateway": true, "broadcast from b": true, "barrier": true}
 	for _, p := range got {

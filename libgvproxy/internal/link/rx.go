@@ -1,0 +1,86 @@
+package link
+
+import (
+	"errors"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+)
+
+// readLoop reads the guest's frames until the connection fails or breaks the
+// protocol, and returns why.
+func (s *session) readLoop() error {
+	if s.framing == Datagram {
+		return s.readDatagrams()
+	}
+	return s.readStream()
+}
+
+func (s *session) readStream() error {
+	r := newStreamReader(s.conn, s.e.maxFrame)
+	for {
+		v, err := r.next()
+		if err != nil {
+			s.noteReadError(err)
+			return err
+		}
+		s.e.receive(v)
+	}
+}
+
+// readDatagrams reads one frame per datagram into a reused buffer one byte larger than
+// the largest frame, so an oversized datagram shows up as such instead of silently
+// truncated, and copies each good frame into a pooled view.
+func (s *session) readDatagrams() error {
+	buf := make([]byte, s.e.maxFrame+1)
+	warned := false
+	for {
+		n, err := s.conn.Read(buf)
+		if err != nil {
+			return err
+		}
+		if err := checkFrameSize(n, s.e.maxFrame); err != nil {
+			s.e.counters.protocolErrors.Add(1)
+			s.e.counters.rxDropped.Add(1)
+			if !warned { // one line per guest: a flood must not flood the log
+				warned = true
+				s.e.log.Warnf("dropping frame: %v (further bad datagrams are dropped silently)", err)
+			}
+			continue
+		}
+		s.e.receive(buffer.NewViewWithData(buf[:n]))
+	}
+}
+
+func (s *session) noteReadError(err error) {
+	var perr *ProtocolError
+	switch {
+	case errors.As(err, &perr):
+		s.e.counters.protocolErrors.Add(1)
+		s.e.log.Warnf("dropping guest connection: %v", err)
+	case errors.Is(err, errTruncatedFrame):
+		s.e.counters.rxDropped.Add(1)
+	}
+}
+
+// receive takes ownership of a frame (at least an Ethernet header long) and delivers
+// it to the stack if it is addressed to the gateway.
+func (e *Endpoint) receive(v *buffer.View) {
+	frame := v.AsSlice()
+	e.counters.framesReceived.Add(1)
+	e.counters.bytesReceived.Add(uint64(len(frame)))
+	if e.capture != nil {
+		e.capture.record([][]byte{frame})
+	}
+	eth := header.Ethernet(frame)
+	if dst := eth.DestinationAddress(); dst != e.mac && dst != header.EthernetBroadcastAddress {
+		// One guest, no switching: nothing else on the link could want it.
+		e.counters.rxDropped.Add(1)
+		v.Release()
+		return
+	}
+	protocol := eth.Type()
+	pkt := newInboundPacket(v)
+	e.deliver(pkt, protocol)
+	pkt.DecRef()
+}
