@@ -65,8 +65,18 @@ demo: build
 bench: build gvproxy
 	$(BUN) bench/run.ts $(if $(QUICK),--quick,)
 
+# Each Go fuzz target for FUZZTIME (go test runs one -fuzz target per invocation). The
+# seed corpora run on every `go test`, so CI covers them without this target.
+FUZZ_TARGETS := internal/config:FuzzDecode internal/link:FuzzStreamFrames \
+  internal/policy:FuzzInspectTLS internal/policy:FuzzInspectHTTP \
+  internal/policy:FuzzParseAllowNet internal/policy:FuzzGuardHTTPRequests
+
 fuzz:
-	cd libgvproxy && $(GO) test ./internal/config -run=^$$ -fuzz=FuzzDecode -fuzztime=$(FUZZTIME)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; echo "== $$pkg $$name ($(FUZZTIME))"; \
+	  (cd libgvproxy && $(GO) test ./$$pkg -run='^$$' -fuzz="^$$name$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=3s); \
+	done
+	$(BUN) test test/hardening/config-property.test.ts
 
 clean:
 	rm -rf $(BUILD)

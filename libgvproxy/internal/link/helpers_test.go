@@ -246,3 +246,14 @@ func isProtocolError(err error) bool {
 }
 
 func timeNowPlus() time.Time { return time.Now().Add(testTimeout) }
+
+func waitForWriter() { time.Sleep(10 * time.Microsecond) }
+
+func setBenchBuffers(conns ...net.Conn) {
+	for _, c := range conns {
+		if u, ok := c.(*net.UnixConn); ok {
+			_ = u.SetReadBuffer(4 << 20)
+			_ = u.SetWriteBuffer(4 << 20)
+		}
+	}
+}
