@@ -3,7 +3,7 @@
 // idle standalone gvproxy process for scale.
 import { readFileSync, rmSync } from "node:fs";
 import type { ControlPlane } from "./model.ts";
-import { GVPROXY_BIN } from "./networks.ts";
+import { artifacts } from "./artifacts.ts";
 import { BUN_BIN, freePort, REPO_ROOT, runJson, tempDir } from "./processes.ts";
 import type { Plan } from "./plan.ts";
 import { summarize, summarizeLatency } from "./stats.ts";
@@ -12,7 +12,7 @@ const WORKER = `${REPO_ROOT}/bench/workers/control-plane.ts`;
 
 async function gvproxyIdleRssMiB(): Promise<number> {
   const dir = tempDir("gvb-rss");
-  const proc = Bun.spawn([GVPROXY_BIN, "-listen-qemu", `unix://${dir}/net.sock`, "-ssh-port", "-1"], { stdio: ["ignore", "ignore", "ignore"] });
+  const proc = Bun.spawn([artifacts().gvproxy, "-listen-qemu", `unix://${dir}/net.sock`, "-ssh-port", "-1"], { stdio: ["ignore", "ignore", "ignore"] });
   try {
     await Bun.sleep(800);
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${proc.pid}/status`, "utf8"));

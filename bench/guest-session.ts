@@ -2,9 +2,7 @@
 // protocol) through its JSON-lines command channel: one request per line with an id,
 // one reply per request, plus unsolicited events.
 import type { Subprocess } from "bun";
-import { BUILD_DIR } from "./processes.ts";
-
-export const GUEST_BIN = `${BUILD_DIR}/gvguest`;
+import { artifacts } from "./artifacts.ts";
 
 interface Reply {
   id?: number;
@@ -44,7 +42,7 @@ export class GuestSession {
 
   /** Starts a guest on socketPath and waits until it is connected and has a DHCP lease. */
   static async start(socketPath: string, mtu: number): Promise<GuestSession> {
-    const proc = Bun.spawn([GUEST_BIN, "--socket", socketPath, "--mtu", String(mtu)], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([artifacts().guest, "--socket", socketPath, "--mtu", String(mtu)], { stdin: "pipe", stdout: "pipe", stderr: "pipe" });
     const g = new GuestSession(proc);
     g.connected = new Promise<void>((resolve, reject) => {
       void g.readReplies(resolve, reject);

@@ -14,6 +14,8 @@ export interface Meta {
   secondsPerRun: number;
   machine: { cpus: number; cpuModel: string; kernel: string; memoryMiB: number };
   versions: { bun: string; gvisorTapVsock: string; go: string };
+  /** sha256 prefixes of the binaries under test (the run's snapshot of build/). */
+  artifacts?: Record<string, string>;
 }
 
 /** Gbit/s of one (direction, MTU, streams) cell, each network's runs paired with the other's. */

@@ -3,7 +3,8 @@
 // Both are separate processes so neither shares a CPU budget or event loop with the
 // orchestrator or the host-side peers, and each is started fresh per run.
 import { existsSync, rmSync } from "node:fs";
-import { BUILD_DIR, BUN_BIN, REPO_ROOT, startServer, tempDir } from "./processes.ts";
+import { artifacts } from "./artifacts.ts";
+import { BUN_BIN, REPO_ROOT, startServer, tempDir } from "./processes.ts";
 
 export type NetworkKind = "ours" | "gvproxy";
 
@@ -34,7 +35,6 @@ export interface RunningNetwork {
   stop(): Promise<void>;
 }
 
-export const GVPROXY_BIN = `${BUILD_DIR}/gvproxy`;
 const OURS_HOST = `${REPO_ROOT}/bench/ours-host.ts`;
 
 export function startNetwork(kind: NetworkKind, opts: NetworkOptions): Promise<RunningNetwork> {
@@ -66,7 +66,7 @@ async function startGvproxy(opts: NetworkOptions): Promise<RunningNetwork> {
   const dir = tempDir("gvb");
   const socketPath = `${dir}/net.sock`;
   const apiPath = `${dir}/api.sock`;
-  const args = [GVPROXY_BIN, "-listen-qemu", `unix://${socketPath}`, "-listen", `unix://${apiPath}`, "-mtu", String(opts.mtu), "-ssh-port", "-1"];
+  const args = [artifacts().gvproxy, "-listen-qemu", `unix://${socketPath}`, "-listen", `unix://${apiPath}`, "-mtu", String(opts.mtu), "-ssh-port", "-1"];
   if (opts.frameLogging) args.push("-debug");
   // gvproxy's log goes to /dev/null: a pipe nobody reads would block it.
   const proc = Bun.spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });

@@ -83,6 +83,9 @@ export function renderReport(r: BenchResults): string {
     `Machine: ${m.machine.cpus} CPUs (${m.machine.cpuModel}), ${m.machine.memoryMiB} MiB, Linux ${m.machine.kernel}; Bun ${m.versions.bun}, gvisor-tap-vsock ${m.versions.gvisorTapVsock}, ${m.versions.go}.`,
     "Values are medians of the runs with (min–max) across runs; ratios are medians of per-pair ratios of back-to-back runs.",
   ];
+  if (m.artifacts) {
+    parts.push(`Binaries under test (sha256 prefix): ${Object.entries(m.artifacts).map(([f, d]) => `\`${f}\` ${d}`).join(", ")}.`);
+  }
   if (r.goals.length) {
     parts.push("### Goals", table(["goal", "target", "measured", "met", "distance"], r.goals.map((g) => [g.goal, g.target, g.measured, g.met ? "yes" : "no", g.distance])));
   }

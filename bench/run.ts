@@ -4,20 +4,18 @@
 //
 // Sections: ceilings, throughput, latency, control-plane, log-bridge. A section that
 // fails is reported under "Not measured" with its error; the others still run.
-import { suffix } from "bun:ffi";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { renderThroughputChart } from "./chart.ts";
 import { measureCeilings } from "./ceilings.ts";
 import { measureControlPlane } from "./control-plane.ts";
 import { checkGoals } from "./goals.ts";
-import { GUEST_BIN } from "./guest-session.ts";
 import { measureLatency } from "./latency.ts";
 import { measureLogBridge } from "./log-bridge.ts";
 import type { BenchResults, Meta } from "./model.ts";
-import { GVPROXY_BIN } from "./networks.ts";
 import { planFor, type Plan } from "./plan.ts";
-import { buildPeer, BUILD_DIR, REPO_ROOT } from "./processes.ts";
+import { buildPeer, REPO_ROOT } from "./processes.ts";
+import { missingArtifact, removeSnapshot, snapshotArtifacts, type Artifacts } from "./artifacts.ts";
 import { renderReport, RESULTS_DIR, writeResults } from "./report.ts";
 import { measureThroughput } from "./throughput.ts";
 
@@ -60,18 +58,33 @@ async function meta(plan: Plan): Promise<Meta> {
   };
 }
 
-const LIBRARY = `${BUILD_DIR}/libgvproxy.${suffix}`;
-
 /** What a section needs that `make bench` should have built; the first missing one. */
 function missingFor(section: Section): string | undefined {
-  const needs: Record<Section, string[]> = {
+  const needs: Record<Section, (keyof Artifacts)[]> = {
     ceilings: [],
-    throughput: [GUEST_BIN, GVPROXY_BIN, LIBRARY],
-    latency: [GUEST_BIN, GVPROXY_BIN, LIBRARY],
-    "control-plane": [GVPROXY_BIN, LIBRARY],
-    "log-bridge": [GUEST_BIN, GVPROXY_BIN, LIBRARY],
+    throughput: ["guest", "gvproxy", "library"],
+    latency: ["guest", "gvproxy", "library"],
+    "control-plane": ["gvproxy", "library"],
+    "log-bridge": ["guest", "gvproxy", "library"],
   };
-  return needs[section].find((p) => !existsSync(p));
+  return missingArtifact(needs[section]);
+}
+
+/** Runs one section; a missing binary or a failure is recorded, and the run goes on. */
+async function runSection(section: Section, measure: () => Promise<void>, results: BenchResults): Promise<void> {
+  const missing = missingFor(section);
+  if (missing) {
+    results.skipped.push(`${section}: ${missing} is missing (run \`make build gvproxy\`)`);
+    return;
+  }
+  log(`${section}...`);
+  try {
+    await measure();
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    log(`${section} failed: ${msg}`);
+    results.skipped.push(`${section}: failed: ${msg.split("\n")[0]}`);
+  }
 }
 
 function log(line: string): void {
@@ -85,6 +98,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   await buildPeer();
   const results: BenchResults = { meta: await meta(plan), throughput: [], latency: [], goals: [], skipped: [] };
+  results.meta.artifacts = snapshotArtifacts();
   const sections: Record<Section, () => Promise<void>> = {
     ceilings: async () => void (results.ceilings = await measureCeilings({ runs: Math.max(plan.runs, 3), seconds: plan.seconds, latencyCount: plan.rrCount })),
     throughput: async () => void (results.throughput = await measureThroughput(plan, log)),
@@ -92,26 +106,18 @@ async function main(): Promise<void> {
     "control-plane": async () => void (results.controlPlane = await measureControlPlane(plan, log)),
     "log-bridge": async () => void (results.logBridge = await measureLogBridge(plan, log)),
   };
-  for (const section of SECTIONS) {
-    if (!only.has(section)) continue;
-    const missing = missingFor(section);
-    if (missing) {
-      results.skipped.push(`${section}: ${missing} is missing (run \`make build gvproxy\`)`);
-      continue;
+  try {
+    for (const section of SECTIONS) {
+      if (only.has(section)) await runSection(section, sections[section], results);
     }
-    log(`${section}...`);
-    try {
-      await sections[section]();
-    } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      log(`${section} failed: ${msg}`);
-      results.skipped.push(`${section}: failed: ${msg.split("\n")[0]}`);
-    }
+  } finally {
+    removeSnapshot();
   }
   results.goals = checkGoals(results);
-  const name = quick ? "quick" : "full";
+  // A run of some sections only must not overwrite the results of a complete one.
+  const name = `${quick ? "quick" : "full"}${only.size < SECTIONS.length ? "-partial" : ""}`;
   const written = writeResults(results, name);
-  const svg = `${RESULTS_DIR}throughput${quick ? "-quick" : ""}.svg`;
+  const svg = `${RESULTS_DIR}throughput${name === "full" ? "" : `-${name}`}.svg`;
   writeFileSync(svg, renderThroughputChart(results));
   console.log(renderReport(results));
   log(`wrote ${written.json}, ${written.markdown}, ${svg} in ${((performance.now() - started) / 1000).toFixed(0)} s`);

@@ -66,15 +66,11 @@ func (g *Guest) dialUDP(ctx context.Context, host string, port uint16) (*gonet.U
 // lookup queries server (default: the lease's first DNS server) for name's A records
 // over transport "udp" or "tcp".
 func (g *Guest) lookup(ctx context.Context, name, transport, server string) ([]netip.Addr, error) {
-	if server == "" {
-		lease, ok := g.currentLease()
-		if !ok || len(lease.DNSServers) == 0 {
-			return nil, control.WithCode(CodeNoLease, fmt.Errorf("resolve %s: no DNS server known (run dhcp first)", name))
-		}
-		server = lease.DNSServers[0].String()
+	server, err := g.dnsServer(server)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", name, err)
 	}
 	var conn net.Conn
-	var err error
 	switch transport {
 	case "", "udp":
 		conn, err = g.dialUDP(ctx, server, 53)

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -58,6 +59,21 @@ func (g *Guest) tcpRequest(parent context.Context, raw json.RawMessage) (any, er
 type udpRequestArgs struct {
 	endpoint
 	Data string `json:"data"`
+	// DataHex is a binary payload (e.g. a QUIC Initial's first bytes), used instead of
+	// Data when set.
+	DataHex string `json:"dataHex"`
+}
+
+// payload is the datagram to send: DataHex decoded, or Data.
+func (a udpRequestArgs) payload() ([]byte, error) {
+	if a.DataHex == "" {
+		return []byte(a.Data), nil
+	}
+	b, err := hex.DecodeString(a.DataHex)
+	if err != nil {
+		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("udpRequest: dataHex: %w", err))
+	}
+	return b, nil
 }
 
 // udpRequest sends one datagram and waits for one answer.
@@ -66,8 +82,12 @@ func (g *Guest) udpRequest(parent context.Context, raw json.RawMessage) (any, er
 	if err != nil {
 		return nil, err
 	}
-	if args.Data == "" {
-		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("udpRequest: data is required"))
+	data, err := args.payload()
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 0 {
+		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("udpRequest: data or dataHex is required"))
 	}
 	ctx, cancel, err := g.begin(parent, raw)
 	if err != nil {
@@ -80,7 +100,7 @@ func (g *Guest) udpRequest(parent context.Context, raw json.RawMessage) (any, er
 	}
 	defer conn.Close()
 	defer bindToContext(ctx, conn)()
-	if _, err := conn.Write([]byte(args.Data)); err != nil {
+	if _, err := conn.Write(data); err != nil {
 		return nil, g.classify(ctx, fmt.Errorf("send datagram to %s:%d: %w", args.Host, args.Port, err))
 	}
 	buf := make([]byte, 65535)

@@ -24,6 +24,7 @@ const (
 	CodeDisconnected = "DISCONNECTED"
 	CodeTimeout      = "TIMEOUT"
 	CodeRefused      = "CONNECTION_REFUSED"
+	CodeReset        = "CONNECTION_RESET"
 	CodeNXDomain     = "NXDOMAIN"
 	CodeBadRequest   = "BAD_REQUEST"
 	CodeNoLease      = "NO_LEASE"
@@ -65,6 +66,9 @@ func (g *Guest) Register(s *control.Server) {
 	s.Handle("bulkReceive", g.bulkReceive)
 	s.Handle("connectLoop", g.connectLoop)
 	s.Handle("requestLoop", g.requestLoop)
+	s.Handle("dnsQuery", g.dnsQuery)
+	s.Handle("tlsHandshake", g.tlsHandshake)
+	s.Handle("httpRequests", g.httpRequests)
 }
 
 // Close stops every server the guest runs.
@@ -152,8 +156,17 @@ func (g *Guest) classify(ctx context.Context, err error) error {
 		return control.WithCode(CodeTimeout, err)
 	case strings.Contains(err.Error(), "refused"):
 		return control.WithCode(CodeRefused, err)
+	case isReset(err):
+		return control.WithCode(CodeReset, err)
 	}
 	return err
+}
+
+// isReset reports a connection the peer reset (gonet's flattened "connection reset by
+// peer") or aborted after it was established.
+func isReset(err error) bool {
+	text := err.Error()
+	return strings.Contains(text, "reset by peer") || strings.Contains(text, "connection aborted")
 }
 
 // bindToContext makes conn's blocking calls end when ctx does.

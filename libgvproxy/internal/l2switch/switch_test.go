@@ -113,6 +113,25 @@ func serve(t *testing.T, s *Switch, p *chanPort) {
 		close(done)
 	}()
 	t.Cleanup(func() { _ = p.Close(); <-done })
+	waitFor(t, func() bool { return attached(s, p) })
+}
+
+func attached(s *Switch, p Port) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, q := range s.ports {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+func learned(s *Switch, mac tcpip.LinkAddress) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.cam[mac]
+	return ok
 }
 
 func TestFramesAreSwitchedByDestinationMAC(t *testing.T) {
@@ -213,11 +232,17 @@ func TestAPortThatFailsAWriteIsDisconnected(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(context.Background(), p) }()
 	p.in <- frame(macA, gatewayMAC, "learn")
+	waitFor(t, func() bool { return learned(s, macA) })
 	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame(gatewayMAC, macA, "x"))})
 	s.DeliverNetworkPacket(header.IPv4ProtocolNumber, pkt)
 	pkt.DecRef()
-	if err := <-done; err == nil {
-		t.Fatal("Serve returned no error for a closed port")
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Serve returned no error for a closed port")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Serve kept running after its port failed a write")
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -85,7 +85,7 @@ func BenchmarkTransmit(b *testing.B) {
 				for i := 0; i < b.N; i++ {
 					// Keep the queue from overflowing: the benchmark measures the
 					// link's throughput, not its drop policy.
-					for e.queued() > txQueueFrames/2 {
+					for e.queueHalfFull() {
 						waitForWriter()
 					}
 					_, _ = e.WritePackets(list)
@@ -100,6 +100,17 @@ func BenchmarkTransmit(b *testing.B) {
 			})
 		}
 	}
+}
+
+// queueHalfFull reports whether the send queue is over half its frame or byte bound.
+func (e *Endpoint) queueHalfFull() bool {
+	s := e.current.Load()
+	if s == nil {
+		return false
+	}
+	s.tx.mu.Lock()
+	defer s.tx.mu.Unlock()
+	return len(s.tx.pkts) > txQueueFrames/2 || s.tx.bytes > txQueueBytes/2
 }
 
 func (e *Endpoint) queued() int {
