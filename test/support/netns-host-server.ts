@@ -10,7 +10,8 @@
  *   `foreign-dns <ip>`, for any name: the "other resolver" a guest might try.
  *
  * The bodies name the address that answered, so a test can tell which host it reached.
- * It prints `ready` once everything listens and runs until killed.
+ * It prints `ready` once everything listens, and exits when its stdin closes, so it does
+ * not outlive a test process that died.
  */
 import { readFileSync } from "node:fs";
 import type { Socket } from "bun";
@@ -61,6 +62,12 @@ for (const ip of config.ips) {
   await serveDns(ip);
 }
 console.log("ready");
+void (async () => {
+  for await (const _ of Bun.stdin.stream()) {
+    // Nothing is sent; the loop ends when the parent goes away.
+  }
+  process.exit(0);
+})();
 
 function dnsAnswer(ip: string, query: Uint8Array): Uint8Array | undefined {
   const question = parseQuery(query);

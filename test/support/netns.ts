@@ -72,6 +72,13 @@ function sweepLeftovers(): void {
     if (!name.startsWith(NAMESPACE_PREFIX)) continue;
     const pid = Number(name.slice(NAMESPACE_PREFIX.length));
     if (Number.isInteger(pid) && !isAlive(pid)) {
+      for (const stray of run(["ip", "netns", "pids", name]).split("\n").filter(Boolean)) {
+        try {
+          process.kill(Number(stray), "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
       tryRun(["ip", "netns", "del", name]);
       tryRun(["ip", "link", "del", vethName(pid)]);
     }
@@ -105,7 +112,7 @@ function makeCertificate(dir: string, names: readonly string[]): { certFile: str
 }
 
 /** Resolves when the server prints `ready`; rejects with its output if it exits or stalls. */
-async function waitReady(server: Subprocess<"ignore", "pipe", "pipe">): Promise<void> {
+async function waitReady(server: Subprocess<"pipe", "pipe", "pipe">): Promise<void> {
   const decoder = new TextDecoder();
   let output = "";
   const ready = (async () => {
@@ -141,7 +148,7 @@ export async function startTestHosts(certificateNames: readonly string[]): Promi
   const namespace = `${NAMESPACE_PREFIX}${pid}`;
   const hostVeth = vethName(pid);
   const tmp = mkdtempSync(join(tmpdir(), "gvegress-"));
-  let server: Subprocess<"ignore", "pipe", "pipe"> | undefined;
+  let server: Subprocess<"pipe", "pipe", "pipe"> | undefined;
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -167,7 +174,7 @@ export async function startTestHosts(certificateNames: readonly string[]): Promi
     run(["ip", "-n", namespace, "link", "set", "eth-test", "up"]);
     const config: HostServerConfig = { ips: [hostA, hostB], ...makeCertificate(tmp, certificateNames) };
     server = Bun.spawn(["ip", "netns", "exec", namespace, process.execPath, SERVER_SCRIPT, JSON.stringify(config)], {
-      stdin: "ignore",
+      stdin: "pipe", // the server exits when this closes, even if this process dies
       stdout: "pipe",
       stderr: "pipe",
     });

@@ -86,6 +86,10 @@ func TestDecodeRefusesInvalidConfigNamingTheField(t *testing.T) {
 	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	userFile := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(userFile, []byte("a user's notes"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	base := `"socketPath":"/tmp/x.sock"`
 	pm := func(s string) string { return base + `,"portMappings":[` + s + `]` }
 	cases := []struct {
@@ -145,6 +149,9 @@ func TestDecodeRefusesInvalidConfigNamingTheField(t *testing.T) {
 		{"capture dir missing", `{` + base + `,"captureFile":"/nonexistent-dir/cap.pcap"}`, "captureFile", "directory /nonexistent-dir of /nonexistent-dir/cap.pcap does not exist"},
 		{"capture dir is a file", `{` + base + `,"captureFile":"` + notADir + `/cap.pcap"}`, "captureFile", "is not a directory"},
 		{"capture file is a directory", `{` + base + `,"captureFile":"` + os.TempDir() + `"}`, "captureFile", "is a directory"},
+		{"capture file holds a user's data", `{` + base + `,"captureFile":"` + userFile + `"}`, "captureFile", "is not a pcap capture; refusing to overwrite it"},
+		{"capture file name over NAME_MAX", `{` + base + `,"captureFile":"/tmp/` + strings.Repeat("x", 300) + `"}`, "captureFile", "longer than the 255 a file name may have"},
+		{"capture file with NUL", `{` + base + `,"captureFile":"/tmp/a\u0000b"}`, "captureFile", "contains a NUL byte"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

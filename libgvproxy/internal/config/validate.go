@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -280,6 +281,12 @@ func validateCaptureFile(_ *rawConfig, c *Config) error {
 	if c.CaptureFile == "" {
 		return nil
 	}
+	if strings.ContainsRune(c.CaptureFile, 0) {
+		return invalid("captureFile", "%q contains a NUL byte", c.CaptureFile)
+	}
+	if base := filepath.Base(c.CaptureFile); len(base) > maxFileNameBytes {
+		return invalid("captureFile", "%s: the file name is %d bytes, longer than the %d a file name may have", c.CaptureFile, len(base), maxFileNameBytes)
+	}
 	dir := filepath.Dir(c.CaptureFile)
 	info, err := os.Stat(dir)
 	if err != nil {
@@ -288,8 +295,55 @@ func validateCaptureFile(_ *rawConfig, c *Config) error {
 	if !info.IsDir() {
 		return invalid("captureFile", "%s is not a directory", dir)
 	}
-	if fi, err := os.Stat(c.CaptureFile); err == nil && fi.IsDir() {
-		return invalid("captureFile", "%s is a directory", c.CaptureFile)
+	return validateCaptureTarget(c.CaptureFile)
+}
+
+// maxFileNameBytes is NAME_MAX on Linux and macOS.
+const maxFileNameBytes = 255
+
+// validateCaptureTarget refuses to overwrite anything but an earlier capture: the file is
+// truncated when the network starts, and a mistyped path must not destroy a user's file.
+func validateCaptureTarget(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil // does not exist yet (or cannot be checked: creating it will say why)
+	}
+	if fi.IsDir() {
+		return invalid("captureFile", "%s is a directory", path)
+	}
+	if !fi.Mode().IsRegular() {
+		return invalid("captureFile", "%s exists and is not a regular file", path)
+	}
+	if fi.Size() == 0 {
+		return nil
+	}
+	isPcap, err := startsWithPcapMagic(path)
+	if err != nil || !isPcap {
+		return invalid("captureFile", "%s exists and is not a pcap capture; refusing to overwrite it", path)
 	}
 	return nil
+}
+
+// pcapMagics are the classic pcap magic numbers (micro- and nanosecond, both byte orders).
+var pcapMagics = [][4]byte{
+	{0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4},
+	{0x4d, 0x3c, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d},
+}
+
+func startsWithPcapMagic(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	for _, m := range pcapMagics {
+		if magic == m {
+			return true, nil
+		}
+	}
+	return false, nil
 }

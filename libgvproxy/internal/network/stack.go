@@ -64,7 +64,9 @@ func withCapture(link stack.LinkEndpoint, path string) (stack.LinkEndpoint, *os.
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
 			return nil, nil, errs.Field(errs.PermissionDenied, "captureFile", "cannot create capture file %s: %v", path, err)
 		}
-		return nil, nil, fmt.Errorf("create capture file %s: %w", path, err)
+		// Validation caught the predictable cases; whatever else the file system refuses
+		// (a name it cannot store, a read-only special file) is still the caller's field.
+		return nil, nil, errs.Field(errs.InvalidConfig, "captureFile", "cannot create capture file %s: %v", path, err)
 	}
 	wrapped, err := sniffer.NewWithWriter(link, f, math.MaxUint32)
 	if err != nil {

@@ -40,6 +40,16 @@ func (p *Policy) screenQuery(raw []byte) (pass bool, reply []byte) {
 		p.recordDenial(Denial{Proto: "dns", Reason: "malformed DNS query dropped"})
 		return false, nil
 	}
+	if handled, pass, zoneReply := p.screenZoneQuery(q); handled {
+		if pass {
+			return true, nil
+		}
+		packed, err := zoneReply.Pack()
+		if err != nil {
+			return false, nil
+		}
+		return false, packed
+	}
 	if p.FilterQuery(q) {
 		return true, nil
 	}

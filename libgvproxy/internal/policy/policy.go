@@ -19,6 +19,7 @@ type Policy struct {
 	learned   *learnedNames
 	hostAddrs *hostAddresses
 	aliases   atomic.Pointer[[]netip.Addr] // guest-visible addresses NATed to the host
+	zones     []string                     // dnsZones the gateway answers itself (ExemptDNSZones)
 	denied    atomic.Uint64
 	onDeny    atomic.Pointer[func(Denial)]
 	now       func() time.Time
