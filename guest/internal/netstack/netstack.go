@@ -39,6 +39,9 @@ func New(mac net.HardwareAddr, mtu uint32) (*Stack, error) {
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
+		// Traffic to the guest's own address stays inside the guest, as a VM's kernel
+		// routes it over its loopback: it must not depend on the gateway reflecting it.
+		HandleLocal: true,
 	})
 	// The channel carries whole Ethernet frames, so its MTU includes the header.
 	ch := channel.New(outboundQueueFrames, mtu+header.EthernetMinimumSize, tcpip.LinkAddress(mac))

@@ -3,13 +3,14 @@ package network
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"os"
-	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 	"gvisor.dev/gvisor/pkg/waiter"
 )
@@ -24,28 +25,38 @@ const udpBufferSize = 65535
 // startNATUDP forwards the guest's outbound UDP flows: gVisor hands us the first
 // datagram of each (guest addr, guest port, dst addr, dst port) flow; we answer with an
 // endpoint connected to the guest and a host socket connected to the destination.
+//
+// The flow is admitted before the forwarder sees the datagram: a refused datagram is
+// left unhandled, and the stack answers it with ICMP port unreachable (not for
+// broadcast or multicast), so the guest's socket fails at once instead of waiting.
 func (n *Network) startNATUDP() {
-	fwd := udp.NewForwarder(n.stack, n.handleUDP)
-	n.stack.SetTransportProtocolHandler(udp.ProtocolNumber, fwd.HandlePacket)
+	n.stack.SetTransportProtocolHandler(udp.ProtocolNumber, func(id stack.TransportEndpointID, pkt *stack.PacketBuffer) bool {
+		dst := destinationOf(id)
+		target, _, allowed := n.admit(UDP, dst)
+		if !allowed {
+			return false
+		}
+		hostAddr := netip.AddrPortFrom(target, dst.Port())
+		// A forwarder is two words; one per flow carries the admitted address to the
+		// handler, which runs synchronously inside HandlePacket.
+		fwd := udp.NewForwarder(n.stack, func(r *udp.ForwarderRequest) { n.openUDPFlow(r, hostAddr) })
+		return fwd.HandlePacket(id, pkt)
+	})
 }
 
-func (n *Network) handleUDP(r *udp.ForwarderRequest) {
-	id := r.ID()
-	dst, allowed := n.admit(UDP, id.LocalAddress, id.LocalPort)
-	if !allowed {
-		return
-	}
+// openUDPFlow connects the guest's flow to hostAddr and starts relaying.
+func (n *Network) openUDPFlow(r *udp.ForwarderRequest, hostAddr netip.AddrPort) {
 	var wq waiter.Queue
 	ep, tcpErr := r.CreateEndpoint(&wq)
 	if tcpErr != nil {
-		n.log.Debugf("nat udp: endpoint for %s:%d: %s", dst, id.LocalPort, tcpErr)
+		n.log.Debugf("nat udp: endpoint for %s: %s", hostAddr, tcpErr)
 		return
 	}
 	guestConn := gonet.NewUDPConn(&wq, ep)
 	// Dialing UDP never blocks, so it is safe on gVisor's packet-processing goroutine.
-	hostConn, err := net.Dial("udp", net.JoinHostPort(dst.String(), strconv.Itoa(int(id.LocalPort))))
+	hostConn, err := net.Dial("udp", hostAddr.String())
 	if err != nil {
-		n.log.Debugf("nat udp: dial %s:%d: %v", dst, id.LocalPort, err)
+		n.log.Debugf("nat udp: dial %s: %v", hostAddr, err)
 		_ = guestConn.Close()
 		return
 	}

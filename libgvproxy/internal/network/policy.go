@@ -1,6 +1,7 @@
 package network
 
 import (
+	"net"
 	"net/netip"
 
 	"bun-gvproxy/libgvproxy/internal/policy"
@@ -14,41 +15,68 @@ const (
 	UDP Transport = "udp"
 )
 
-// Policy decides whether the guest may open an outbound flow to dst:port on the host's
-// network. It is the hook of the egress policy; reason is logged when a flow is denied.
+// Policy is the egress policy hook: it rules on every new outbound flow of the guest
+// and screens the gateway DNS. Refusals it makes itself (connections, inspected first
+// bytes, DNS queries) are reported to the OnDeny hook, which counts and logs them.
 type Policy interface {
-	Allow(proto Transport, dst netip.Addr, port uint16) (allowed bool, reason string)
+	// Decide rules on a new flow to dst as the guest addressed it (before NAT). An
+	// allowed decision may ask for inspection of the connection's first bytes.
+	Decide(proto Transport, dst netip.AddrPort) policy.Decision
+	// ScreenDNS wraps the gateway DNS server's sockets; zones are the configured
+	// dnsZones, whose names the gateway answers whatever the policy.
+	ScreenDNS(udp net.PacketConn, tcp net.Listener, zones []string) (net.PacketConn, net.Listener)
+	// OnDeny installs the function told of every refusal the policy makes.
+	OnDeny(fn func(policy.Denial))
 }
 
 // AllowAll is the default policy: no egress filtering.
 type AllowAll struct{}
 
-func (AllowAll) Allow(Transport, netip.Addr, uint16) (bool, string) { return true, "" }
+func (AllowAll) Decide(Transport, netip.AddrPort) policy.Decision {
+	return policy.Decision{Allow: true, Reason: "egress filtering off (allowNet empty)"}
+}
 
-// allowNetPolicy adapts the egress policy engine (config `allowNet`) to Policy. It
-// fails closed where the engine asks for first-byte inspection (TCP 443/80 allowed only
-// by a name): the NAT forwarder does not run that inspection yet.
+func (AllowAll) ScreenDNS(udp net.PacketConn, tcp net.Listener, _ []string) (net.PacketConn, net.Listener) {
+	return udp, tcp
+}
+
+func (AllowAll) OnDeny(func(policy.Denial)) {}
+
+// allowNetPolicy adapts the egress policy engine (config `allowNet`) to Policy.
 type allowNetPolicy struct{ engine *policy.Policy }
 
-func (a allowNetPolicy) Allow(proto Transport, dst netip.Addr, port uint16) (bool, string) {
-	d := a.engine.Decide(string(proto), netip.AddrPortFrom(dst, port))
-	if !d.Allow {
-		return false, d.Reason
-	}
-	if d.Inspect != policy.InspectNone {
-		return false, "allowed only after " + d.Inspect.String() + " inspection, which this forwarder does not run"
-	}
-	return true, ""
+func (a allowNetPolicy) Decide(proto Transport, dst netip.AddrPort) policy.Decision {
+	return a.engine.Decide(string(proto), dst)
+}
+
+func (a allowNetPolicy) ScreenDNS(udp net.PacketConn, tcp net.Listener, zones []string) (net.PacketConn, net.Listener) {
+	a.engine.ExemptDNSZones(zones...)
+	return a.engine.ScreenDNSPacketConn(udp), a.engine.ScreenDNSListener(tcp)
+}
+
+func (a allowNetPolicy) OnDeny(fn func(policy.Denial)) { a.engine.OnDeny(fn) }
+
+// watchDenials counts every refusal the policy reports in policy.denied and logs it at
+// debug with destination and reason.
+func (n *Network) watchDenials() {
+	n.policy.OnDeny(func(d policy.Denial) {
+		n.policyDenied.Add(1)
+		n.log.Debugf("egress denied: %s", d)
+	})
 }
 
 // destinationGuard holds the rules no policy can relax: the NAT forwarders never dial
 // the host itself (loopback, 0.0.0.0) except through the host loopback address, never
 // link-local addresses (cloud metadata services), never broadcast or multicast, and
 // never another address of the virtual subnet (the gateway's own services, including
-// the HTTP API upstream serves there, are not on the host network).
+// the HTTP API upstream serves there, are not on the host network). With host loopback
+// off, the host's own interface addresses are refused too: then no route reaches the
+// host, whatever allowNet lists.
 type destinationGuard struct {
 	subnet       netip.Prefix
 	loopbackIP   netip.Addr // valid only when host loopback is enabled
+	hostLoopback bool
+	isHostAddr   func(netip.Addr) bool
 	linkLocal    netip.Prefix
 	loopbackNet  netip.Prefix
 	multicastNet netip.Prefix
@@ -60,6 +88,8 @@ func newDestinationGuard(subnet netip.Prefix, hostLoopback bool, loopbackIP neti
 		linkLocal:    netip.MustParsePrefix("169.254.0.0/16"),
 		loopbackNet:  netip.MustParsePrefix("127.0.0.0/8"),
 		multicastNet: netip.MustParsePrefix("224.0.0.0/4"),
+		hostLoopback: hostLoopback,
+		isHostAddr:   policy.IsHostAddress,
 	}
 	if hostLoopback {
 		g.loopbackIP = loopbackIP
@@ -81,6 +111,8 @@ func (g *destinationGuard) resolve(dst netip.Addr) (netip.Addr, string) {
 		return netip.Addr{}, "destination is the host's loopback or unspecified address"
 	case g.linkLocal.Contains(dst):
 		return netip.Addr{}, "destination is link-local"
+	case !g.hostLoopback && g.isHostAddr(dst):
+		return netip.Addr{}, "destination is an address of the host itself, and hostLoopback is off"
 	}
 	return dst, ""
 }

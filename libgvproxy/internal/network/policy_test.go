@@ -1,9 +1,12 @@
 package network
 
 import (
+	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"bun-gvproxy/libgvproxy/internal/policy"
 )
@@ -45,57 +48,101 @@ func TestDestinationGuard(t *testing.T) {
 	}
 }
 
-func TestAllowNetPolicyFailsClosedWhereInspectionIsNeeded(t *testing.T) {
-	engine, err := policy.ParseAllowNet([]string{"203.0.113.0/24:443", "198.51.100.9"})
+func TestAllowNetPolicyAsksForInspectionOnlyWhereANameOpenedTheAddress(t *testing.T) {
+	engine, err := policy.ParseAllowNet([]string{"203.0.113.0/24:443", "198.51.100.9", "api.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	engine.ObserveDNSAnswer("api.example.com", []net.IP{net.ParseIP("192.0.2.80")}, time.Minute)
 	p := allowNetPolicy{engine: engine}
 	cases := []struct {
-		proto Transport
-		dst   string
-		port  uint16
-		allow bool
+		proto   Transport
+		dst     string
+		allow   bool
+		inspect policy.Inspection
 	}{
-		{TCP, "203.0.113.5", 443, true},
-		{TCP, "203.0.113.5", 80, false},
-		{UDP, "198.51.100.9", 53, true},
-		{TCP, "192.0.2.1", 22, false},
+		{TCP, "203.0.113.5:443", true, policy.InspectNone}, // an address entry: no inspection
+		{TCP, "203.0.113.5:80", false, policy.InspectNone},
+		{UDP, "198.51.100.9:53", true, policy.InspectNone},
+		{TCP, "192.0.2.1:22", false, policy.InspectNone},
+		{TCP, "192.0.2.80:443", true, policy.InspectTLS}, // opened by a name
+		{TCP, "192.0.2.80:80", true, policy.InspectHTTP},
+		{TCP, "192.0.2.80:8080", true, policy.InspectNone},
+		{UDP, "192.0.2.80:443", false, policy.InspectNone}, // QUIC hides the name
 	}
 	for _, tc := range cases {
-		ok, reason := p.Allow(tc.proto, netip.MustParseAddr(tc.dst), tc.port)
-		if ok != tc.allow {
-			t.Errorf("Allow(%s %s:%d) = %v (%s), want %v", tc.proto, tc.dst, tc.port, ok, reason, tc.allow)
+		d := p.Decide(tc.proto, netip.MustParseAddrPort(tc.dst))
+		if d.Allow != tc.allow || (d.Allow && d.Inspect != tc.inspect) {
+			t.Errorf("Decide(%s %s) = allow %v inspect %s (%s), want %v %s", tc.proto, tc.dst, d.Allow, d.Inspect, d.Reason, tc.allow, tc.inspect)
 		}
-		if !ok && reason == "" {
-			t.Errorf("refusal of %s:%d has no reason", tc.dst, tc.port)
+		if d.Reason == "" {
+			t.Errorf("decision on %s has no reason", tc.dst)
 		}
 	}
-	if ok, _ := (AllowAll{}).Allow(TCP, netip.MustParseAddr("192.0.2.1"), 1); !ok {
-		t.Error("AllowAll refused")
+	if d := (AllowAll{}).Decide(TCP, netip.MustParseAddrPort("192.0.2.1:1")); !d.Allow || d.Inspect != policy.InspectNone {
+		t.Error("AllowAll refused or asked for inspection")
 	}
 }
 
-func TestLocalChatterIsDroppedWithoutCountingADenial(t *testing.T) {
+func TestPolicyRefusalsAreCountedOnceAndGuardRefusalsToo(t *testing.T) {
+	engine, err := policy.ParseAllowNet([]string{"203.0.113.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &recordingLogger{}
 	n := &Network{
 		guard:  newDestinationGuard(netip.MustParsePrefix("192.168.127.0/24"), true, netip.MustParseAddr("192.168.127.254")),
-		policy: AllowAll{},
-		log:    discardLogger{},
+		policy: allowNetPolicy{engine: engine},
+		log:    log,
 	}
-	for _, dst := range []string{"255.255.255.255", "224.0.0.251", "239.255.255.250", "192.168.127.255"} {
-		if _, ok := n.admit(UDP, addrOf(netip.MustParseAddr(dst)), 5353); ok {
-			t.Errorf("%s admitted", dst)
+	n.watchDenials()
+	if _, _, ok := n.admit(TCP, netip.MustParseAddrPort("198.51.100.1:22")); ok {
+		t.Fatal("an address outside allowNet was admitted")
+	}
+	if _, _, ok := n.admit(UDP, netip.MustParseAddrPort("169.254.169.254:80")); ok {
+		t.Fatal("link-local was admitted")
+	}
+	if target, _, ok := n.admit(TCP, netip.MustParseAddrPort("203.0.113.9:22")); !ok || target.String() != "203.0.113.9" {
+		t.Fatalf("allowed address: %v %v", target, ok)
+	}
+	if got := n.policyDenied.Load(); got != 2 {
+		t.Fatalf("policy.denied = %d, want 2 (one policy refusal, one guard refusal)", got)
+	}
+	want := []string{"198.51.100.1:22", "169.254.169.254:80"}
+	if len(log.debug) != 2 {
+		t.Fatalf("debug lines %q, want one per refusal", log.debug)
+	}
+	for i, line := range log.debug {
+		if !strings.Contains(line, "egress denied") || !strings.Contains(line, want[i]) {
+			t.Errorf("debug line %q does not name the refused destination %s", line, want[i])
 		}
 	}
-	if n.policyDenied.Load() != 0 {
-		t.Fatalf("policyDenied = %d for broadcast/multicast chatter", n.policyDenied.Load())
+}
+
+func TestWithoutHostLoopbackTheHostsOwnAddressesAreRefused(t *testing.T) {
+	subnet := netip.MustParsePrefix("192.168.127.0/24")
+	loopback := netip.MustParseAddr("192.168.127.254")
+	hostAddr := netip.MustParseAddr("10.9.8.7")
+	isHost := func(a netip.Addr) bool { return a == hostAddr || policy.IsHostAddress(a) }
+	off := newDestinationGuard(subnet, false, loopback)
+	off.isHostAddr = isHost
+	on := newDestinationGuard(subnet, true, loopback)
+	on.isHostAddr = isHost
+	if _, reason := off.resolve(hostAddr); !strings.Contains(reason, "host itself") {
+		t.Fatalf("hostLoopback off: %s was not refused as the host (%q)", hostAddr, reason)
 	}
-	if _, ok := n.admit(TCP, addrOf(netip.MustParseAddr("127.0.0.1")), 22); ok || n.policyDenied.Load() != 1 {
-		t.Fatalf("loopback: admitted %v, denied %d", ok, n.policyDenied.Load())
+	if target, reason := on.resolve(hostAddr); reason != "" || target != hostAddr {
+		t.Fatalf("hostLoopback on: %s refused by the guard (%q); the policy rules on it", hostAddr, reason)
 	}
-	if target, ok := n.admit(TCP, addrOf(netip.MustParseAddr("192.168.127.254")), 22); !ok || target.String() != "127.0.0.1" {
-		t.Fatalf("host loopback NAT: %v %v", target, ok)
-	}
+}
+
+type recordingLogger struct {
+	discardLogger
+	debug []string
+}
+
+func (l *recordingLogger) Debugf(format string, args ...any) {
+	l.debug = append(l.debug, fmt.Sprintf(format, args...))
 }
 
 type discardLogger struct{}

@@ -52,7 +52,7 @@ func (n *Network) startDHCP(cfg *config.Config) error {
 }
 
 // startDNS serves DNS on gateway:53 over UDP and TCP: the configured zones first, then
-// the host's resolvers (upstream dns package).
+// the host's resolvers (upstream dns package), behind the egress policy's screen.
 func (n *Network) startDNS(cfg *config.Config) error {
 	addr := tcpip.FullAddress{NIC: nicID, Addr: addrOf(cfg.GatewayIP), Port: dnsPort}
 	udpConn, err := gonet.DialUDP(n.stack, &addr, nil, ipv4.ProtocolNumber)
@@ -65,7 +65,11 @@ func (n *Network) startDNS(cfg *config.Config) error {
 		return fmt.Errorf("dns: listen tcp %s:%d: %w", cfg.GatewayIP, dnsPort, err)
 	}
 	n.group.Track(tcpLn)
-	server, err := dns.New(udpConn, tcpLn, upstreamZones(cfg.DNSZones))
+	// With allowNet set, the policy screens the server's sockets: queries for names it
+	// does not allow are answered NXDOMAIN before the server sees them, and answers
+	// teach it which addresses allowed names resolve to.
+	screenedUDP, screenedTCP := n.policy.ScreenDNS(udpConn, tcpLn, zoneNames(cfg.DNSZones))
+	server, err := dns.New(screenedUDP, screenedTCP, upstreamZones(cfg.DNSZones))
 	if err != nil {
 		return fmt.Errorf("dns: create server: %w", err)
 	}
@@ -80,6 +84,15 @@ func (n *Network) startDNS(cfg *config.Config) error {
 		}
 	})
 	return nil
+}
+
+// zoneNames are the configured zones' names, as the server matches them.
+func zoneNames(zones []config.DNSZone) []string {
+	names := make([]string, 0, len(zones))
+	for _, z := range zones {
+		names = append(names, z.Name)
+	}
+	return names
 }
 
 func upstreamZones(zones []config.DNSZone) []types.Zone {

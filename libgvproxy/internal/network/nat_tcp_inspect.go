@@ -1,0 +1,134 @@
+package network
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+
+	"bun-gvproxy/libgvproxy/internal/policy"
+)
+
+// inspectTimeout bounds how long a guest may take to send the first bytes the policy
+// must see (a TLS ClientHello, an HTTP request head): a silent guest cannot hold a
+// half-made connection open.
+const inspectTimeout = 10 * time.Second
+
+// inspectThenDial serves a connection the policy allows only if its first bytes name
+// an allowed host (the TLS SNI on 443, the HTTP host on 80: the address was opened by
+// a name and may serve other sites too). The guest's handshake is completed first so
+// it sends those bytes; the host is dialed only after they passed, and gets them first.
+// On port 80 every later request of the connection is checked as well. A refusal, a
+// silent guest or a failed dial resets the guest's connection: unlike a plain NAT
+// connection, a refused host port shows as a reset after connect.
+func (f *natTCP) inspectThenDial(r *tcp.ForwarderRequest, hostAddr netip.AddrPort, d policy.Decision) {
+	guestConn, ep, err := acceptGuest(r)
+	if err != nil {
+		f.n.log.Debugf("nat tcp: accept guest connection to %s: %v", hostAddr, err)
+		return
+	}
+	release, ok := f.n.group.Track(guestConn)
+	defer release()
+	if !ok {
+		resetGuest(guestConn, ep)
+		return
+	}
+	_ = guestConn.SetReadDeadline(time.Now().Add(inspectTimeout))
+	prefix, err := d.ReadPrefix(guestConn)
+	if err != nil {
+		// Denials are counted and logged by the policy's hook; this is the rest
+		// (EOF, the deadline).
+		if !policy.IsDenied(err) {
+			f.n.log.Debugf("nat tcp: %s inspection of %s: %v", d.Inspect, hostAddr, err)
+		}
+		resetGuest(guestConn, ep)
+		return
+	}
+	_ = guestConn.SetReadDeadline(time.Time{})
+	hostConn, err := f.dial(hostAddr)
+	if err != nil {
+		f.n.log.Tracef("nat tcp: dial %s: %v", hostAddr, err)
+		resetGuest(guestConn, ep)
+		return
+	}
+	// The stream from the guest starts with the bytes already read; the HTTP guard
+	// (a no-op for TLS) must see it from its first byte.
+	fromGuest := d.GuardHTTPRequests(io.MultiReader(bytes.NewReader(prefix), guestConn))
+	f.n.spliceInspected(guestConn, ep, fromGuest, hostConn)
+}
+
+// resetGuest aborts the guest's connection with a RST (closing it would send a FIN,
+// which a client may read as an empty answer) and releases it.
+func resetGuest(guestConn net.Conn, ep tcpip.Endpoint) {
+	ep.Abort()
+	_ = guestConn.Close()
+}
+
+// spliceInspected is splice for inspected connections: guest->host bytes come from
+// fromGuest (the guest connection behind the policy's checks). When those checks
+// refuse a later request, both sides are reset instead of closed, so neither end reads
+// a truncated exchange as complete.
+func (n *Network) spliceInspected(guestConn net.Conn, ep tcpip.Endpoint, fromGuest io.Reader, hostConn net.Conn) {
+	release, ok := n.group.Track(hostConn)
+	defer release()
+	if !ok {
+		resetGuest(guestConn, ep)
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		pipe(guestConn, hostConn)
+	}()
+	if policy.IsDenied(pipeFrom(hostConn, fromGuest)) {
+		resetGuest(guestConn, ep)
+		resetHost(hostConn)
+	}
+	wg.Wait()
+	_ = guestConn.Close()
+	_ = hostConn.Close()
+}
+
+// pipeFrom copies src to dst like pipe, for a source that is a Reader rather than a
+// connection, and returns the read error that ended it (nil for a clean EOF, after
+// which dst is half-closed).
+func pipeFrom(dst net.Conn, src io.Reader) error {
+	bp := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(bp)
+	buf := *bp
+	for {
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			if _, werr := dst.Write(buf[:nr]); werr != nil {
+				_ = dst.Close()
+				return werr
+			}
+		}
+		switch {
+		case rerr == nil:
+			continue
+		case errors.Is(rerr, io.EOF):
+			if hc, ok := dst.(halfCloser); ok {
+				_ = hc.CloseWrite()
+				return nil
+			}
+		}
+		_ = dst.Close()
+		return rerr
+	}
+}
+
+// resetHost closes a host TCP connection with a RST (linger 0).
+func resetHost(hostConn net.Conn) {
+	if tc, ok := hostConn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = hostConn.Close()
+}

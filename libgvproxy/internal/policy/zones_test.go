@@ -1,0 +1,96 @@
+package policy
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+func TestConfiguredZonesAreAnsweredButOpenNothing(t *testing.T) {
+	p, err := ParseAllowNet([]string{"api.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ExemptDNSZones("example.internal.")
+	upstream := &fakeUpstream{}
+	udpAddr, tcpAddr := startScreenedDNS(t, p, upstream)
+	for _, tc := range []struct{ network, addr string }{{"udp", udpAddr}, {"tcp", tcpAddr}} {
+		before := upstream.queries.Load()
+		q := new(dns.Msg)
+		q.SetQuestion("db.example.internal.", dns.TypeA)
+		resp := exchange(t, tc.network, tc.addr, q)
+		if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 1 {
+			t.Fatalf("%s: A for a zone name: rcode %s, %d answers", tc.network, dns.RcodeToString[resp.Rcode], len(resp.Answer))
+		}
+		if upstream.queries.Load() != before+1 {
+			t.Fatalf("%s: the zone's A query did not reach the server", tc.network)
+		}
+	}
+	if p.Denied() != 0 {
+		t.Fatalf("zone queries counted as denials: %d", p.Denied())
+	}
+	// The zone's answer is not an allowed name's: the address stays closed.
+	if d := p.Decide("tcp", netip.MustParseAddrPort("203.0.113.53:80")); d.Allow {
+		t.Fatalf("an answer for a zone name opened its address: %s", d.Reason)
+	}
+}
+
+func TestOtherRecordTypesOfZoneNamesGetNoDataWithoutReachingTheServer(t *testing.T) {
+	p, err := ParseAllowNet([]string{"api.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ExemptDNSZones("example.internal.")
+	upstream := &fakeUpstream{}
+	udpAddr, _ := startScreenedDNS(t, p, upstream)
+	for _, qtype := range []uint16{dns.TypeTXT, dns.TypeMX, dns.TypeAAAA, dns.TypeCNAME, dns.TypeANY} {
+		q := new(dns.Msg)
+		q.SetQuestion("secret.db.example.internal.", qtype)
+		resp := exchange(t, "udp", udpAddr, q)
+		if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 0 || resp.Id != q.Id {
+			t.Fatalf("%s: rcode %s with %d answers, want NODATA", dns.TypeToString[qtype], dns.RcodeToString[resp.Rcode], len(resp.Answer))
+		}
+	}
+	if upstream.queries.Load() != 0 {
+		t.Fatalf("%d non-A zone queries reached the server (and so the host's resolvers)", upstream.queries.Load())
+	}
+}
+
+func TestOnlyNamesTheZoneItselfWouldAnswerAreExempt(t *testing.T) {
+	p, err := ParseAllowNet([]string{"api.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ExemptDNSZones("example.internal.")
+	upstream := &fakeUpstream{}
+	udpAddr, _ := startScreenedDNS(t, p, upstream)
+	// The apex and a differently cased suffix are not matched by the zone (the server
+	// would forward them), and a lookalike is another domain: all filtered.
+	for _, name := range []string{"example.internal.", "db.EXAMPLE.internal.", "db.notexample.internal.", "evil.example."} {
+		q := new(dns.Msg)
+		q.SetQuestion(name, dns.TypeA)
+		if resp := exchange(t, "udp", udpAddr, q); resp.Rcode != dns.RcodeNameError {
+			t.Errorf("%s: rcode %s, want NXDOMAIN", name, dns.RcodeToString[resp.Rcode])
+		}
+	}
+	if upstream.queries.Load() != 0 || p.Denied() != 4 {
+		t.Fatalf("upstream saw %d queries, %d denials counted; want 0 and 4", upstream.queries.Load(), p.Denied())
+	}
+}
+
+func TestAllowedNamesInsideAZoneKeepEveryRecordType(t *testing.T) {
+	p, err := ParseAllowNet([]string{"*.example.internal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ExemptDNSZones("example.internal.")
+	upstream := &fakeUpstream{}
+	udpAddr, _ := startScreenedDNS(t, p, upstream)
+	q := new(dns.Msg)
+	q.SetQuestion("db.example.internal.", dns.TypeTXT)
+	exchange(t, "udp", udpAddr, q)
+	if upstream.queries.Load() != 1 {
+		t.Fatal("a TXT query for an allowed name did not reach the server")
+	}
+}
