@@ -42,10 +42,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+GO_MODULES := libgvproxy guest bench/peer
+
 vet:
-	cd libgvproxy && $(GO) vet ./...
-	cd guest && $(GO) vet ./...
-	@test -z "$$(gofmt -l libgvproxy guest)" || { echo "gofmt needed:"; gofmt -l libgvproxy guest; exit 1; }
+	@set -e; for m in $(GO_MODULES); do (cd $$m && $(GO) vet ./...); done
+	@test -z "$$(gofmt -l $(GO_MODULES))" || { echo "gofmt needed:"; gofmt -l $(GO_MODULES); exit 1; }
 
 test-go: vet
 	cd libgvproxy && $(GO) test -count=1 ./...

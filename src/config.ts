@@ -74,7 +74,40 @@ export interface GvproxyOptions {
   readonly hostLoopback?: boolean;
   /** Guest-visible address of the host's loopback; default the subnet's broadcast address minus one (`.254` in a /24). */
   readonly hostLoopbackIp?: string;
-  /** IPv4 CIDRs the guest may reach; empty means no egress filtering. Default none. */
+  /**
+   * Egress allow-list: what the guest may reach on the host's network. Empty (the
+   * default) means no filtering. Each entry is one of, optionally followed by `:port`
+   * (IPv6 in brackets then, `[2001:db8::1]:443`); without a port every port is allowed:
+   *
+   * - a host name, `api.example.com`: only that name, not names below it;
+   * - a wildcard, `*.example.com`: every name strictly below `example.com`, at any depth
+   *   (`a.b.example.com` too), but not `example.com` itself (list it as well if wanted);
+   * - an IP address, `203.0.113.7`, or a CIDR, `10.0.0.0/8`.
+   *
+   * With a non-empty list every new TCP connection and UDP flow from the guest is checked
+   * by destination address and port before the host dials it; a refusal is a TCP reset or
+   * an ICMP port unreachable, counted in `stats().policy.denied` and logged at debug with
+   * destination and reason. Names open addresses only through the gateway DNS: when the
+   * guest resolves an allowed name there, the addresses of the answer are allowed for
+   * that name until the answer's TTL runs out (at least 30 s, at most 1 h; TTLs handed to
+   * the guest are capped to match); connecting to any other address, an IP literal
+   * included, is refused. On TCP 443 and 80, an address opened only by a name also needs
+   * the TLS ClientHello's SNI, or the Host of every HTTP request on the connection, to be
+   * an allowed name (a shared address serves other sites too); TLS with Encrypted Client
+   * Hello is refused, because the real name is hidden. UDP 443 (QUIC) to an address
+   * opened only by a name is refused, because QUIC hides the name; clients fall back to
+   * TCP. Address entries are not inspected, for any protocol.
+   *
+   * The gateway DNS answers only allowed names, for every record type; other names get
+   * NXDOMAIN, and DNS to any other server is refused like other traffic unless an entry
+   * allows it. Names of the configured `dnsZones` are exempt: their A queries are always
+   * answered (other types get an empty answer), but they open no address unless allowed.
+   *
+   * The host itself (loopback, 0.0.0.0, the host's own interface addresses and the host
+   * loopback address `hostLoopbackIp`) is reachable only through an entry naming that
+   * exact address (`192.168.127.254`), never through a wider CIDR such as `0.0.0.0/0` or
+   * a name resolving to it; with `hostLoopback: false` it is not reachable at all.
+   */
   readonly allowNet?: readonly string[];
   /** Path of a pcap file recording every frame; default none. */
   readonly captureFile?: string;
@@ -143,7 +176,7 @@ export interface ResolvedGvproxyConfig {
   readonly hostLoopback: boolean;
   /** Guest-visible address of the host's loopback. */
   readonly hostLoopbackIp: string;
-  /** IPv4 CIDRs the guest may reach; empty means unfiltered. */
+  /** Egress allow-list entries (see {@link GvproxyOptions.allowNet}); empty means unfiltered. */
   readonly allowNet: readonly string[];
   /** pcap file path, or undefined for none. */
   readonly captureFile: string | undefined;

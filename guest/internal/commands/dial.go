@@ -2,12 +2,17 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
 
 	"bun-gvproxy/guest/internal/control"
 	"bun-gvproxy/guest/internal/dns"
@@ -55,12 +60,31 @@ func (g *Guest) dialUDP(ctx context.Context, host string, port uint16) (*gonet.U
 	if err != nil {
 		return nil, err
 	}
-	remote := netstack.FullAddress(addr, port)
-	conn, err := gonet.DialUDP(g.Stack.Stack, nil, &remote, ipv4.ProtocolNumber)
+	conn, err := connectUDP(g.Stack.Stack, netstack.FullAddress(addr, port))
 	if err != nil {
 		return nil, g.classify(ctx, fmt.Errorf("open UDP socket to %s:%d: %w", addr, port, err))
 	}
 	return conn, nil
+}
+
+// connectUDP opens a UDP socket connected to remote whose reads also end on an ICMP
+// error (port unreachable), as a connected socket's do on Linux. gVisor records the
+// error for the next read but signals it as EventErr, which gonet's blocked reads do
+// not wait for; re-signalling it as readable wakes them, and they return the error.
+func connectUDP(s *stack.Stack, remote tcpip.FullAddress) (*gonet.UDPConn, error) {
+	var wq waiter.Queue
+	ep, tcpErr := s.NewEndpoint(udp.ProtocolNumber, ipv4.ProtocolNumber, &wq)
+	if tcpErr != nil {
+		return nil, errors.New(tcpErr.String())
+	}
+	if tcpErr := ep.Connect(remote); tcpErr != nil {
+		ep.Close()
+		return nil, errors.New(tcpErr.String())
+	}
+	// Notify from a goroutine: the queue is being notified when this runs.
+	wake := waiter.NewFunctionEntry(waiter.EventErr, func(waiter.EventMask) { go wq.Notify(waiter.EventIn) })
+	wq.EventRegister(&wake)
+	return gonet.NewUDPConn(&wq, ep), nil
 }
 
 // lookup queries server (default: the lease's first DNS server) for name's A records

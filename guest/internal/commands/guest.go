@@ -25,6 +25,7 @@ const (
 	CodeTimeout      = "TIMEOUT"
 	CodeRefused      = "CONNECTION_REFUSED"
 	CodeReset        = "CONNECTION_RESET"
+	CodeUnreachable  = "HOST_UNREACHABLE"
 	CodeNXDomain     = "NXDOMAIN"
 	CodeBadRequest   = "BAD_REQUEST"
 	CodeNoLease      = "NO_LEASE"
@@ -158,6 +159,8 @@ func (g *Guest) classify(ctx context.Context, err error) error {
 		return control.WithCode(CodeRefused, err)
 	case isReset(err):
 		return control.WithCode(CodeReset, err)
+	case strings.Contains(err.Error(), "no route to host"):
+		return control.WithCode(CodeUnreachable, err)
 	}
 	return err
 }

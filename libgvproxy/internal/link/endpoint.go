@@ -21,6 +21,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/stack/gro"
 )
 
 // Config describes the gateway's side of the link.
@@ -35,6 +36,8 @@ type Config struct {
 	VirtualIPs []tcpip.Address
 	// Log receives protocol errors and attach/detach events; nil discards them.
 	Log Logger
+	// LogFrames logs a summary of every frame at debug level.
+	LogFrames bool
 	// Capture, when not nil, receives a pcap (LINKTYPE_ETHERNET) of every frame the
 	// guest sent or was sent, as it was on the wire. The caller closes it after the
 	// stack is gone.
@@ -48,6 +51,7 @@ type Endpoint struct {
 	mac        tcpip.LinkAddress
 	arpSenders map[tcpip.Address]struct{}
 	log        Logger
+	logFrames  bool
 	capture    *pcapWriter
 	counters   counters
 
@@ -77,6 +81,7 @@ func New(cfg Config) (*Endpoint, error) {
 		mac:        cfg.MAC,
 		arpSenders: make(map[tcpip.Address]struct{}, 1+len(cfg.VirtualIPs)),
 		log:        cfg.Log,
+		logFrames:  cfg.LogFrames,
 	}
 	if e.log == nil {
 		e.log = discardLogger{}
@@ -180,8 +185,9 @@ func (e *Endpoint) WriteRawPacket(*stack.PacketBuffer) tcpip.Error {
 	return &tcpip.ErrNotSupported{}
 }
 
-// deliver hands an inbound frame (Ethernet header included, owned by pkt) to the stack.
-func (e *Endpoint) deliver(pkt *stack.PacketBuffer, protocol tcpip.NetworkProtocolNumber) {
+// deliver hands an inbound frame (Ethernet header included) to the stack, through the
+// coalescer when there is one. The caller keeps its reference to pkt.
+func (e *Endpoint) deliver(pkt *stack.PacketBuffer, protocol tcpip.NetworkProtocolNumber, coalescer *gro.GRO) {
 	box := e.dispatcher.Load()
 	if box == nil {
 		e.counters.rxDropped.Add(1)
@@ -191,7 +197,34 @@ func (e *Endpoint) deliver(pkt *stack.PacketBuffer, protocol tcpip.NetworkProtoc
 		e.counters.rxDropped.Add(1)
 		return
 	}
-	box.d.DeliverNetworkPacket(protocol, pkt)
+	if coalescer == nil {
+		box.d.DeliverNetworkPacket(protocol, pkt)
+		return
+	}
+	pkt.NetworkProtocolNumber = protocol
+	// The guest's checksums are trusted (CapabilityRXChecksumOffload); saying so here
+	// keeps the coalescer from verifying them (the NIC would mark it the same way).
+	pkt.RXChecksumValidated = true
+	coalescer.Dispatcher = box.d
+	coalescer.Enqueue(pkt)
+}
+
+// newCoalescer returns a GRO instance for one reader goroutine (it is not safe for
+// concurrent use).
+func newCoalescer() *gro.GRO {
+	g := &gro.GRO{}
+	g.Init(true)
+	return g
+}
+
+// flush delivers the packets the coalescer holds.
+func (e *Endpoint) flush(coalescer *gro.GRO) {
+	box := e.dispatcher.Load()
+	if box == nil {
+		return // nothing was enqueued without a dispatcher
+	}
+	coalescer.Dispatcher = box.d
+	coalescer.Flush()
 }
 
 // newInboundPacket wraps a frame view (ownership passes to the packet).

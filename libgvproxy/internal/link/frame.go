@@ -92,6 +92,19 @@ func (s *streamReader) next() (*buffer.View, error) {
 	return v, nil
 }
 
+// frameBuffered reports whether a whole next frame is already buffered, i.e. whether
+// next can return without reading from the connection.
+func (s *streamReader) frameBuffered() bool {
+	if s.r.Buffered() < streamPrefixSize {
+		return false
+	}
+	prefix, err := s.r.Peek(streamPrefixSize)
+	if err != nil {
+		return false
+	}
+	return s.r.Buffered() >= streamPrefixSize+int(binary.BigEndian.Uint32(prefix))
+}
+
 // putStreamPrefix writes the length prefix of a size-byte frame into p.
 func putStreamPrefix(p []byte, size int) {
 	binary.BigEndian.PutUint32(p, uint32(size))

@@ -5,6 +5,7 @@ import (
 
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack/gro"
 )
 
 // readLoop reads the guest's frames until the connection fails or breaks the
@@ -16,15 +17,23 @@ func (s *session) readLoop() error {
 	return s.readStream()
 }
 
+// readStream coalesces the TCP segments of each burst the guest sent (GRO) and hands
+// the stack the coalesced packets before the reader would wait for more, so the stack
+// processes one large segment per burst instead of one per frame.
 func (s *session) readStream() error {
 	r := newStreamReader(s.conn, s.e.maxFrame)
+	gro := newCoalescer()
+	defer s.e.flush(gro)
 	for {
 		v, err := r.next()
 		if err != nil {
 			s.noteReadError(err)
 			return err
 		}
-		s.e.receive(v)
+		s.e.receive(v, gro)
+		if !r.frameBuffered() {
+			s.e.flush(gro)
+		}
 	}
 }
 
@@ -48,7 +57,7 @@ func (s *session) readDatagrams() error {
 			}
 			continue
 		}
-		s.e.receive(buffer.NewViewWithData(buf[:n]))
+		s.e.receive(buffer.NewViewWithData(buf[:n]), nil)
 	}
 }
 
@@ -64,13 +73,16 @@ func (s *session) noteReadError(err error) {
 }
 
 // receive takes ownership of a frame (at least an Ethernet header long) and delivers
-// it to the stack if it is addressed to the gateway.
-func (e *Endpoint) receive(v *buffer.View) {
+// it to the stack, through gro when not nil, if it is addressed to the gateway.
+func (e *Endpoint) receive(v *buffer.View, gro *gro.GRO) {
 	frame := v.AsSlice()
 	e.counters.framesReceived.Add(1)
 	e.counters.bytesReceived.Add(uint64(len(frame)))
 	if e.capture != nil {
 		e.capture.record([][]byte{frame})
+	}
+	if e.logFrames {
+		e.logFrame("guest->gateway", frame)
 	}
 	eth := header.Ethernet(frame)
 	if dst := eth.DestinationAddress(); dst != e.mac && dst != header.EthernetBroadcastAddress {
@@ -81,6 +93,6 @@ func (e *Endpoint) receive(v *buffer.View) {
 	}
 	protocol := eth.Type()
 	pkt := newInboundPacket(v)
-	e.deliver(pkt, protocol)
+	e.deliver(pkt, protocol, gro)
 	pkt.DecRef()
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
@@ -131,21 +132,6 @@ func echoRequestFrame(payload []byte) []byte {
 	binary.BigEndian.PutUint16(icmp[4:], 1) // identifier
 	binary.BigEndian.PutUint16(icmp[6:], 1) // sequence
 	copy(icmp.Payload(), payload)
-	icmp.SetChecksum(^checksum(icmp))
+	icmp.SetChecksum(^checksum.Checksum(icmp, 0))
 	return frame
 }
-
-func checksum(b []byte) uint16 {
-	var sum uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
-}
-

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
@@ -140,68 +141,43 @@ func (s *session) writeLoop() {
 	}
 }
 
-// appendFrame appends the slices of pkt's frame (Ethernet header onwards) to iov
-// without allocating (PacketBuffer.AsSlices allocates).
-func appendFrame(iov [][]byte, pkt *stack.PacketBuffer) [][]byte {
-	views, offset := pkt.AsViewList()
-	for v := views.Front(); v != nil; v = v.Next() {
-		b := v.AsSlice()
-		if offset >= len(b) {
-			offset -= len(b)
-			continue
-		}
-		iov = append(iov, b[offset:])
-		offset = 0
-	}
-	return iov
-}
-
 // streamWriter sends a whole batch as length+frame pairs with one writev.
 type streamWriter struct {
-	conn     net.Conn
-	e        *Endpoint
-	iov      [][]byte
-	prefixes []byte
-	starts   []int // iov index where each frame's slices begin
+	conn net.Conn
+	e    *Endpoint
+	enc  batchEncoder
 }
 
 func (w *streamWriter) write(batch []*stack.PacketBuffer) error {
-	if need := len(batch) * streamPrefixSize; cap(w.prefixes) < need {
-		w.prefixes = make([]byte, need)
-	}
-	w.iov, w.starts = w.iov[:0], w.starts[:0]
-	bytes := 0
-	for i, pkt := range batch {
-		size := pkt.Size()
-		bytes += size
-		prefix := w.prefixes[i*streamPrefixSize : (i+1)*streamPrefixSize]
-		putStreamPrefix(prefix, size)
-		w.iov = append(w.iov, prefix)
-		w.starts = append(w.starts, len(w.iov))
-		w.iov = appendFrame(w.iov, pkt)
-	}
-	w.capture()
-	bufs := net.Buffers(w.iov) // WriteTo consumes its receiver; w.iov keeps the array
-	_, err := bufs.WriteTo(w.conn)
-	clear(w.iov)
-	if err != nil {
+	w.enc.prefixed = true
+	w.enc.encode(batch)
+	w.e.observe(&w.enc)
+	bufs := net.Buffers(w.enc.iov) // WriteTo consumes its receiver; enc.iov keeps the array
+	if _, err := bufs.WriteTo(w.conn); err != nil {
 		return err
 	}
-	w.e.counters.framesSent.Add(uint64(len(batch)))
+	bytes := 0
+	for _, f := range w.enc.frames {
+		bytes += f.size
+	}
+	w.e.counters.framesSent.Add(uint64(len(w.enc.frames)))
 	w.e.counters.bytesSent.Add(uint64(bytes))
 	return nil
 }
 
-func (w *streamWriter) capture() {
-	if w.e.capture == nil {
+// observe records (capture) and logs (LogFrames) each frame of an encoded batch.
+func (e *Endpoint) observe(enc *batchEncoder) {
+	if e.capture == nil && !e.logFrames {
 		return
 	}
-	for i, start := range w.starts {
-		end := len(w.iov)
-		if i+1 < len(w.starts) {
-			end = w.starts[i+1] - 1 // the next frame's prefix
+	for _, f := range enc.frames {
+		slices := enc.iov[f.start:f.end]
+		if e.capture != nil {
+			e.capture.record(slices)
 		}
-		w.e.capture.record(w.iov[start:end])
+		if e.logFrames && len(slices[0]) >= header.EthernetMinimumSize {
+			e.logFrame("gateway->guest", slices[0])
+		}
 	}
 }
 
@@ -217,20 +193,17 @@ const (
 type datagramWriter struct {
 	conn net.Conn
 	e    *Endpoint
+	enc  batchEncoder
 	buf  []byte
-	iov  [][]byte
 }
 
 func (w *datagramWriter) write(batch []*stack.PacketBuffer) error {
-	for _, pkt := range batch {
-		w.iov = appendFrame(w.iov[:0], pkt)
+	w.enc.encode(batch)
+	w.e.observe(&w.enc)
+	for _, f := range w.enc.frames {
 		w.buf = w.buf[:0]
-		for _, b := range w.iov {
-			w.buf = append(w.buf, b...)
-		}
-		clear(w.iov)
-		if w.e.capture != nil {
-			w.e.capture.record([][]byte{w.buf})
+		for _, s := range w.enc.iov[f.start:f.end] {
+			w.buf = append(w.buf, s...)
 		}
 		if err := w.send(); err != nil {
 			if errors.Is(err, net.ErrClosed) {

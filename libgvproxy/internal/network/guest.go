@@ -8,11 +8,11 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"bun-gvproxy/libgvproxy/internal/l2switch"
+	"bun-gvproxy/libgvproxy/internal/link"
 )
 
 // Guest socket buffer sizes. Large buffers let a burst of full-MTU frames (up to 64 KiB
-// each at MTU 65520) queue without stalling the switch's writer.
+// each at MTU 65520) queue without stalling the link's writer.
 const (
 	guestSendBuffer    = 4 << 20
 	guestReceiveBuffer = 4 << 20
@@ -43,8 +43,8 @@ func (n *Network) serveStreamGuests(ln *net.UnixListener) {
 	}
 }
 
-// serveGuest plugs one QEMU-protocol guest connection into the switch until it
-// disconnects.
+// serveGuest attaches one QEMU-protocol guest connection to the link until it
+// disconnects, breaks the protocol or a newer connection replaces it.
 func (n *Network) serveGuest(conn net.Conn) {
 	release, ok := n.group.Track(conn)
 	defer release()
@@ -55,7 +55,7 @@ func (n *Network) serveGuest(conn net.Conn) {
 	n.guests.active.Add(1)
 	defer n.guests.active.Add(-1)
 	n.log.Infof("guest connected to %s", n.socket.Path)
-	err := n.sw.Serve(n.group.Context(), l2switch.NewStreamPort(conn))
+	err := n.link.Serve(conn, link.Stream)
 	n.log.Infof("guest disconnected from %s: %v", n.socket.Path, err)
 }
 
@@ -118,7 +118,7 @@ func (g *datagramGuest) Write(b []byte) (int, error) {
 	if peer == nil {
 		return len(b), nil // nobody to send to yet
 	}
-	// Never report a write error: the switch would treat the port as gone. Datagrams are
+	// Never report a write error: the link would detach the guest. Datagrams are
 	// lossy anyway; a VM that went away (ECONNREFUSED, ENOENT) is served again when it
 	// sends from its new address.
 	if _, err := g.UnixConn.WriteToUnix(b, peer); err != nil && !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOENT) {
@@ -130,12 +130,12 @@ func (g *datagramGuest) Write(b []byte) (int, error) {
 // Close is a no-op: the bound socket belongs to the network, which closes it on Close.
 func (g *datagramGuest) Close() error { return nil }
 
-// serveDatagramGuests feeds the vfkit-protocol socket into the switch until the network
+// serveDatagramGuests attaches the vfkit-protocol socket to the link until the network
 // closes the socket.
 func (n *Network) serveDatagramGuests(conn *net.UnixConn) {
 	setBuffers(conn)
 	g := &datagramGuest{UnixConn: conn, n: n}
-	if err := n.sw.Serve(n.group.Context(), l2switch.NewDatagramPort(g)); err != nil && !n.group.Closing() {
+	if err := n.link.Serve(g, link.Datagram); err != nil && !n.group.Closing() {
 		n.log.Errorf("guest socket %s: %v", n.socket.Path, err)
 	}
 }

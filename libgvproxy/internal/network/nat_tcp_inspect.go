@@ -87,9 +87,15 @@ func (n *Network) spliceInspected(guestConn net.Conn, ep tcpip.Endpoint, fromGue
 		defer wg.Done()
 		pipe(guestConn, hostConn)
 	}()
-	if policy.IsDenied(pipeFrom(hostConn, fromGuest)) {
-		resetGuest(guestConn, ep)
-		resetHost(hostConn)
+	if err := pipeFrom(hostConn, fromGuest); err != nil {
+		if policy.IsDenied(err) {
+			// The guest first, so it sees the reset rather than the FIN the other
+			// direction would send once the host side is gone.
+			resetGuest(guestConn, ep)
+			resetHost(hostConn)
+		} else {
+			_ = hostConn.Close()
+		}
 	}
 	wg.Wait()
 	_ = guestConn.Close()
@@ -97,8 +103,9 @@ func (n *Network) spliceInspected(guestConn net.Conn, ep tcpip.Endpoint, fromGue
 }
 
 // pipeFrom copies src to dst like pipe, for a source that is a Reader rather than a
-// connection, and returns the read error that ended it (nil for a clean EOF, after
-// which dst is half-closed).
+// connection. A clean EOF half-closes dst and returns nil; otherwise it returns the
+// error that ended the copy and leaves closing to the caller, which treats a policy
+// denial differently from an I/O error.
 func pipeFrom(dst net.Conn, src io.Reader) error {
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
@@ -107,7 +114,6 @@ func pipeFrom(dst net.Conn, src io.Reader) error {
 		nr, rerr := src.Read(buf)
 		if nr > 0 {
 			if _, werr := dst.Write(buf[:nr]); werr != nil {
-				_ = dst.Close()
 				return werr
 			}
 		}
@@ -120,7 +126,6 @@ func pipeFrom(dst net.Conn, src io.Reader) error {
 				return nil
 			}
 		}
-		_ = dst.Close()
 		return rerr
 	}
 }

@@ -1,11 +1,12 @@
-// Package network runs one virtual network: the gateway's gVisor stack behind an
-// Ethernet switch, DHCP and DNS on the gateway, NAT of the guest's outbound TCP and UDP to the
+// Package network runs one virtual network: the gateway's gVisor stack linked to one
+// guest (internal/link), DHCP and DNS on the gateway, NAT of the guest's outbound TCP and UDP to the
 // host's network, host->guest port forwards, and the unix socket the VM connects to.
 // Every listener and goroutine belongs to the Network, and Close releases all of them.
 package network
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -15,8 +16,8 @@ import (
 
 	"bun-gvproxy/libgvproxy/internal/config"
 	"bun-gvproxy/libgvproxy/internal/errs"
-	"bun-gvproxy/libgvproxy/internal/l2switch"
 	"bun-gvproxy/libgvproxy/internal/lifecycle"
+	"bun-gvproxy/libgvproxy/internal/link"
 	"bun-gvproxy/libgvproxy/internal/policy"
 	"bun-gvproxy/libgvproxy/internal/socketpath"
 )
@@ -36,7 +37,7 @@ type Network struct {
 	log     Logger
 	group   *lifecycle.Group
 	socket  *socketpath.Socket
-	sw      *l2switch.Switch
+	link    *link.Endpoint
 	stack   *stack.Stack
 	capture *os.File
 	guard   *destinationGuard
@@ -129,17 +130,21 @@ func (n *Network) start() error {
 }
 
 func (n *Network) buildStack() error {
-	link, sw, err := newLink(n.cfg)
+	capture, err := openCapture(n.cfg.CaptureFile)
 	if err != nil {
 		return err
 	}
-	n.sw = sw
-	endpoint, capture, err := withCapture(link, n.cfg.CaptureFile)
+	var captureWriter io.Writer // a nil *os.File must not become a non-nil io.Writer
+	if capture != nil {
+		n.capture = capture
+		captureWriter = capture
+	}
+	ep, err := newLink(n.cfg, n.log, captureWriter)
 	if err != nil {
 		return err
 	}
-	n.capture = capture
-	s, err := newStack(n.cfg, endpoint)
+	n.link = ep
+	s, err := newStack(n.cfg, ep)
 	if err != nil {
 		return fmt.Errorf("create network stack: %w", err)
 	}

@@ -3,15 +3,13 @@ package network
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
-	"math"
 	"net/netip"
 	"os"
 	"syscall"
 
-	"github.com/containers/gvisor-tap-vsock/pkg/tap"
 	"gvisor.dev/gvisor/pkg/tcpip"
-	"gvisor.dev/gvisor/pkg/tcpip/link/sniffer"
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -21,10 +19,10 @@ import (
 
 	"bun-gvproxy/libgvproxy/internal/config"
 	"bun-gvproxy/libgvproxy/internal/errs"
-	"bun-gvproxy/libgvproxy/internal/l2switch"
+	"bun-gvproxy/libgvproxy/internal/link"
 )
 
-// nicID is the only NIC of the stack: the gateway's side of the virtual switch.
+// nicID is the only NIC of the stack: the gateway's side of the link to the guest.
 const nicID tcpip.NICID = 1
 
 // TCP buffer sizes of the gateway's stack. The defaults of gVisor (1 MiB default, 4 MiB
@@ -37,43 +35,46 @@ const (
 
 func addrOf(ip netip.Addr) tcpip.Address { return tcpip.AddrFrom4(ip.As4()) }
 
-// newLink builds the gateway's link endpoint and the switch the guest connections plug
-// into. Host loopback's address is answered by ARP only when host loopback is enabled.
-func newLink(cfg *config.Config) (*tap.LinkEndpoint, *l2switch.Switch, error) {
-	var virtualIPs []string
+// newLink builds the gateway's link to its guest (internal/link). Host loopback's
+// address is claimed in ARP only when host loopback is enabled. capture (nil for none)
+// receives an Ethernet pcap of every frame on the guest connection; debug logs a line
+// per frame.
+func newLink(cfg *config.Config, log Logger, capture io.Writer) (*link.Endpoint, error) {
+	var virtualIPs []tcpip.Address
 	if cfg.HostLoopback {
-		virtualIPs = []string{cfg.HostLoopbackIP.String()}
+		virtualIPs = []tcpip.Address{addrOf(cfg.HostLoopbackIP)}
 	}
-	link, err := tap.NewLinkEndpoint(cfg.Debug, uint32(cfg.MTU), cfg.GatewayMAC.String(), cfg.GatewayIP.String(), virtualIPs)
+	ep, err := link.New(link.Config{
+		MTU:        uint32(cfg.MTU),
+		MAC:        tcpip.LinkAddress(cfg.GatewayMAC),
+		GatewayIP:  addrOf(cfg.GatewayIP),
+		VirtualIPs: virtualIPs,
+		Log:        log,
+		LogFrames:  cfg.Debug,
+		Capture:    capture,
+	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("create tap link endpoint: %w", err)
+		return nil, fmt.Errorf("create guest link: %w", err)
 	}
-	sw := l2switch.New(link)
-	link.Connect(sw)
-	return link, sw, nil
+	return ep, nil
 }
 
-// withCapture wraps the link in a pcap writer when a capture file is configured. The
-// returned file (nil without capture) must be closed after the stack is gone.
-func withCapture(link stack.LinkEndpoint, path string) (stack.LinkEndpoint, *os.File, error) {
+// openCapture creates the capture file when one is configured (nil without capture).
+// It must be closed after the stack is gone.
+func openCapture(path string) (*os.File, error) {
 	if path == "" {
-		return link, nil, nil
+		return nil, nil
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
-			return nil, nil, errs.Field(errs.PermissionDenied, "captureFile", "cannot create capture file %s: %v", path, err)
+			return nil, errs.Field(errs.PermissionDenied, "captureFile", "cannot create capture file %s: %v", path, err)
 		}
 		// Validation caught the predictable cases; whatever else the file system refuses
 		// (a name it cannot store, a read-only special file) is still the caller's field.
-		return nil, nil, errs.Field(errs.InvalidConfig, "captureFile", "cannot create capture file %s: %v", path, err)
+		return nil, errs.Field(errs.InvalidConfig, "captureFile", "cannot create capture file %s: %v", path, err)
 	}
-	wrapped, err := sniffer.NewWithWriter(link, f, math.MaxUint32)
-	if err != nil {
-		_ = f.Close()
-		return nil, nil, fmt.Errorf("start packet capture to %s: %w", path, err)
-	}
-	return wrapped, f, nil
+	return f, nil
 }
 
 // newStack creates the gateway's IPv4 stack on link: the gateway address, a route for

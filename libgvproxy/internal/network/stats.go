@@ -7,9 +7,10 @@ import (
 // Stats returns the network's counters (docs/ABI.md, "Stats").
 func (n *Network) Stats() stats.Snapshot {
 	tcp := n.stack.Stats().TCP
+	l := n.link.Stats()
 	return stats.Snapshot{
-		BytesSent:     n.sw.Sent(),
-		BytesReceived: n.sw.Received(),
+		BytesSent:     l.BytesSent,
+		BytesReceived: l.BytesReceived,
 		TCP: stats.TCP{
 			CurrentEstablished:       tcp.CurrentEstablished.Value(),
 			FailedConnectionAttempts: tcp.FailedConnectionAttempts.Value(),
