@@ -55,7 +55,7 @@ test-go: vet
 typecheck: deps
 	$(TSC) --noEmit -p .
 
-test-ts: build gvproxy typecheck
+test-ts: build typecheck
 	$(BUN) test
 
 test: test-go test-ts

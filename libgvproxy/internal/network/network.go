@@ -1,6 +1,7 @@
 // Package network runs one virtual network: the gateway's gVisor stack linked to one
-// guest (internal/link), DHCP and DNS on the gateway, NAT of the guest's outbound TCP and UDP to the
-// host's network, host->guest port forwards, and the unix socket the VM connects to.
+// guest (internal/link), DHCP and DNS on the gateway, NAT of the guest's outbound TCP
+// and UDP to the host's network, host->guest port forwards, and the unix socket the VM
+// connects to.
 // Every listener and goroutine belongs to the Network, and Close releases all of them.
 package network
 
