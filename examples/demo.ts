@@ -10,9 +10,9 @@
 import { consola } from "consola";
 import { colors } from "consola/utils";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freeTcpPort } from "./free-port.ts";
 
 // gvproxy's log lines are part of the show; respect a level the user chose.
 process.env.GVPROXY_LOG_LEVEL ??= "debug";
@@ -63,17 +63,6 @@ function table(rows: ReadonlyArray<readonly [string, string]>): string {
   return rows.map(([k, v]) => `${colors.dim(k.padEnd(width))}  ${v}`).join("\n");
 }
 
-async function freeTcpPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no TCP address");
-  return address.port;
-}
 
 /** Lets the network notice the VM is gone (as after a power-off) before destroying it. */
 async function waitForGuestGone(backend: Backend): Promise<void> {

@@ -8,29 +8,18 @@
 import { consola } from "consola";
 import { colors } from "consola/utils";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GvisorTapBackend } from "../../src/index.ts";
 import { qemuAvailable } from "./requirements.ts";
 import { startQemuGuest, type QemuGuest, type TimedGuestEvent } from "./qemu-guest.ts";
+import { freeTcpPort } from "../free-port.ts";
 
 /** The host's loopback as the guest sees it (hostLoopback, DESIGN.md). */
 const HOST_LOOPBACK_IP = "192.168.127.254";
 const ZONE = { name: "demo.internal.", records: [{ name: "db", ip: "192.168.127.50" }] };
 const GUEST_HTTP_PORT = 80;
 
-async function freeTcpPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no TCP address");
-  return address.port;
-}
 
 function describeEvent(event: TimedGuestEvent): string {
   const at = colors.dim(`+${(event.atMs / 1000).toFixed(1)}s`);

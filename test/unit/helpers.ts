@@ -8,6 +8,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GvproxyError, type GvproxyErrorCode } from "../../src/index.ts";
+export { freeTcpPort as freePort } from "../support/host-clients.ts";
 
 /** A fresh private directory under the system temp dir, short enough for socket paths. */
 export function makeTempDir(): { dir: string; remove(): void } {
@@ -15,18 +16,6 @@ export function makeTempDir(): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** A TCP port on 127.0.0.1 nothing listens on now (the kernel picks it). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no TCP address");
-  return address.port;
-}
 
 /** Resolves with the error code of binding `host:port`, or null when the bind succeeded (then releases it). */
 export async function bindError(port: number, host = "127.0.0.1"): Promise<string | null> {
