@@ -122,21 +122,7 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
-/**
- * A TCP port free on 127.0.0.1 right now. Other engineers' tests share this machine, so
- * fixed ports collide; the kernel's choice for port 0 is the least likely to.
- */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise<number>((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port assigned"))));
-    });
-  });
-}
+export { freeTcpPort as freePort } from "../test/support/host-clients.ts";
 
 /** CPU time (user + system) a live process has used so far, in seconds. */
 export function cpuSeconds(pid: number): number {
