@@ -458,11 +458,42 @@ function resolveSearchDomains(value: unknown): string[] {
 
 function resolveAllowNet(value: unknown): string[] {
   if (value === undefined) return [];
-  if (!Array.isArray(value)) invalid("allowNet", `allowNet must be an array of IPv4 CIDRs, got ${show(value)}`);
-  return value.map((entry: unknown, i) => {
-    parseCidr(entry, `allowNet[${i}]`);
-    return entry as string;
-  });
+  if (!Array.isArray(value)) {
+    invalid("allowNet", `allowNet must be an array of entries like "example.com", "*.example.com:443" or "10.0.0.0/8", got ${show(value)}`);
+  }
+  return value.map((entry: unknown, i) => resolveAllowNetEntry(entry, `allowNet[${i}]`));
+}
+
+/** `[v6]`, `[v6]/bits` or `[v6]:port`: brackets keep an IPv6 literal apart from a port. */
+const BRACKETED_IPV6_ENTRY = /^\[([0-9A-Fa-f:.]+)\](\/\d{1,3})?(?::(\d+))?$/;
+
+/**
+ * One allow-list entry: a name, a `*.` wildcard, an IPv4 address or CIDR, or a bracketed
+ * IPv6 address or CIDR, each with an optional `:port`. The Go side parses the same
+ * grammar again (it never trusts its caller); this check names the entry early.
+ */
+function resolveAllowNetEntry(entry: unknown, field: string): string {
+  if (typeof entry !== "string" || entry.trim() !== entry || entry === "") {
+    invalid(field, `${field} must be a name, *.wildcard, IP or CIDR with an optional :port, got ${show(entry)}`);
+  }
+  const bracketed = BRACKETED_IPV6_ENTRY.exec(entry);
+  if (bracketed) {
+    if (bracketed[3] !== undefined) requireAllowNetPort(bracketed[3], field, entry);
+    return entry;
+  }
+  const colon = entry.lastIndexOf(":");
+  const host = colon === -1 ? entry : entry.slice(0, colon);
+  if (colon !== -1) requireAllowNetPort(entry.slice(colon + 1), field, entry);
+  if (host.includes("/")) parseCidr(host, field);
+  else if (/^[0-9.]+$/.test(host)) parseIpv4(host, field);
+  else requireDnsName(host.startsWith("*.") ? host.slice(2) : host, field);
+  return entry;
+}
+
+function requireAllowNetPort(port: string, field: string, entry: string): void {
+  if (!/^[1-9][0-9]{0,4}$/.test(port) || Number(port) > 65535) {
+    invalid(field, `${field} port must be 1..65535, got ${show(entry)}`);
+  }
 }
 
 const DNS_LABEL = /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$/;

@@ -124,7 +124,11 @@ describe("validation names the field at fault", () => {
     ["dns zone unknown field", { dnsZones: [{ name: "a.internal", ttl: 5 }] }, "dnsZones[0].ttl", /not a known config field/],
     ["search domain", { dnsSearchDomains: ["ok.internal", ""] }, "dnsSearchDomains[1]", /DNS name/],
     ["allowNet entry", { allowNet: ["10.0.0.0/8", "10.0.0.0/33"] }, "allowNet[1]", /IPv4 CIDR/],
-    ["allowNet not array", { allowNet: "10.0.0.0/8" }, "allowNet", /array of IPv4 CIDRs/],
+    ["allowNet not array", { allowNet: "10.0.0.0/8" }, "allowNet", /must be an array of entries/],
+    ["allowNet port out of range", { allowNet: ["example.com:70000"] }, "allowNet[0]", /port must be 1\.\.65535/],
+    ["allowNet bad name", { allowNet: ["exa mple.com"] }, "allowNet[0]", /DNS name/],
+    ["allowNet bad IPv4", { allowNet: ["10.0.0.256"] }, "allowNet[0]", /IPv4 address/],
+    ["allowNet empty entry", { allowNet: [""] }, "allowNet[0]", /name, \*\.wildcard, IP or CIDR/],
     ["captureFile empty", { captureFile: "" }, "captureFile", /non-empty file path/],
     ["debug not boolean", { debug: 1 }, "debug", /true or false, got 1/],
   ];
@@ -133,6 +137,11 @@ describe("validation names the field at fault", () => {
     const error = expectGvproxyError(() => resolveLoose(fields), "INVALID_CONFIG");
     expect(error.field).toBe(field);
     expect(error.message).toMatch(message);
+  });
+
+  test("allowNet accepts every entry kind: names, wildcards, IPs, CIDRs, IPv6, each with an optional port", () => {
+    const allowNet = ["example.com", "*.example.com:443", "203.0.113.7", "10.0.0.0/8:5432", "192.168.127.254:80", "[::1]:53", "[2001:db8::]/32", "db.internal."];
+    expect(resolveConfig({ socketPath, allowNet }).allowNet).toEqual(allowNet);
   });
 
   test("a config that is not an object is refused", () => {
