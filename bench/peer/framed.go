@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -20,16 +21,8 @@ func runFramedEcho(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_ = os.Remove(*path)
-	ln, err := net.Listen("unix", *path)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", *path, err)
-	}
-	if err := announceReady(*path); err != nil {
-		return err
-	}
-	exitWhenStdinCloses()
-	return serve(ln, echoFrames)
+	_ = os.Remove(*path) // a socket left by an earlier run
+	return listenAndServe("unix", *path, echoFrames)
 }
 
 // echoFrames reads whole frames and writes each back, buffered so that frames queued
@@ -77,35 +70,50 @@ func writeFrame(w io.Writer, frame []byte) error {
 	return err
 }
 
+// framedEchoClient is a connection to a framed echo and the frame size to send on it.
+type framedEchoClient struct {
+	conn  net.Conn
+	path  string
+	frame int
+}
+
+// connectFramedEcho parses the flags of fs (which the caller has added its own to)
+// with -connect and -frame, and dials the framed echo.
+func connectFramedEcho(fs *flag.FlagSet, args []string, defaultFrame int) (framedEchoClient, error) {
+	path := fs.String("connect", "", "Unix socket path of a framed echo")
+	frame := fs.Int("frame", defaultFrame, "frame size in bytes")
+	if err := fs.Parse(args); err != nil {
+		return framedEchoClient{}, err
+	}
+	c, err := dial("unix", *path)
+	if err != nil {
+		return framedEchoClient{}, err
+	}
+	return framedEchoClient{conn: c, path: *path, frame: *frame}, nil
+}
+
 type framedBulkResult struct {
-	Frame   int     `json:"frame"`
-	Bytes   uint64  `json:"bytes"`
-	Seconds float64 `json:"seconds"`
-	Gbps    float64 `json:"gbps"`
+	Frame int `json:"frame"`
+	transferRate
 }
 
 // runFramedBulk streams frames for the given time while reading the echoes
 // concurrently; throughput counts echoed frame bytes (one direction's worth).
 func runFramedBulk(args []string) error {
 	fs := newFlags("framed-bulk")
-	path := fs.String("connect", "", "Unix socket path of a framed echo")
-	frame := fs.Int("frame", 1514, "frame size in bytes")
-	seconds := fs.Float64("seconds", 3, "how long to send")
-	if err := fs.Parse(args); err != nil {
+	sendTime := sendTimeFlag(fs)
+	echo, err := connectFramedEcho(fs, args, 1514)
+	if err != nil {
 		return err
 	}
-	c, err := net.Dial("unix", *path)
-	if err != nil {
-		return fmt.Errorf("dial %s: %w", *path, err)
-	}
-	defer c.Close()
+	defer echo.conn.Close()
 	start := time.Now()
-	sent, err := streamFrames(c, *frame, start.Add(time.Duration(*seconds*float64(time.Second))))
+	sent, err := streamFrames(echo.conn, echo.frame, start.Add(sendTime()))
 	if err != nil {
 		return err
 	}
 	elapsed := time.Since(start).Seconds()
-	return printJSON(framedBulkResult{Frame: *frame, Bytes: sent, Seconds: elapsed, Gbps: float64(sent) * 8 / elapsed / 1e9})
+	return printJSON(framedBulkResult{Frame: echo.frame, transferRate: newTransferRate(sent, elapsed)})
 }
 
 // streamFrames writes until the deadline, then reads until every echoed byte is back.
@@ -150,35 +158,32 @@ func streamFrames(c net.Conn, frameSize int, deadline time.Time) (uint64, error)
 // runFramedRR sends one frame and waits for its echo, count times.
 func runFramedRR(args []string) error {
 	fs := newFlags("framed-rr")
-	path := fs.String("connect", "", "Unix socket path of a framed echo")
-	frame := fs.Int("frame", 64, "frame size in bytes")
 	count := fs.Int("count", 1000, "round trips")
-	if err := fs.Parse(args); err != nil {
+	echo, err := connectFramedEcho(fs, args, 64)
+	if err != nil {
 		return err
 	}
-	c, err := net.Dial("unix", *path)
-	if err != nil {
-		return fmt.Errorf("dial %s: %w", *path, err)
-	}
-	defer c.Close()
-	out, buf := make([]byte, *frame), make([]byte, *frame)
+	defer echo.conn.Close()
+	out, buf := make([]byte, echo.frame), make([]byte, echo.frame)
 	// Buffered both ways so a frame is one write and usually one read, as in QEMU.
-	r, w := bufio.NewReader(c), bufio.NewWriterSize(c, *frame+4)
-	res := latencyResult{SamplesUs: make([]float64, 0, *count)}
-	start := time.Now()
-	for range *count {
-		t := time.Now()
-		if err := writeFrame(w, out); err != nil {
-			return fmt.Errorf("write frame to %s: %w", *path, err)
-		}
-		if err := w.Flush(); err != nil {
-			return fmt.Errorf("write frame to %s: %w", *path, err)
-		}
-		if _, err := readFrame(r, buf); err != nil {
-			return fmt.Errorf("read frame from %s: %w", *path, err)
-		}
-		res.SamplesUs = append(res.SamplesUs, microseconds(time.Since(t)))
+	r, w := bufio.NewReader(echo.conn), bufio.NewWriterSize(echo.conn, echo.frame+4)
+	res, err := timeRoundTrips(*count, func() error { return frameRoundTrip(r, w, out, buf) })
+	if err != nil {
+		return fmt.Errorf("%s: %w", echo.path, err)
 	}
-	res.Seconds = time.Since(start).Seconds()
 	return printJSON(res)
+}
+
+// frameRoundTrip writes out as one frame and reads the echoed frame into buf.
+func frameRoundTrip(r io.Reader, w *bufio.Writer, out, buf []byte) error {
+	if err := writeFrame(w, out); err != nil {
+		return fmt.Errorf("write frame: %w", err)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write frame: %w", err)
+	}
+	if _, err := readFrame(r, buf); err != nil {
+		return fmt.Errorf("read frame: %w", err)
+	}
+	return nil
 }

@@ -14,15 +14,7 @@ func runEcho(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", *listen, err)
-	}
-	if err := announceReady(ln.Addr().String()); err != nil {
-		return err
-	}
-	exitWhenStdinCloses()
-	return serve(ln, func(c net.Conn) {
+	return listenAndServe("tcp", *listen, func(c net.Conn) {
 		defer c.Close()
 		_, _ = io.Copy(c, c)
 	})
@@ -57,23 +49,33 @@ func runRR(args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := net.Dial("tcp", f.addr)
+	c, err := dial("tcp", f.addr)
 	if err != nil {
-		return fmt.Errorf("dial %s: %w", f.addr, err)
+		return err
 	}
 	defer c.Close()
 	req, resp := make([]byte, f.size), make([]byte, f.size)
-	res := latencyResult{SamplesUs: make([]float64, 0, f.count)}
+	res, err := timeRoundTrips(f.count, func() error { return roundTrip(c, req, resp) })
+	if err != nil {
+		return err
+	}
+	return printJSON(res)
+}
+
+// timeRoundTrips runs roundTrip count times and records how long each took; the
+// first failure ends the run.
+func timeRoundTrips(count int, roundTrip func() error) (latencyResult, error) {
+	res := latencyResult{SamplesUs: make([]float64, 0, count)}
 	start := time.Now()
-	for range f.count {
+	for range count {
 		t := time.Now()
-		if err := roundTrip(c, req, resp); err != nil {
-			return err
+		if err := roundTrip(); err != nil {
+			return latencyResult{}, err
 		}
 		res.SamplesUs = append(res.SamplesUs, microseconds(time.Since(t)))
 	}
 	res.Seconds = time.Since(start).Seconds()
-	return printJSON(res)
+	return res, nil
 }
 
 // runCRR measures connect + request + response + close, one fresh connection each time.
@@ -102,9 +104,9 @@ func runCRR(args []string) error {
 }
 
 func connectRequestClose(addr string, req, resp []byte) error {
-	c, err := net.Dial("tcp", addr)
+	c, err := dial("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("dial %s: %w", addr, err)
+		return err
 	}
 	defer c.Close()
 	return roundTrip(c, req, resp)
@@ -118,4 +120,13 @@ func roundTrip(c net.Conn, req, resp []byte) error {
 		return fmt.Errorf("read from %s: %w", c.RemoteAddr(), err)
 	}
 	return nil
+}
+
+// dial connects to address, naming it in the error.
+func dial(network, address string) (net.Conn, error) {
+	c, err := net.Dial(network, address)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", address, err)
+	}
+	return c, nil
 }

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 )
 
 type command struct {
@@ -56,4 +57,10 @@ func usage() {
 // invocation from the orchestrator surfaces as a wrapped error.
 func newFlags(name string) *flag.FlagSet {
 	return flag.NewFlagSet(name, flag.ContinueOnError)
+}
+
+// sendTimeFlag adds -seconds, how long a bulk client sends, and returns its reader.
+func sendTimeFlag(fs *flag.FlagSet) func() time.Duration {
+	seconds := fs.Float64("seconds", 3, "how long to send")
+	return func() time.Duration { return time.Duration(*seconds * float64(time.Second)) }
 }

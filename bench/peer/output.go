@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"time"
 )
@@ -21,22 +20,19 @@ func printJSON(v any) error {
 	return nil
 }
 
-// announceReady tells the orchestrator where a server listens.
-func announceReady(addr string) error {
-	return printJSON(map[string]string{"ready": addr})
-}
-
-// exitWhenStdinCloses ends a server when its parent goes away, so a crashed
-// orchestrator never leaves peers behind.
-func exitWhenStdinCloses() {
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
-}
-
 // microseconds converts a duration to fractional microseconds, the unit of every
 // latency sample the peer reports.
 func microseconds(d time.Duration) float64 {
 	return float64(d.Nanoseconds()) / 1e3
+}
+
+// transferRate is what a bulk result reports: bytes moved, in how long, and the rate.
+type transferRate struct {
+	Bytes   uint64  `json:"bytes"`
+	Seconds float64 `json:"seconds"`
+	Gbps    float64 `json:"gbps"`
+}
+
+func newTransferRate(bytes uint64, seconds float64) transferRate {
+	return transferRate{Bytes: bytes, Seconds: seconds, Gbps: float64(bytes) * 8 / seconds / 1e9}
 }

@@ -20,15 +20,7 @@ func runSink(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", *listen, err)
-	}
-	if err := announceReady(ln.Addr().String()); err != nil {
-		return err
-	}
-	exitWhenStdinCloses()
-	return serve(ln, sinkConn)
+	return listenAndServe("tcp", *listen, sinkConn)
 }
 
 func sinkConn(c net.Conn) {
@@ -42,22 +34,9 @@ func sinkConn(c net.Conn) {
 	_, _ = c.Write(ack[:])
 }
 
-// serve runs handle for every accepted connection until the listener fails.
-func serve(ln net.Listener, handle func(net.Conn)) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return fmt.Errorf("accept on %s: %w", ln.Addr(), err)
-		}
-		go handle(c)
-	}
-}
-
 type throughputResult struct {
-	Bytes   uint64  `json:"bytes"`
-	Seconds float64 `json:"seconds"`
-	Gbps    float64 `json:"gbps"`
-	Streams int     `json:"streams"`
+	transferRate
+	Streams int `json:"streams"`
 }
 
 // runSource opens N streams to a sink, sends for the given time, half-closes and waits
@@ -66,11 +45,11 @@ func runSource(args []string) error {
 	fs := newFlags("source")
 	addr := fs.String("connect", "", "TCP address of a sink")
 	streams := fs.Int("streams", 1, "parallel connections")
-	seconds := fs.Float64("seconds", 3, "how long to send")
+	sendTime := sendTimeFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	res, err := measureSource(*addr, *streams, time.Duration(*seconds*float64(time.Second)))
+	res, err := measureSource(*addr, *streams, sendTime())
 	if err != nil {
 		return err
 	}
@@ -109,7 +88,7 @@ func measureSource(addr string, streams int, d time.Duration) (throughputResult,
 	for _, n := range acked {
 		total += n
 	}
-	return throughputResult{Bytes: total, Seconds: elapsed, Gbps: float64(total) * 8 / elapsed / 1e9, Streams: streams}, nil
+	return throughputResult{transferRate: newTransferRate(total, elapsed), Streams: streams}, nil
 }
 
 // sendUntil writes chunks until the deadline, half-closes, and waits for the peer to

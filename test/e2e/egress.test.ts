@@ -15,8 +15,16 @@
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import consola from "consola";
 import { setGvproxyLogger } from "../../src/index.ts";
-import { GuestCommandError, HOST_LOOPBACK_IP, outcome, type Guest } from "../support/guest.ts";
-import { dnsQuery, httpRequests, tlsHandshake, udpRequestHex } from "../support/guest-probes.ts";
+import {
+  dnsQuery,
+  GuestCommandError,
+  HOST_LOOPBACK_IP,
+  httpRequests,
+  outcome,
+  tlsHandshake,
+  udpRequestHex,
+  type Guest,
+} from "../support/guest.ts";
 import { startTcpEcho, startUdpEcho, type HostServer } from "../support/host-servers.ts";
 import { tcpSynFrame } from "../support/crafted-packets.ts";
 import { captureGvproxyLogs, type CapturedLog } from "../support/log-capture.ts";

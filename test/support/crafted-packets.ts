@@ -3,6 +3,16 @@
  * never send (a SYN to 127.0.0.1 or 0.0.0.0 through the gateway): an Ethernet frame
  * holding an IPv4 TCP SYN with correct checksums.
  */
+import {
+  ETHERNET_HEADER,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_OFFSET,
+  IPV4_HEADER,
+  IPV4_PROTOCOL_OFFSET,
+  PROTOCOL_TCP,
+  TCP_FLAG_SYN,
+  TCP_HEADER,
+} from "./packet-layout.ts";
 import { macBytes } from "./raw-guest.ts";
 
 export interface SynSpec {
@@ -13,12 +23,6 @@ export interface SynSpec {
   readonly sourcePort: number;
   readonly destinationPort: number;
 }
-
-const ETHERNET_HEADER = 14;
-const IPV4_HEADER = 20;
-const TCP_HEADER = 20;
-const PROTOCOL_TCP = 6;
-const TCP_FLAG_SYN = 0x02;
 
 function ipv4Bytes(ip: string): number[] {
   const parts = ip.split(".").map(Number);
@@ -40,7 +44,7 @@ export function tcpSynFrame(spec: SynSpec): Uint8Array {
   const view = new DataView(frame.buffer);
   frame.set(macBytes(spec.destinationMac), 0);
   frame.set(macBytes(spec.sourceMac), 6);
-  view.setUint16(12, 0x0800);
+  view.setUint16(ETHERTYPE_OFFSET, ETHERTYPE_IPV4);
 
   const ip = ETHERNET_HEADER;
   frame[ip] = 0x45; // version 4, 5 words
@@ -48,7 +52,7 @@ export function tcpSynFrame(spec: SynSpec): Uint8Array {
   view.setUint16(ip + 4, 0x1234); // identification
   view.setUint16(ip + 6, 0x4000); // don't fragment
   frame[ip + 8] = 64; // TTL
-  frame[ip + 9] = PROTOCOL_TCP;
+  frame[ip + IPV4_PROTOCOL_OFFSET] = PROTOCOL_TCP;
   frame.set(ipv4Bytes(spec.sourceIp), ip + 12);
   frame.set(ipv4Bytes(spec.destinationIp), ip + 16);
   view.setUint16(ip + 10, checksum(frame.subarray(ip, ip + IPV4_HEADER)));

@@ -1,20 +1,29 @@
 /**
  * The guest driver on its own, against a bare Unix socket standing in for the network:
  * startup failures carry the guest's error, replies are matched by id, a command that
- * gets no reply times out with a clear error, and a vanished network is reported.
+ * gets no reply times out with a clear error, and a vanished network is reported. Last,
+ * bulkSend's time-bound mode, which the benchmarks drive, on a real network.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import net from "node:net";
-import { GuestCommandError, outcome, startGuest, type Guest } from "./guest.ts";
+import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest, type Guest } from "./guest.ts";
+import { startTcpSink, type HostServer } from "./host-servers.ts";
+import { startNetwork, type TestNetwork } from "./network.ts";
 import { makeTempDir, type TempDir } from "./paths.ts";
 
 let tmp: TempDir | undefined;
 let server: net.Server | undefined;
 let guest: Guest | undefined;
+let network: TestNetwork | undefined;
+let hostServer: HostServer | undefined;
 const peers: net.Socket[] = [];
 afterEach(async () => {
   await guest?.close();
   guest = undefined;
+  await network?.close();
+  network = undefined;
+  hostServer?.close();
+  hostServer = undefined;
   for (const p of peers.splice(0)) p.destroy();
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   server = undefined;
@@ -87,5 +96,33 @@ describe("network loss", () => {
     expect(event.reason).toContain("closed");
     expect((await outcome(guest.dhcp())) as GuestCommandError).toMatchObject({ code: "DISCONNECTED" });
     expect(await guest.close()).toBe(0);
+  });
+});
+
+describe("bulkSend for a time", () => {
+  test("sends until the time has passed, and the host received exactly the bytes it reports", async () => {
+    const sink = startTcpSink();
+    hostServer = sink;
+    network = await startNetwork();
+    await network.guest.dhcp();
+    const result = await network.guest.bulkSend({ host: HOST_LOOPBACK_IP, port: sink.port, seconds: 0.3 });
+    expect(result.bytes).toBeGreaterThan(0);
+    expect(sink.received).toBe(result.bytes);
+    expect(result.seconds).toBeGreaterThanOrEqual(0.3);
+    expect(result.mbitsPerSecond).toBeCloseTo((result.bytes * 8) / result.seconds / 1e6, 6);
+  });
+
+  test("refuses a byte count and a time together, before touching the network", async () => {
+    guest = await startGuest({ socketPath: await silentNetwork() });
+    const failure = await outcome(guest.command("bulkSend", { host: HOST_LOOPBACK_IP, port: 9, bytes: 10, seconds: 1 }));
+    expect(failure).toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("bytes or seconds, not both") });
+  });
+
+  test("refuses a time its own timeout does not exceed, naming both", async () => {
+    guest = await startGuest({ socketPath: await silentNetwork() });
+    const failure = await outcome(guest.bulkSend({ host: HOST_LOOPBACK_IP, port: 9, seconds: 5, timeoutMs: 5000 }));
+    expect(failure).toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("timeoutMs (5000) must exceed seconds (5)") });
+    const byDefault = await outcome(guest.bulkSend({ host: HOST_LOOPBACK_IP, port: 9, seconds: 10 }));
+    expect(byDefault).toMatchObject({ code: "BAD_REQUEST", message: expect.stringContaining("timeoutMs (10000)") });
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Servers on the host's loopback, on ephemeral ports, for the guest to reach through
- * the NAT (192.168.127.254 -> 127.0.0.1): TCP echo, UDP echo and a fixed-body HTTP server.
+ * the NAT (192.168.127.254 -> 127.0.0.1): TCP echo, TCP sink, UDP echo and a fixed-body
+ * HTTP server.
  * Each counts what it served so tests can prove the traffic really arrived.
  */
 import type { Server, Socket, TCPSocketListener, udp } from "bun";
@@ -12,8 +13,11 @@ export interface HostServer {
   close(): void;
 }
 
-/** A TCP server that echoes every byte and closes its side once the client half-closes. */
-export function startTcpEcho(hostname = "127.0.0.1"): HostServer {
+/**
+ * A TCP server that counts connections, hands what arrives to `onData` and closes its
+ * side once the client half-closes.
+ */
+function startTcpServer(hostname: string, onData: (socket: Socket<undefined>, data: Buffer) => void): HostServer {
   let hits = 0;
   const listener: TCPSocketListener<undefined> = Bun.listen<undefined>({
     hostname,
@@ -23,9 +27,7 @@ export function startTcpEcho(hostname = "127.0.0.1"): HostServer {
       open() {
         hits++;
       },
-      data(socket: Socket<undefined>, data: Buffer) {
-        socket.write(data);
-      },
+      data: onData,
       end(socket: Socket<undefined>) {
         socket.end();
       },
@@ -37,6 +39,27 @@ export function startTcpEcho(hostname = "127.0.0.1"): HostServer {
       return hits;
     },
     close: () => listener.stop(true),
+  };
+}
+
+/** A TCP server that echoes every byte and closes its side once the client half-closes. */
+export function startTcpEcho(hostname = "127.0.0.1"): HostServer {
+  return startTcpServer(hostname, (socket, data) => void socket.write(data));
+}
+
+/** A TCP server that counts the bytes it receives and closes once the client half-closes. */
+export function startTcpSink(hostname = "127.0.0.1"): HostServer & { readonly received: number } {
+  let received = 0;
+  const server = startTcpServer(hostname, (_socket, data) => void (received += data.length));
+  return {
+    port: server.port,
+    get hits() {
+      return server.hits;
+    },
+    get received() {
+      return received;
+    },
+    close: () => server.close(),
   };
 }
 

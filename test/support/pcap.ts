@@ -2,6 +2,15 @@
  * A small reader for classic pcap files (what gvisor-tap-vsock's capture writes), plus
  * just enough Ethernet/IPv4/UDP/DHCP decoding to find a DHCP exchange in a capture.
  */
+import {
+  ETHERNET_HEADER,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_OFFSET,
+  IPV4_HEADER,
+  IPV4_PROTOCOL_OFFSET,
+  PROTOCOL_UDP,
+  UDP_HEADER,
+} from "./packet-layout.ts";
 
 /** Link type of Ethernet frames in a pcap header. */
 export const LINKTYPE_ETHERNET = 1;
@@ -87,21 +96,21 @@ export function dhcpMessageType(frame: Uint8Array, linkType: number = LINKTYPE_E
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   let ip: number;
   if (linkType === LINKTYPE_ETHERNET) {
-    if (frame.length < 14 || view.getUint16(12) !== 0x0800) return undefined; // not IPv4
-    ip = 14;
+    if (frame.length < ETHERNET_HEADER || view.getUint16(ETHERTYPE_OFFSET) !== ETHERTYPE_IPV4) return undefined;
+    ip = ETHERNET_HEADER;
   } else if (linkType === LINKTYPE_RAW) {
     ip = 0;
   } else {
     throw new Error(`dhcpMessageType: unsupported link type ${linkType}`);
   }
-  if (frame.length < ip + 20 + 8 || frame[ip]! >> 4 !== 4) return undefined;
+  if (frame.length < ip + IPV4_HEADER + UDP_HEADER || frame[ip]! >> 4 !== 4) return undefined;
   const ihl = (frame[ip]! & 0x0f) * 4;
-  if (frame[ip + 9] !== 17) return undefined; // UDP
+  if (frame[ip + IPV4_PROTOCOL_OFFSET] !== PROTOCOL_UDP) return undefined;
   const udp = ip + ihl;
   const src = view.getUint16(udp);
   const dst = view.getUint16(udp + 2);
   if (!((src === 68 && dst === 67) || (src === 67 && dst === 68))) return undefined;
-  const dhcp = udp + 8;
+  const dhcp = udp + UDP_HEADER;
   const options = dhcp + 240; // fixed part (236) + magic cookie (4)
   if (frame.length < options || view.getUint32(dhcp + 236) !== 0x63825363) return undefined;
   for (let i = options; i < frame.length; ) {

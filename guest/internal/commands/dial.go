@@ -25,6 +25,9 @@ type endpoint struct {
 	Port uint16 `json:"port"`
 }
 
+// String is host:port, as error messages name the peer.
+func (e endpoint) String() string { return fmt.Sprintf("%s:%d", e.Host, e.Port) }
+
 // address resolves host (an IPv4 literal or a name for the lease's DNS server).
 func (g *Guest) address(ctx context.Context, host string) (netip.Addr, error) {
 	if addr, err := netip.ParseAddr(host); err == nil {
@@ -94,26 +97,30 @@ func (g *Guest) lookup(ctx context.Context, name, transport, server string) ([]n
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", name, err)
 	}
-	var conn net.Conn
-	switch transport {
-	case "", "udp":
-		conn, err = g.dialUDP(ctx, server, 53)
-	case "tcp":
-		conn, err = g.dialTCP(ctx, server, 53)
-	default:
-		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("transport %q (want udp or tcp)", transport))
-	}
+	dial, err := g.dnsTo(endpoint{Host: server, Port: 53}, transport)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	defer bindToContext(ctx, conn)()
-	addrs, err := dns.LookupA(ctx, conn, transport == "tcp", name)
-	if err != nil {
-		if isNXDomain(err) {
-			return nil, control.WithCode(CodeNXDomain, err)
+	return over(ctx, dial, func(conn net.Conn) ([]netip.Addr, error) {
+		addrs, err := dns.LookupA(ctx, conn, transport == "tcp", name)
+		if err != nil {
+			if isNXDomain(err) {
+				return nil, control.WithCode(CodeNXDomain, err)
+			}
+			return nil, g.classify(ctx, err)
 		}
-		return nil, g.classify(ctx, err)
+		return addrs, nil
+	})
+}
+
+// dnsTo dials a DNS server over transport "udp" (the default) or "tcp".
+func (g *Guest) dnsTo(server endpoint, transport string) (dialer[net.Conn], error) {
+	switch transport {
+	case "", "udp":
+		return func(ctx context.Context) (net.Conn, error) { return g.dialUDP(ctx, server.Host, server.Port) }, nil
+	case "tcp":
+		return func(ctx context.Context) (net.Conn, error) { return g.dialTCP(ctx, server.Host, server.Port) }, nil
+	default:
+		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("transport %q (want udp or tcp)", transport))
 	}
-	return addrs, nil
 }

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 
@@ -16,57 +15,48 @@ type dnsQueryArgs struct {
 	Server    string `json:"server"`    // an IPv4 literal; default: the lease's DNS server
 	Port      uint16 `json:"port"`      // default 53
 	Transport string `json:"transport"` // "udp" (default) or "tcp"
+
+	qtype uint16 // Type, parsed by check
+}
+
+// check fills in the defaults and validates the record type.
+func (a *dnsQueryArgs) check() error {
+	if a.Name == "" {
+		return control.WithCode(CodeBadRequest, fmt.Errorf("dnsQuery: name is required"))
+	}
+	if a.Type == "" {
+		a.Type = "A"
+	}
+	qtype, err := dns.ParseType(a.Type)
+	if err != nil {
+		return control.WithCode(CodeBadRequest, err)
+	}
+	a.qtype = qtype
+	if a.Port == 0 {
+		a.Port = 53
+	}
+	return nil
 }
 
 // dnsQuery sends one query of any record type to any server and reports the server's
 // rcode and answer records. Unlike resolve, an NXDOMAIN is a result, not a failure:
 // tests compare what different servers say about a name.
-func (g *Guest) dnsQuery(parent context.Context, raw json.RawMessage) (any, error) {
-	args, err := decode[dnsQueryArgs](raw)
-	if err != nil {
-		return nil, err
-	}
-	if args.Name == "" {
-		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("dnsQuery: name is required"))
-	}
-	if args.Type == "" {
-		args.Type = "A"
-	}
-	qtype, err := dns.ParseType(args.Type)
-	if err != nil {
-		return nil, control.WithCode(CodeBadRequest, err)
-	}
-	if args.Port == 0 {
-		args.Port = 53
-	}
-	ctx, cancel, err := g.begin(parent, raw)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
+func (g *Guest) dnsQuery(ctx context.Context, args dnsQueryArgs) (any, error) {
 	server, err := g.dnsServer(args.Server)
 	if err != nil {
 		return nil, err
 	}
-	var conn net.Conn
-	switch args.Transport {
-	case "", "udp":
-		conn, err = g.dialUDP(ctx, server, args.Port)
-	case "tcp":
-		conn, err = g.dialTCP(ctx, server, args.Port)
-	default:
-		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("transport %q (want udp or tcp)", args.Transport))
-	}
+	dial, err := g.dnsTo(endpoint{Host: server, Port: args.Port}, args.Transport)
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
-	defer bindToContext(ctx, conn)()
-	answer, err := dns.Query(ctx, conn, args.Transport == "tcp", args.Name, qtype)
-	if err != nil {
-		return nil, g.classify(ctx, err)
-	}
-	return answer, nil
+	return over(ctx, dial, func(conn net.Conn) (any, error) {
+		answer, err := dns.Query(ctx, conn, args.Transport == "tcp", args.Name, args.qtype)
+		if err != nil {
+			return nil, g.classify(ctx, err)
+		}
+		return answer, nil
+	})
 }
 
 // dnsServer is server, or the lease's first DNS server when server is empty.

@@ -3,10 +3,11 @@ package commands
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 
 	"bun-gvproxy/guest/internal/control"
 )
@@ -20,40 +21,31 @@ type tcpRequestArgs struct {
 }
 
 // tcpRequest connects, sends data and returns what comes back.
-func (g *Guest) tcpRequest(parent context.Context, raw json.RawMessage) (any, error) {
-	args, err := decode[tcpRequestArgs](raw)
-	if err != nil {
-		return nil, err
+func (g *Guest) tcpRequest(ctx context.Context, args tcpRequestArgs) (any, error) {
+	return over(ctx, g.tcpTo(args.endpoint), func(conn *gonet.TCPConn) (any, error) {
+		if _, err := io.WriteString(conn, args.Data); err != nil {
+			return nil, g.classify(ctx, fmt.Errorf("send to %s: %w", args.endpoint, err))
+		}
+		response, err := args.readResponse(conn)
+		if err != nil {
+			return nil, g.classify(ctx, fmt.Errorf("receive from %s: %w", args.endpoint, err))
+		}
+		return map[string]any{
+			"response": string(response), "bytesSent": len(args.Data), "bytesReceived": len(response),
+			"localAddress": conn.LocalAddr().String(),
+		}, nil
+	})
+}
+
+// readResponse reads ExpectBytes bytes, or half-closes and reads to EOF.
+func (a tcpRequestArgs) readResponse(conn *gonet.TCPConn) ([]byte, error) {
+	if a.ExpectBytes > 0 {
+		response := make([]byte, a.ExpectBytes)
+		_, err := io.ReadFull(conn, response)
+		return response, err
 	}
-	ctx, cancel, err := g.begin(parent, raw)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	conn, err := g.dialTCP(ctx, args.Host, args.Port)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	defer bindToContext(ctx, conn)()
-	if _, err := io.WriteString(conn, args.Data); err != nil {
-		return nil, g.classify(ctx, fmt.Errorf("send to %s:%d: %w", args.Host, args.Port, err))
-	}
-	var response []byte
-	if args.ExpectBytes > 0 {
-		response = make([]byte, args.ExpectBytes)
-		_, err = io.ReadFull(conn, response)
-	} else {
-		_ = conn.CloseWrite()
-		response, err = io.ReadAll(conn)
-	}
-	if err != nil {
-		return nil, g.classify(ctx, fmt.Errorf("receive from %s:%d: %w", args.Host, args.Port, err))
-	}
-	return map[string]any{
-		"response": string(response), "bytesSent": len(args.Data), "bytesReceived": len(response),
-		"localAddress": conn.LocalAddr().String(),
-	}, nil
+	_ = conn.CloseWrite()
+	return io.ReadAll(conn)
 }
 
 type udpRequestArgs struct {
@@ -62,53 +54,39 @@ type udpRequestArgs struct {
 	// DataHex is a binary payload (e.g. a QUIC Initial's first bytes), used instead of
 	// Data when set.
 	DataHex string `json:"dataHex"`
+
+	data []byte // the datagram, decoded by check
 }
 
-// payload is the datagram to send: DataHex decoded, or Data.
-func (a udpRequestArgs) payload() ([]byte, error) {
-	if a.DataHex == "" {
-		return []byte(a.Data), nil
+// check decodes the payload (DataHex, or Data) into data; an empty one is refused.
+func (a *udpRequestArgs) check() error {
+	a.data = []byte(a.Data)
+	if a.DataHex != "" {
+		b, err := hex.DecodeString(a.DataHex)
+		if err != nil {
+			return control.WithCode(CodeBadRequest, fmt.Errorf("udpRequest: dataHex: %w", err))
+		}
+		a.data = b
 	}
-	b, err := hex.DecodeString(a.DataHex)
-	if err != nil {
-		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("udpRequest: dataHex: %w", err))
+	if len(a.data) == 0 {
+		return control.WithCode(CodeBadRequest, fmt.Errorf("udpRequest: data or dataHex is required"))
 	}
-	return b, nil
+	return nil
 }
 
 // udpRequest sends one datagram and waits for one answer.
-func (g *Guest) udpRequest(parent context.Context, raw json.RawMessage) (any, error) {
-	args, err := decode[udpRequestArgs](raw)
-	if err != nil {
-		return nil, err
-	}
-	data, err := args.payload()
-	if err != nil {
-		return nil, err
-	}
-	if len(data) == 0 {
-		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("udpRequest: data or dataHex is required"))
-	}
-	ctx, cancel, err := g.begin(parent, raw)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	conn, err := g.dialUDP(ctx, args.Host, args.Port)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	defer bindToContext(ctx, conn)()
-	if _, err := conn.Write(data); err != nil {
-		return nil, g.classify(ctx, fmt.Errorf("send datagram to %s:%d: %w", args.Host, args.Port, err))
-	}
-	buf := make([]byte, 65535)
-	n, from, err := conn.ReadFrom(buf)
-	if err != nil {
-		return nil, g.classify(ctx, fmt.Errorf("no datagram back from %s:%d: %w", args.Host, args.Port, err))
-	}
-	return map[string]any{"response": string(buf[:n]), "from": addrString(from)}, nil
+func (g *Guest) udpRequest(ctx context.Context, args udpRequestArgs) (any, error) {
+	return over(ctx, g.udpTo(args.endpoint), func(conn *gonet.UDPConn) (any, error) {
+		if _, err := conn.Write(args.data); err != nil {
+			return nil, g.classify(ctx, fmt.Errorf("send datagram to %s: %w", args.endpoint, err))
+		}
+		buf := make([]byte, 65535)
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			return nil, g.classify(ctx, fmt.Errorf("no datagram back from %s: %w", args.endpoint, err))
+		}
+		return map[string]any{"response": string(buf[:n]), "from": addrString(from)}, nil
+	})
 }
 
 func addrString(a net.Addr) string {

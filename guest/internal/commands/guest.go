@@ -55,21 +55,21 @@ func (g *Guest) Register(s *control.Server) {
 	s.Handle("status", g.status)
 	s.Handle("dhcp", g.dhcp)
 	s.Handle("tcpOptions", g.tcpOptions)
-	s.Handle("resolve", g.resolve)
-	s.Handle("tcpRequest", g.tcpRequest)
-	s.Handle("udpRequest", g.udpRequest)
 	s.Handle("serveTcp", g.serveTCP)
 	s.Handle("serveUdp", g.serveUDP)
 	s.Handle("stopServe", g.stopServe)
 	s.Handle("sinkResult", g.sinkResult)
-	s.Handle("httpGet", g.httpGet)
-	s.Handle("bulkSend", g.bulkSend)
-	s.Handle("bulkReceive", g.bulkReceive)
-	s.Handle("connectLoop", g.connectLoop)
-	s.Handle("requestLoop", g.requestLoop)
-	s.Handle("dnsQuery", g.dnsQuery)
-	s.Handle("tlsHandshake", g.tlsHandshake)
-	s.Handle("httpRequests", g.httpRequests)
+	s.Handle("resolve", networkCommand(g, g.resolve))
+	s.Handle("tcpRequest", networkCommand(g, g.tcpRequest))
+	s.Handle("udpRequest", networkCommand(g, g.udpRequest))
+	s.Handle("httpGet", networkCommand(g, g.httpGet))
+	s.Handle("bulkSend", networkCommand(g, g.bulkSend))
+	s.Handle("bulkReceive", networkCommand(g, g.bulkReceive))
+	s.Handle("connectLoop", networkCommand(g, g.connectLoop))
+	s.Handle("requestLoop", networkCommand(g, g.requestLoop))
+	s.Handle("dnsQuery", networkCommand(g, g.dnsQuery))
+	s.Handle("tlsHandshake", networkCommand(g, g.tlsHandshake))
+	s.Handle("httpRequests", networkCommand(g, g.httpRequests))
 }
 
 // Close stops every server the guest runs.
@@ -86,6 +86,14 @@ func (g *Guest) Close() {
 // timing is the argument every command accepts.
 type timing struct {
 	TimeoutMs int `json:"timeoutMs"`
+}
+
+// timeout is TimeoutMs, or defaultTimeout when it is not set.
+func (t timing) timeout() time.Duration {
+	if t.TimeoutMs > 0 {
+		return time.Duration(t.TimeoutMs) * time.Millisecond
+	}
+	return defaultTimeout
 }
 
 // decode reads a command's arguments from its line.
@@ -107,11 +115,7 @@ func (g *Guest) begin(parent context.Context, raw json.RawMessage) (context.Cont
 	if g.disconnected() {
 		return nil, nil, g.disconnectError()
 	}
-	timeout := defaultTimeout
-	if t.TimeoutMs > 0 {
-		timeout = time.Duration(t.TimeoutMs) * time.Millisecond
-	}
-	ctx, cancel := context.WithTimeout(parent, timeout)
+	ctx, cancel := context.WithTimeout(parent, t.timeout())
 	go func() {
 		select {
 		case <-g.Pump.Done():

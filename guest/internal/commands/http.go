@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -18,27 +17,14 @@ type httpGetArgs struct {
 
 // httpGet fetches a URL with net/http dialing through the guest's stack; names are
 // resolved by the lease's DNS server.
-func (g *Guest) httpGet(parent context.Context, raw json.RawMessage) (any, error) {
-	args, err := decode[httpGetArgs](raw)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel, err := g.begin(parent, raw)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
+func (g *Guest) httpGet(ctx context.Context, args httpGetArgs) (any, error) {
 	transport := &http.Transport{
 		DialContext: func(ctx context.Context, _, hostport string) (net.Conn, error) {
-			host, portText, err := net.SplitHostPort(hostport)
+			to, err := parseEndpoint(hostport)
 			if err != nil {
 				return nil, err
 			}
-			port, err := strconv.ParseUint(portText, 10, 16)
-			if err != nil {
-				return nil, fmt.Errorf("port in %q: %w", hostport, err)
-			}
-			return g.dialTCP(ctx, host, uint16(port))
+			return g.dialTCP(ctx, to.Host, to.Port)
 		},
 		DisableKeepAlives: true,
 	}
@@ -61,4 +47,17 @@ func (g *Guest) httpGet(parent context.Context, raw json.RawMessage) (any, error
 		headers[name] = resp.Header.Get(name)
 	}
 	return map[string]any{"status": resp.StatusCode, "headers": headers, "body": string(body)}, nil
+}
+
+// parseEndpoint splits "host:port" as net/http hands it to a dialer.
+func parseEndpoint(hostport string) (endpoint, error) {
+	host, portText, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return endpoint{}, err
+	}
+	port, err := strconv.ParseUint(portText, 10, 16)
+	if err != nil {
+		return endpoint{}, fmt.Errorf("port in %q: %w", hostport, err)
+	}
+	return endpoint{Host: host, Port: uint16(port)}, nil
 }

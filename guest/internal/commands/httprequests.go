@@ -3,10 +3,11 @@ package commands
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 
 	"bun-gvproxy/guest/internal/control"
 )
@@ -31,49 +32,44 @@ type httpRequestsResult struct {
 	// Responses holds one entry per request answered, in order; it stops at the first
 	// request that got no response.
 	Responses []httpResponse `json:"responses"`
-	Error     string         `json:"error,omitempty"`
-	// Reset: the connection was reset rather than answered or closed.
-	Reset bool `json:"reset"`
+	probeEnding
 }
 
 // httpRequests sends HTTP/1.1 GET requests with chosen Host headers one after another
 // on one keep-alive connection to host:port (an address, so the Host header is free to
 // disagree with it), reading each response before sending the next. A failed connect
 // is a command failure; what happened after is reported in the result.
-func (g *Guest) httpRequests(parent context.Context, raw json.RawMessage) (any, error) {
-	args, err := decode[httpRequestsArgs](raw)
-	if err != nil {
-		return nil, err
-	}
-	if len(args.Requests) == 0 || args.Port == 0 {
-		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("httpRequests: port and at least one request are required"))
-	}
-	ctx, cancel, err := g.begin(parent, raw)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	conn, err := g.dialTCP(ctx, args.Host, args.Port)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	defer bindToContext(ctx, conn)()
-	result := httpRequestsResult{Responses: []httpResponse{}}
+func (g *Guest) httpRequests(ctx context.Context, args httpRequestsArgs) (any, error) {
+	return over(ctx, g.tcpTo(args.endpoint), func(conn *gonet.TCPConn) (any, error) {
+		responses, err := roundTrips(conn, args.Requests)
+		ending, err := g.endProbe(ctx, err)
+		if err != nil {
+			return nil, err
+		}
+		return httpRequestsResult{Responses: responses, probeEnding: ending}, nil
+	})
+}
+
+// roundTrips sends the requests one after another on conn, reading each response
+// before the next; it stops at the first request that got no response.
+func roundTrips(conn io.ReadWriter, specs []httpRequestSpec) ([]httpResponse, error) {
+	responses := []httpResponse{}
 	reader := bufio.NewReader(conn)
-	for _, spec := range args.Requests {
+	for _, spec := range specs {
 		resp, err := roundTrip(conn, reader, spec)
 		if err != nil {
-			if coded := g.classify(ctx, err); isTimeoutCode(coded) {
-				return nil, coded
-			}
-			result.Error = err.Error()
-			result.Reset = isReset(err)
-			break
+			return responses, err
 		}
-		result.Responses = append(result.Responses, resp)
+		responses = append(responses, resp)
 	}
-	return result, nil
+	return responses, nil
+}
+
+func (a *httpRequestsArgs) check() error {
+	if len(a.Requests) == 0 || a.Port == 0 {
+		return control.WithCode(CodeBadRequest, fmt.Errorf("httpRequests: port and at least one request are required"))
+	}
+	return nil
 }
 
 // roundTrip writes one request on conn and reads its response from reader.

@@ -2,11 +2,13 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 
 	"bun-gvproxy/guest/internal/control"
 )
@@ -55,39 +57,51 @@ func (a *loopArgs) validate(cmd string) error {
 	return nil
 }
 
+type connectLoopArgs struct{ loopArgs }
+
+func (a *connectLoopArgs) check() error { return a.validate("connectLoop") }
+
+type requestLoopArgs struct{ loopArgs }
+
+func (a *requestLoopArgs) check() error { return a.validate("requestLoop") }
+
 // connectLoop measures connect + request + echoed response + close, Count times.
-func (g *Guest) connectLoop(parent context.Context, raw json.RawMessage) (any, error) {
-	args, err := decode[loopArgs](raw)
-	if err != nil {
-		return nil, err
-	}
-	if err := args.validate("connectLoop"); err != nil {
-		return nil, err
-	}
-	ctx, cancel, err := g.begin(parent, raw)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
+func (g *Guest) connectLoop(ctx context.Context, args connectLoopArgs) (any, error) {
 	request, response := make([]byte, args.Size), make([]byte, args.Size)
-	samples := make([]time.Duration, 0, args.Count)
-	for i := 0; i < args.Count; i++ {
+	return timeRounds("connectLoop", args.Count, func() error {
+		_, err := over(ctx, g.tcpTo(args.endpoint), func(conn *gonet.TCPConn) (struct{}, error) {
+			return struct{}{}, g.echoRound(ctx, conn, request, response)
+		})
+		return err
+	})
+}
+
+// requestLoop measures request/echoed-response round trips on one connection.
+func (g *Guest) requestLoop(ctx context.Context, args requestLoopArgs) (any, error) {
+	return over(ctx, g.tcpTo(args.endpoint), func(conn *gonet.TCPConn) (any, error) {
+		request, response := make([]byte, args.Size), make([]byte, args.Size)
+		return timeRounds("requestLoop", args.Count, func() error {
+			return g.echoRound(ctx, conn, request, response)
+		})
+	})
+}
+
+// timeRounds runs round count times and summarizes how long each took; the first
+// round that fails ends the loop.
+func timeRounds(cmd string, count int, round func() error) (latencySummary, error) {
+	samples := make([]time.Duration, 0, count)
+	for i := 0; i < count; i++ {
 		start := time.Now()
-		if err := g.connectOnce(ctx, args.endpoint, request, response); err != nil {
-			return nil, fmt.Errorf("connectLoop iteration %d: %w", i, err)
+		if err := round(); err != nil {
+			return latencySummary{}, fmt.Errorf("%s iteration %d: %w", cmd, i, err)
 		}
 		samples = append(samples, time.Since(start))
 	}
 	return summarize(samples), nil
 }
 
-func (g *Guest) connectOnce(ctx context.Context, to endpoint, request, response []byte) error {
-	conn, err := g.dialTCP(ctx, to.Host, to.Port)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	defer bindToContext(ctx, conn)()
+// echoRound sends request and reads the peer's echo of it into response.
+func (g *Guest) echoRound(ctx context.Context, conn net.Conn, request, response []byte) error {
 	if _, err := conn.Write(request); err != nil {
 		return g.classify(ctx, fmt.Errorf("send: %w", err))
 	}
@@ -95,39 +109,4 @@ func (g *Guest) connectOnce(ctx context.Context, to endpoint, request, response 
 		return g.classify(ctx, fmt.Errorf("receive: %w", err))
 	}
 	return nil
-}
-
-// requestLoop measures request/echoed-response round trips on one connection.
-func (g *Guest) requestLoop(parent context.Context, raw json.RawMessage) (any, error) {
-	args, err := decode[loopArgs](raw)
-	if err != nil {
-		return nil, err
-	}
-	if err := args.validate("requestLoop"); err != nil {
-		return nil, err
-	}
-	ctx, cancel, err := g.begin(parent, raw)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	conn, err := g.dialTCP(ctx, args.Host, args.Port)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	defer bindToContext(ctx, conn)()
-	request, response := make([]byte, args.Size), make([]byte, args.Size)
-	samples := make([]time.Duration, 0, args.Count)
-	for i := 0; i < args.Count; i++ {
-		start := time.Now()
-		if _, err := conn.Write(request); err != nil {
-			return nil, g.classify(ctx, fmt.Errorf("requestLoop iteration %d: send: %w", i, err))
-		}
-		if _, err := io.ReadFull(conn, response); err != nil {
-			return nil, g.classify(ctx, fmt.Errorf("requestLoop iteration %d: receive: %w", i, err))
-		}
-		samples = append(samples, time.Since(start))
-	}
-	return summarize(samples), nil
 }

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -16,20 +15,15 @@ type resolveArgs struct {
 	Server    string `json:"server"`    // default: the lease's DNS server
 }
 
+func (a *resolveArgs) check() error {
+	if a.Name == "" {
+		return control.WithCode(CodeBadRequest, fmt.Errorf("resolve: name is required"))
+	}
+	return nil
+}
+
 // resolve looks up A records through the gateway's DNS; NXDOMAIN fails with its own code.
-func (g *Guest) resolve(parent context.Context, raw json.RawMessage) (any, error) {
-	args, err := decode[resolveArgs](raw)
-	if err != nil {
-		return nil, err
-	}
-	if args.Name == "" {
-		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("resolve: name is required"))
-	}
-	ctx, cancel, err := g.begin(parent, raw)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
+func (g *Guest) resolve(ctx context.Context, args resolveArgs) (any, error) {
 	addrs, err := g.lookup(ctx, args.Name, args.Transport, args.Server)
 	if err != nil {
 		return nil, err

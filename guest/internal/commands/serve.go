@@ -66,42 +66,44 @@ func (g *Guest) serveTCP(_ context.Context, raw json.RawMessage) (any, error) {
 	if args.Mode == "" {
 		args.Mode = "echo"
 	}
-	if err := g.checkFree(serverKey("tcp", args.Port)); err != nil {
+	key := serverKey("tcp", args.Port)
+	if err := g.checkFree(key); err != nil {
 		return nil, err
 	}
 	ln, err := gonet.ListenTCP(g.Stack.Stack, tcpip.FullAddress{NIC: netstack.NICID, Port: args.Port}, ipv4.ProtocolNumber)
 	if err != nil {
 		return nil, fmt.Errorf("listen on tcp port %d: %w", args.Port, err)
 	}
-	s := &server{close: func() { _ = ln.Close() }}
-	var handle func(net.Conn)
-	switch args.Mode {
-	case "echo":
-		handle = echo
-	case "sink":
-		s.sinkResults = make(chan transferResult, 64)
-		handle = func(c net.Conn) { s.sinkResults <- sink(c) }
-	case "source":
-		handle = func(c net.Conn) { source(c, args.Bytes) }
-	case "http":
-		srv := &http.Server{Handler: fixedBody(args.Body), ReadHeaderTimeout: 10 * time.Second}
-		s.close = func() { _ = srv.Close() }
-		if err := g.addServer(serverKey("tcp", args.Port), s); err != nil {
-			_ = ln.Close()
-			return nil, err
-		}
-		go func() { _ = srv.Serve(ln) }()
-		return map[string]any{"port": args.Port, "mode": args.Mode}, nil
-	default:
-		_ = ln.Close()
-		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("serveTcp: unknown mode %q (echo, http, sink, source)", args.Mode))
+	s, start, err := args.server(ln)
+	if err == nil {
+		err = g.addServer(key, s)
 	}
-	if err := g.addServer(serverKey("tcp", args.Port), s); err != nil {
+	if err != nil {
 		_ = ln.Close()
 		return nil, err
 	}
-	go acceptLoop(ln, handle)
+	go start()
 	return map[string]any{"port": args.Port, "mode": args.Mode}, nil
+}
+
+// server is what serves Mode on ln, and start begins serving.
+func (a serveTCPArgs) server(ln net.Listener) (s *server, start func(), err error) {
+	s = &server{close: func() { _ = ln.Close() }}
+	switch a.Mode {
+	case "echo":
+		return s, func() { acceptLoop(ln, echo) }, nil
+	case "sink":
+		s.sinkResults = make(chan transferResult, 64)
+		return s, func() { acceptLoop(ln, func(c net.Conn) { s.sinkResults <- sink(c) }) }, nil
+	case "source":
+		return s, func() { acceptLoop(ln, func(c net.Conn) { source(c, a.Bytes) }) }, nil
+	case "http":
+		srv := &http.Server{Handler: fixedBody(a.Body), ReadHeaderTimeout: 10 * time.Second}
+		s.close = func() { _ = srv.Close() }
+		return s, func() { _ = srv.Serve(ln) }, nil
+	default:
+		return nil, nil, control.WithCode(CodeBadRequest, fmt.Errorf("serveTcp: unknown mode %q (echo, http, sink, source)", a.Mode))
+	}
 }
 
 func acceptLoop(ln net.Listener, handle func(net.Conn)) {

@@ -3,8 +3,6 @@ package commands
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -29,10 +27,9 @@ type tlsResult struct {
 	// HandshakeComplete: the TLS handshake finished (the certificate is not verified:
 	// the test servers' certificates are self-signed).
 	HandshakeComplete bool `json:"handshakeComplete"`
-	// Reset: the connection was reset (or aborted) rather than closed or answered.
-	Reset bool `json:"reset"`
-	// Error is the handshake's or the exchange's error, if any.
-	Error string `json:"error,omitempty"`
+	// probeEnding: the handshake's or the exchange's error, if any, and whether it was
+	// a reset.
+	probeEnding
 	// CertificateNames are the DNS names of the server's leaf certificate.
 	CertificateNames []string `json:"certificateNames"`
 	// Response is what the server sent back to Data.
@@ -43,26 +40,26 @@ type tlsResult struct {
 // SNI. A failed TCP connect is a command failure (CONNECTION_REFUSED, TIMEOUT); once
 // connected, what happened is reported in the result, so a test can tell "the network
 // reset the connection after reading the ClientHello" from "the server answered".
-func (g *Guest) tlsHandshake(parent context.Context, raw json.RawMessage) (any, error) {
-	args, err := decode[tlsHandshakeArgs](raw)
-	if err != nil {
-		return nil, err
+func (g *Guest) tlsHandshake(ctx context.Context, args tlsHandshakeArgs) (any, error) {
+	return over(ctx, g.countedTCPTo(args.endpoint), func(counted *countingConn) (any, error) {
+		result, err := handshake(ctx, counted, args)
+		if result.probeEnding, err = g.endProbe(ctx, err); err != nil {
+			return nil, err
+		}
+		return result, nil
+	})
+}
+
+func (a *tlsHandshakeArgs) check() error {
+	if a.Port == 0 {
+		return control.WithCode(CodeBadRequest, fmt.Errorf("tlsHandshake: port is required"))
 	}
-	if args.Port == 0 {
-		return nil, control.WithCode(CodeBadRequest, fmt.Errorf("tlsHandshake: port is required"))
-	}
-	ctx, cancel, err := g.begin(parent, raw)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	tcpConn, err := g.dialTCP(ctx, args.Host, args.Port)
-	if err != nil {
-		return nil, err
-	}
-	counted := &countingConn{Conn: tcpConn}
-	defer counted.Close()
-	defer bindToContext(ctx, counted)()
+	return nil
+}
+
+// handshake runs the TLS client handshake on counted, then the exchange of args.Data;
+// the error is whatever ended them early.
+func handshake(ctx context.Context, counted *countingConn, args tlsHandshakeArgs) (tlsResult, error) {
 	conn := tls.Client(counted, &tls.Config{
 		ServerName: args.ServerName,
 		// The test servers' certificates are self-signed; what is under test is whether
@@ -70,7 +67,7 @@ func (g *Guest) tlsHandshake(parent context.Context, raw json.RawMessage) (any, 
 		InsecureSkipVerify: true, //nolint:gosec
 	})
 	result := tlsResult{CertificateNames: []string{}}
-	err = conn.HandshakeContext(ctx)
+	err := conn.HandshakeContext(ctx)
 	if err == nil {
 		result.HandshakeComplete = true
 		if certs := conn.ConnectionState().PeerCertificates; len(certs) > 0 {
@@ -79,14 +76,7 @@ func (g *Guest) tlsHandshake(parent context.Context, raw json.RawMessage) (any, 
 		err = exchange(conn, args.Data, &result)
 	}
 	result.ServerAnswered = counted.received.Load() > 0
-	if err != nil {
-		if coded := g.classify(ctx, err); isTimeoutCode(coded) {
-			return nil, coded
-		}
-		result.Error = err.Error()
-		result.Reset = isReset(err)
-	}
-	return result, nil
+	return result, err
 }
 
 // exchange sends data over an established TLS connection and reads the reply to EOF.
@@ -105,9 +95,15 @@ func exchange(conn *tls.Conn, data string, result *tlsResult) error {
 	return nil
 }
 
-func isTimeoutCode(err error) bool {
-	var coded *control.CodedError
-	return errors.As(err, &coded) && coded.Code == CodeTimeout
+// countedTCPTo dials a TCP connection to `to` that counts what it reads.
+func (g *Guest) countedTCPTo(to endpoint) dialer[*countingConn] {
+	return func(ctx context.Context) (*countingConn, error) {
+		conn, err := g.dialTCP(ctx, to.Host, to.Port)
+		if err != nil {
+			return nil, err
+		}
+		return &countingConn{Conn: conn}, nil
+	}
 }
 
 // countingConn counts the bytes read from the connection.

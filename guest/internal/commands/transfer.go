@@ -2,11 +2,14 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+
+	"bun-gvproxy/guest/internal/control"
 )
 
 // transferResult reports one bulk transfer.
@@ -46,36 +49,68 @@ func sink(c net.Conn) transferResult {
 type bulkSendArgs struct {
 	endpoint
 	Bytes int64 `json:"bytes"`
+	// Seconds, instead of Bytes, sends for that long (the peer's delivery comes after).
+	Seconds float64 `json:"seconds"`
+	timing
 }
 
-// bulkSend connects and writes Bytes zero bytes, half-closes and waits for the peer
-// to close, so the time covers delivery, not just buffering.
-func (g *Guest) bulkSend(parent context.Context, raw json.RawMessage) (any, error) {
-	args, err := decode[bulkSendArgs](raw)
-	if err != nil {
-		return nil, err
+// sendDuration is Seconds as a duration.
+func (a bulkSendArgs) sendDuration() time.Duration {
+	return time.Duration(a.Seconds * float64(time.Second))
+}
+
+// check refuses a time-bound send that is ambiguous or could not finish within the
+// command's own timeout.
+func (a *bulkSendArgs) check() error {
+	switch {
+	case a.Seconds < 0:
+		return control.WithCode(CodeBadRequest, fmt.Errorf("bulkSend: seconds %v is negative", a.Seconds))
+	case a.Seconds > 0 && a.Bytes != 0:
+		return control.WithCode(CodeBadRequest, fmt.Errorf("bulkSend: give bytes or seconds, not both"))
+	case a.Seconds > 0 && a.timeout() <= a.sendDuration():
+		return control.WithCode(CodeBadRequest, fmt.Errorf("bulkSend: timeoutMs (%d) must exceed seconds (%v) to leave time for delivery", a.timeout().Milliseconds(), a.Seconds))
 	}
-	ctx, cancel, err := g.begin(parent, raw)
-	if err != nil {
-		return nil, err
+	return nil
+}
+
+// bulkSend connects and writes zero bytes (Bytes of them, or for Seconds), half-closes
+// and waits for the peer to close, so the time covers delivery, not just buffering.
+func (g *Guest) bulkSend(ctx context.Context, args bulkSendArgs) (any, error) {
+	return over(ctx, g.tcpTo(args.endpoint), func(conn *gonet.TCPConn) (any, error) {
+		start := time.Now()
+		n, err := args.send(conn)
+		if err != nil {
+			return nil, g.classify(ctx, fmt.Errorf("bulk send to %s after %d bytes: %w", args.endpoint, n, err))
+		}
+		_ = conn.CloseWrite()
+		if _, err := io.Copy(io.Discard, conn); err != nil {
+			return nil, g.classify(ctx, fmt.Errorf("wait for %s to close: %w", args.endpoint, err))
+		}
+		return newTransferResult(n, time.Since(start), nil), nil
+	})
+}
+
+// send writes the zero bytes bulkSend was asked for and reports how many it wrote.
+func (a bulkSendArgs) send(w io.Writer) (int64, error) {
+	if a.Seconds > 0 {
+		return sendFor(w, a.sendDuration())
 	}
-	defer cancel()
-	conn, err := g.dialTCP(ctx, args.Host, args.Port)
-	if err != nil {
-		return nil, err
+	return io.CopyN(w, zeroReader{}, a.Bytes)
+}
+
+// sendFor writes zero bytes until d has passed, in io.Copy's chunk size so that both
+// ways of bounding a send put the same writes on the wire.
+func sendFor(w io.Writer, d time.Duration) (int64, error) {
+	chunk := make([]byte, 32<<10)
+	var sent int64
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); {
+		n, err := w.Write(chunk)
+		sent += int64(n)
+		if err != nil {
+			return sent, err
+		}
 	}
-	defer conn.Close()
-	defer bindToContext(ctx, conn)()
-	start := time.Now()
-	n, err := io.CopyN(conn, zeroReader{}, args.Bytes)
-	if err != nil {
-		return nil, g.classify(ctx, fmt.Errorf("bulk send to %s:%d after %d bytes: %w", args.Host, args.Port, n, err))
-	}
-	_ = conn.CloseWrite()
-	if _, err := io.Copy(io.Discard, conn); err != nil {
-		return nil, g.classify(ctx, fmt.Errorf("wait for %s:%d to close: %w", args.Host, args.Port, err))
-	}
-	return newTransferResult(n, time.Since(start), nil), nil
+	return sent, nil
 }
 
 type bulkReceiveArgs struct {
@@ -84,30 +119,17 @@ type bulkReceiveArgs struct {
 }
 
 // bulkReceive connects, optionally sends Data, and counts bytes until the peer closes.
-func (g *Guest) bulkReceive(parent context.Context, raw json.RawMessage) (any, error) {
-	args, err := decode[bulkReceiveArgs](raw)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel, err := g.begin(parent, raw)
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
-	conn, err := g.dialTCP(ctx, args.Host, args.Port)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	defer bindToContext(ctx, conn)()
-	if args.Data != "" {
-		if _, err := io.WriteString(conn, args.Data); err != nil {
-			return nil, g.classify(ctx, fmt.Errorf("send request to %s:%d: %w", args.Host, args.Port, err))
+func (g *Guest) bulkReceive(ctx context.Context, args bulkReceiveArgs) (any, error) {
+	return over(ctx, g.tcpTo(args.endpoint), func(conn *gonet.TCPConn) (any, error) {
+		if args.Data != "" {
+			if _, err := io.WriteString(conn, args.Data); err != nil {
+				return nil, g.classify(ctx, fmt.Errorf("send request to %s: %w", args.endpoint, err))
+			}
 		}
-	}
-	result := sink(conn)
-	if result.Error != "" {
-		return nil, g.classify(ctx, fmt.Errorf("bulk receive from %s:%d after %d bytes: %s", args.Host, args.Port, result.Bytes, result.Error))
-	}
-	return result, nil
+		result := sink(conn)
+		if result.Error != "" {
+			return nil, g.classify(ctx, fmt.Errorf("bulk receive from %s after %d bytes: %s", args.endpoint, result.Bytes, result.Error))
+		}
+		return result, nil
+	})
 }

@@ -22,21 +22,16 @@ const (
 	MessageNak      MessageType = 6
 )
 
+var messageTypeNames = map[MessageType]string{
+	MessageDiscover: "DISCOVER", MessageOffer: "OFFER", MessageRequest: "REQUEST",
+	MessageAck: "ACK", MessageNak: "NAK",
+}
+
 func (t MessageType) String() string {
-	switch t {
-	case MessageDiscover:
-		return "DISCOVER"
-	case MessageOffer:
-		return "OFFER"
-	case MessageRequest:
-		return "REQUEST"
-	case MessageAck:
-		return "ACK"
-	case MessageNak:
-		return "NAK"
-	default:
-		return fmt.Sprintf("type(%d)", byte(t))
+	if name, ok := messageTypeNames[t]; ok {
+		return name
 	}
+	return fmt.Sprintf("type(%d)", byte(t))
 }
 
 // Option codes the client asks for or reads.

@@ -83,23 +83,29 @@ func serve(t *testing.T, conn net.Conn, stream bool, rcode Rcode, ips ...string)
 	}()
 }
 
+// pipe is a connected client/server pair, closed when the test ends.
+func pipe(t *testing.T) (client, server net.Conn) {
+	client, server = net.Pipe()
+	t.Cleanup(func() {
+		client.Close()
+		server.Close()
+	})
+	return client, server
+}
+
 func TestLookupOverStreamAndDatagram(t *testing.T) {
 	for _, stream := range []bool{false, true} {
-		client, server := net.Pipe()
+		client, server := pipe(t)
 		serve(t, server, stream, RcodeSuccess, "192.168.127.50")
 		addrs, err := LookupA(context.Background(), client, stream, "db.example.internal")
 		if err != nil || len(addrs) != 1 || addrs[0].String() != "192.168.127.50" {
 			t.Fatalf("stream=%v: %v %v", stream, addrs, err)
 		}
-		client.Close()
-		server.Close()
 	}
 }
 
 func TestLookupReportsNXDomainDistinctly(t *testing.T) {
-	client, server := net.Pipe()
-	defer client.Close()
-	defer server.Close()
+	client, server := pipe(t)
 	serve(t, server, false, RcodeNXDomain)
 	if _, err := LookupA(context.Background(), client, false, "nope.example.internal"); !errors.Is(err, ErrNXDomain) {
 		t.Fatalf("got %v, want ErrNXDomain", err)

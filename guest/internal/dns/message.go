@@ -19,17 +19,13 @@ const (
 	RcodeNXDomain Rcode = 3
 )
 
+var rcodeNames = map[Rcode]string{RcodeSuccess: "NOERROR", RcodeServFail: "SERVFAIL", RcodeNXDomain: "NXDOMAIN"}
+
 func (r Rcode) String() string {
-	switch r {
-	case RcodeSuccess:
-		return "NOERROR"
-	case RcodeServFail:
-		return "SERVFAIL"
-	case RcodeNXDomain:
-		return "NXDOMAIN"
-	default:
-		return fmt.Sprintf("RCODE%d", int(r))
+	if name, ok := rcodeNames[r]; ok {
+		return name
 	}
+	return fmt.Sprintf("RCODE%d", int(r))
 }
 
 const (

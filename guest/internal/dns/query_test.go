@@ -26,7 +26,7 @@ func answerWith(t *testing.T, server net.Conn, stream bool, reply func(q *mdns.M
 
 func TestQueryReportsRecordsOfTheAskedType(t *testing.T) {
 	for _, stream := range []bool{false, true} {
-		client, server := net.Pipe()
+		client, server := pipe(t)
 		answerWith(t, server, stream, func(q *mdns.Msg) *mdns.Msg {
 			if q.Question[0].Qtype != mdns.TypeTXT || q.Question[0].Name != "blocked.example." {
 				t.Errorf("question %v, want TXT blocked.example.", q.Question[0])
@@ -44,15 +44,11 @@ func TestQueryReportsRecordsOfTheAskedType(t *testing.T) {
 		if answer.Rcode != "NOERROR" || len(answer.Answers) != 1 || answer.Answers[0].Data != "exfiltrated" || answer.Answers[0].Type != "TXT" {
 			t.Fatalf("stream=%v: got %+v", stream, answer)
 		}
-		client.Close()
-		server.Close()
 	}
 }
 
 func TestQueryReturnsNXDomainAsAnAnswerNotAnError(t *testing.T) {
-	client, server := net.Pipe()
-	defer client.Close()
-	defer server.Close()
+	client, server := pipe(t)
 	answerWith(t, server, false, func(q *mdns.Msg) *mdns.Msg {
 		m := new(mdns.Msg)
 		m.SetRcode(q, mdns.RcodeNameError)
@@ -65,9 +61,7 @@ func TestQueryReturnsNXDomainAsAnAnswerNotAnError(t *testing.T) {
 }
 
 func TestQueryRejectsAnAnswerToAnotherQuery(t *testing.T) {
-	client, server := net.Pipe()
-	defer client.Close()
-	defer server.Close()
+	client, server := pipe(t)
 	answerWith(t, server, false, func(q *mdns.Msg) *mdns.Msg {
 		m := new(mdns.Msg)
 		m.SetReply(q)
