@@ -99,6 +99,10 @@ export function randomConfig(random: SeededRandom, sandbox: ConfigSandbox, index
 /** Replaces one field of `config` with something invalid, mistyped or weird. */
 function mutate(random: SeededRandom, sandbox: ConfigSandbox, config: Record<string, unknown>): void {
   const anything = (): unknown => (random.chance(0.5) ? random.pick(WRONG_TYPES) : random.pick(WEIRD_STRINGS));
+  // Path fields get weird names only inside the sandbox: a weird string is a valid
+  // relative path, and a network created with it would write into the caller's cwd.
+  const anyPath = (): unknown =>
+    random.chance(0.5) ? random.pick(WRONG_TYPES) : join(sandbox.dir, random.pick(WEIRD_STRINGS).replaceAll("/", "_") || "empty");
   switch (random.int(0, 13)) {
     case 0:
       config.socketPath = random.pick<unknown>([
@@ -111,7 +115,7 @@ function mutate(random: SeededRandom, sandbox: ConfigSandbox, config: Record<str
         sandbox.dir,
         sandbox.liveSocket,
         join(sandbox.dir, random.pick(WEIRD_STRINGS.filter((s) => s !== "" && !s.includes("/")))),
-        anything(),
+        anyPath(),
       ]);
       return;
     case 1:
@@ -151,7 +155,7 @@ function mutate(random: SeededRandom, sandbox: ConfigSandbox, config: Record<str
         sandbox.dir,
         join(sandbox.dir, `c${random.int(0, 1e6)}.pcap`),
         join(sandbox.dir, "c".repeat(300)),
-        anything(),
+        anyPath(),
       ]);
       return;
     case 10:
