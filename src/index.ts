@@ -30,4 +30,4 @@ export {
   type GvproxyLogLevel,
   type GvproxyLogStats,
 } from "./logging.ts";
-export type { GuestStats, NetworkMetrics, NetworkStats, PolicyStats, TcpStats } from "./stats.ts";
+export type { GuestStats, LinkStats, NetworkMetrics, NetworkStats, PolicyStats, TcpStats } from "./stats.ts";

@@ -32,6 +32,20 @@ export interface GuestStats {
   readonly connections: number;
 }
 
+/** Frames between the gateway and the guest, and what was refused there. */
+export interface LinkStats {
+  /** Well-formed frames received from the guest. */
+  readonly framesReceived: number;
+  /** Frames sent to the guest. */
+  readonly framesSent: number;
+  /** Guest frames not delivered: malformed datagrams, frames to another MAC. */
+  readonly rxDropped: number;
+  /** Frames for the guest not sent: no guest attached, or the guest stopped reading. */
+  readonly txDropped: number;
+  /** Guest protocol violations (bad frame lengths); on a stream each one dropped the connection. */
+  readonly protocolErrors: number;
+}
+
 /** Counters of one network instance, available right after construction. */
 export interface NetworkStats {
   /** Bytes sent to the guest. */
@@ -44,6 +58,8 @@ export interface NetworkStats {
   readonly policy?: PolicyStats;
   /** Guest connection state, when the library reports it. */
   readonly guest?: GuestStats;
+  /** Link counters, when the library reports them. */
+  readonly link?: LinkStats;
 }
 
 /** The headline metrics of a network backend. */
@@ -78,6 +94,7 @@ export function parseNetworkStats(value: unknown): NetworkStats {
   };
   const policy = root.policy === undefined ? undefined : record(root.policy, "stats.policy");
   const guest = root.guest === undefined ? undefined : record(root.guest, "stats.guest");
+  const link = root.link === undefined ? undefined : record(root.link, "stats.link");
   return {
     ...stats,
     ...(policy && { policy: { denied: count(policy.denied, "stats.policy.denied") } }),
@@ -85,6 +102,15 @@ export function parseNetworkStats(value: unknown): NetworkStats {
       guest: {
         connected: flag(guest.connected, "stats.guest.connected"),
         connections: count(guest.connections, "stats.guest.connections"),
+      },
+    }),
+    ...(link && {
+      link: {
+        framesReceived: count(link.framesReceived, "stats.link.framesReceived"),
+        framesSent: count(link.framesSent, "stats.link.framesSent"),
+        rxDropped: count(link.rxDropped, "stats.link.rxDropped"),
+        txDropped: count(link.txDropped, "stats.link.txDropped"),
+        protocolErrors: count(link.protocolErrors, "stats.link.protocolErrors"),
       },
     }),
   };

@@ -44,6 +44,7 @@ describe("construction", () => {
     expect(stats.bytesReceived).toBe(0);
     expect(stats.tcp.currentEstablished).toBe(0);
     expect(stats.tcp.failedConnectionAttempts).toBe(0);
+    expect(stats.link).toEqual({ framesReceived: 0, framesSent: 0, rxDropped: 0, txDropped: 0, protocolErrors: 0 });
   });
 
   test("two instances get distinct ids", () => {

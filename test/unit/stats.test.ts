@@ -11,6 +11,7 @@ const wire = {
   tcp: { currentEstablished: 3, failedConnectionAttempts: 2, retransmits: 5, timeouts: 1, forwardMaxInflightDrop: 0 },
   policy: { denied: 4 },
   guest: { connected: true, connections: 2 },
+  link: { framesReceived: 10, framesSent: 12, rxDropped: 1, txDropped: 0, protocolErrors: 1 },
 };
 
 describe("parseNetworkStats", () => {
@@ -18,8 +19,8 @@ describe("parseNetworkStats", () => {
     expect(parseNetworkStats(wire)).toEqual(wire);
   });
 
-  test("policy and guest are optional", () => {
-    const { policy: _p, guest: _g, ...core } = wire;
+  test("policy, guest and link are optional", () => {
+    const { policy: _p, guest: _g, link: _l, ...core } = wire;
     expect(parseNetworkStats(core)).toEqual(core);
   });
 
@@ -28,6 +29,7 @@ describe("parseNetworkStats", () => {
     ["a negative counter", { ...wire, tcp: { ...wire.tcp, retransmits: -1 } }, /stats\.tcp\.retransmits/],
     ["a missing tcp object", { ...wire, tcp: null }, /stats\.tcp is null/],
     ["a non-boolean guest flag", { ...wire, guest: { connected: 1, connections: 0 } }, /stats\.guest\.connected/],
+    ["a fractional link counter", { ...wire, link: { ...wire.link, rxDropped: 0.5 } }, /stats\.link\.rxDropped/],
     ["not an object", [], /stats is \[\]/],
   ])("%s is an INTERNAL error naming the field", (_name, value, message) => {
     expect(expectGvproxyError(() => parseNetworkStats(value), "INTERNAL").message).toMatch(message);

@@ -28,9 +28,6 @@ type natTCP struct {
 }
 
 func (n *Network) startNATTCP() {
-	// The NAT is the first user of the policy that network.start brings up, so its
-	// refusals are wired to the stats and the log here, before any flow can arrive.
-	n.watchDenials()
 	f := &natTCP{n: n}
 	// rcvWnd 0: the stack's default receive buffer, auto-tuned (see tuneTCP).
 	fwd := tcp.NewForwarder(n.stack, 0, tcpMaxInFlight, f.handle)

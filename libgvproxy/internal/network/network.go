@@ -113,6 +113,8 @@ func (n *Network) start() error {
 	if err := n.buildStack(); err != nil {
 		return errs.OrWrap(errs.Internal, err, "cannot start the virtual network")
 	}
+	// Refusals are wired to the stats and the log before any flow can reach the policy.
+	n.watchDenials()
 	n.startNATTCP()
 	n.startNATUDP()
 	if err := n.startDHCP(n.cfg); err != nil {

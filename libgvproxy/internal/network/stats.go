@@ -23,5 +23,12 @@ func (n *Network) Stats() stats.Snapshot {
 			Connected:   n.guests.active.Load() > 0,
 			Connections: n.guests.total.Load(),
 		},
+		Link: stats.Link{
+			FramesReceived: l.FramesReceived,
+			FramesSent:     l.FramesSent,
+			RxDropped:      l.RxDropped,
+			TxDropped:      l.TxDropped,
+			ProtocolErrors: l.ProtocolErrors,
+		},
 	}
 }

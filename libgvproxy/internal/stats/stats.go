@@ -8,6 +8,7 @@ type Snapshot struct {
 	TCP           TCP    `json:"tcp"`
 	Policy        Policy `json:"policy"`
 	Guest         Guest  `json:"guest"`
+	Link          Link   `json:"link"`
 }
 
 // TCP are the gateway stack's TCP counters.
@@ -28,4 +29,15 @@ type Policy struct {
 type Guest struct {
 	Connected   bool   `json:"connected"`
 	Connections uint64 `json:"connections"`
+}
+
+// Link counts frames between the gateway and the guest, and what was refused there: a
+// guest sending garbage shows up in protocolErrors and rxDropped, a guest that stops
+// reading in txDropped.
+type Link struct {
+	FramesReceived uint64 `json:"framesReceived"`
+	FramesSent     uint64 `json:"framesSent"`
+	RxDropped      uint64 `json:"rxDropped"`
+	TxDropped      uint64 `json:"txDropped"`
+	ProtocolErrors uint64 `json:"protocolErrors"`
 }
