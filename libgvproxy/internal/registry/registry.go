@@ -81,33 +81,33 @@ func valid(id int64) bool { return id > 0 && id <= math.MaxInt32 }
 // Get returns the value under id. Reserved handles and any id outside the positive
 // int32 range are unknown.
 func (r *Registry[T]) Get(id int64) (T, bool) {
-	var zero T
-	if !valid(id) {
-		return zero, false
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s, ok := r.items[int32(id)]
-	if !ok || !s.filled {
-		return zero, false
-	}
-	return s.v, true
+	return r.filledLocked(id)
 }
 
 // Remove deletes the entry under id and returns its value; of concurrent callers only
 // one gets it. A reserved handle is unknown to Remove (its creator releases it).
 func (r *Registry[T]) Remove(id int64) (T, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.filledLocked(id)
+	if ok {
+		delete(r.items, int32(id))
+	}
+	return v, ok
+}
+
+// filledLocked returns the value of a filled entry under id; r.mu must be held.
+func (r *Registry[T]) filledLocked(id int64) (T, bool) {
 	var zero T
 	if !valid(id) {
 		return zero, false
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	s, ok := r.items[int32(id)]
 	if !ok || !s.filled {
 		return zero, false
 	}
-	delete(r.items, int32(id))
 	return s.v, true
 }
 
