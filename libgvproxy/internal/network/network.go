@@ -166,8 +166,14 @@ func (n *Network) Close() {
 }
 
 func (n *Network) close() {
-	// Closing tracked resources first stops new guest frames, host connections and
-	// flows; closing the guest socket makes the accept loop return.
+	// The guest's link goes first, as a pulled cable: the resets and FINs that closing
+	// the NAT's connections and the stack would send must not reach the guest, which
+	// instead sees the network itself go away.
+	if n.link != nil {
+		n.link.Close()
+	}
+	// Closing tracked resources stops new guest frames, host connections and flows;
+	// closing the guest socket makes the accept loop return.
 	n.group.CloseResources()
 	if n.socket != nil {
 		if err := n.socket.Close(); err != nil {
