@@ -63,10 +63,9 @@ function table(rows: ReadonlyArray<readonly [string, string]>): string {
   return rows.map(([k, v]) => `${colors.dim(k.padEnd(width))}  ${v}`).join("\n");
 }
 
-
 /** Lets the network notice the VM is gone (as after a power-off) before destroying it. */
 async function waitForGuestGone(backend: Backend): Promise<void> {
-  for (let i = 0; i < 100 && backend.stats().guest?.connected; i++) await Bun.sleep(20);
+  for (let i = 0; i < 100 && backend.stats().guest.connected; i++) await Bun.sleep(20);
 }
 
 function showLease(lease: Lease): void {

@@ -81,7 +81,7 @@ export class GvisorTapBackend implements Disposable {
    * @throws {GvproxyError} `DESTROYED` after {@link close}
    */
   metrics(): NetworkMetrics {
-    return metricsFromStats(this.instance.stats());
+    return metricsFromStats(this.stats());
   }
 
   /**

@@ -363,9 +363,7 @@ function resolveMac(value: unknown, field: string): string {
 }
 
 function resolvePortMappings(value: unknown): ResolvedPortMapping[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) invalid("portMappings", `portMappings must be an array, got ${show(value)}`);
-  const mappings = value.map((entry: unknown, i) => resolvePortMapping(entry, `portMappings[${i}]`));
+  const mappings = resolveList(value, "portMappings", resolvePortMapping);
   mappings.forEach((mapping, i) => {
     const clash = mappings.findIndex((other, j) => j < i && portsClash(other, mapping));
     if (clash >= 0) {
@@ -421,21 +419,18 @@ function requirePort(value: unknown, field: string): number {
 }
 
 function resolveDnsZones(value: unknown): ResolvedDnsZone[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) invalid("dnsZones", `dnsZones must be an array, got ${show(value)}`);
-  return value.map((entry: unknown, i) => resolveDnsZone(entry, `dnsZones[${i}]`));
+  return resolveList(value, "dnsZones", resolveDnsZone);
 }
 
 function resolveDnsZone(entry: unknown, field: string): ResolvedDnsZone {
   const zone = requireRecord(entry, field);
   rejectUnknownFields(zone, DNS_ZONE_FIELDS, `${field}.`);
   const name = requireDnsName(zone.name, `${field}.name`);
-  const records = zone.records ?? [];
-  if (!Array.isArray(records)) invalid(`${field}.records`, `${field}.records must be an array, got ${show(records)}`);
   const resolved: ResolvedDnsZone = {
     // gvisor-tap-vsock matches query names, which are fully qualified, against the zone name.
     name: name.endsWith(".") ? name : `${name}.`,
-    records: records.map((record: unknown, j) => resolveDnsRecord(record, `${field}.records[${j}]`)),
+    // A null records list is accepted as empty, as it always has been.
+    records: resolveList(zone.records ?? [], `${field}.records`, resolveDnsRecord),
   };
   if (zone.defaultIp === undefined) return resolved;
   parseIpv4(zone.defaultIp, `${field}.defaultIp`);
@@ -451,17 +446,16 @@ function resolveDnsRecord(entry: unknown, field: string): DnsRecord {
 }
 
 function resolveSearchDomains(value: unknown): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) invalid("dnsSearchDomains", `dnsSearchDomains must be an array, got ${show(value)}`);
-  return value.map((domain: unknown, i) => requireDnsName(domain, `dnsSearchDomains[${i}]`));
+  return resolveList(value, "dnsSearchDomains", requireDnsName);
 }
 
 function resolveAllowNet(value: unknown): string[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) {
-    invalid("allowNet", `allowNet must be an array of entries like "example.com", "*.example.com:443" or "10.0.0.0/8", got ${show(value)}`);
-  }
-  return value.map((entry: unknown, i) => resolveAllowNetEntry(entry, `allowNet[${i}]`));
+  return resolveList(
+    value,
+    "allowNet",
+    resolveAllowNetEntry,
+    `an array of entries like "example.com", "*.example.com:443" or "10.0.0.0/8"`,
+  );
 }
 
 /** `[v6]`, `[v6]/bits` or `[v6]:port`: brackets keep an IPv6 literal apart from a port. */
@@ -504,6 +498,21 @@ function requireDnsName(value: unknown, field: string): string {
     invalid(field, `${field} must be a DNS name like example.internal, got ${show(value)}`);
   }
   return value;
+}
+
+/**
+ * An optional list field: absent is empty, anything but an array is refused, and each
+ * entry is resolved with its index in the field name (`field[i]`) so errors point at it.
+ */
+function resolveList<T>(
+  value: unknown,
+  field: string,
+  resolveEntry: (entry: unknown, entryField: string) => T,
+  expected = "an array",
+): T[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) invalid(field, `${field} must be ${expected}, got ${show(value)}`);
+  return value.map((entry: unknown, i) => resolveEntry(entry, `${field}[${i}]`));
 }
 
 function optionalBoolean(value: unknown, field: string, fallback: boolean): boolean {

@@ -127,9 +127,5 @@ export function unwrapEnvelope(text: string): unknown {
   }
   const code = isGvproxyErrorCode(error.code) ? error.code : "INTERNAL";
   const message = code === error.code ? error.message : `${String(error.code)}: ${error.message}`;
-  return throwError(code, message, typeof error.field === "string" ? error.field : undefined);
-}
-
-function throwError(code: GvproxyError["code"], message: string, field: string | undefined): never {
-  throw new GvproxyError(code, message, field === undefined ? {} : { field });
+  throw new GvproxyError(code, message, { field: typeof error.field === "string" ? error.field : undefined });
 }

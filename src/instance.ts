@@ -12,7 +12,7 @@ import {
   type ResolvedGvproxyConfig,
 } from "./config.ts";
 import { GvproxyError } from "./errors.ts";
-import { callEnvelope, cString, type GvproxySymbols } from "./ffi.ts";
+import { callEnvelope, cString, type EnvelopePointer, type GvproxySymbols } from "./ffi.ts";
 import { drainGvproxyLogs, gvproxyLogger, startLogBridge } from "./logging.ts";
 import { parseNetworkStats, type NetworkStats } from "./stats.ts";
 
@@ -44,7 +44,7 @@ const dropped = new FinalizationRegistry<Handle>((handle) => {
     `GvproxyInstance ${handle.id} (${handle.socketPath}) was garbage-collected without destroy(); destroying it now`,
   );
   try {
-    callLibrary((symbols) => callEnvelope(symbols, symbols.gvproxy_destroy(handle.id)));
+    callLibrary((symbols) => symbols.gvproxy_destroy(handle.id));
   } catch (error) {
     gvproxyLogger().warn(`destroying dropped GvproxyInstance ${handle.id} failed: ${String(error)}`);
   }
@@ -80,7 +80,7 @@ export class GvproxyInstance implements Disposable {
   constructor(socketPath: string, portMappings: readonly PortMapping[] = [], options: GvproxyOptions = {}) {
     this.config = resolveConfig({ ...options, socketPath, portMappings });
     const configJson = cString(toGoConfigJson(this.config));
-    const created = callLibrary((symbols) => callEnvelope(symbols, symbols.gvproxy_create(configJson)));
+    const created = callLibrary((symbols) => symbols.gvproxy_create(configJson));
     const value = created as { id?: unknown; protocol?: unknown; connectionType?: unknown };
     if (typeof value.id !== "number" || !Number.isSafeInteger(value.id) || value.id <= 0) {
       throw new GvproxyError("INTERNAL", `libgvproxy created ${socketPath} but returned no valid id: ${JSON.stringify(created)}`);
@@ -104,9 +104,7 @@ export class GvproxyInstance implements Disposable {
 
   /** Every version compiled into libgvproxy: gvisor-tap-vsock, gVisor and Go. */
   static versions(): GvproxyVersions {
-    const value = callLibrary((symbols) => callEnvelope(symbols, symbols.gvproxy_version())) as Partial<
-      Record<keyof GvproxyVersions, unknown>
-    >;
+    const value = callLibrary((symbols) => symbols.gvproxy_version()) as Partial<Record<keyof GvproxyVersions, unknown>>;
     if (typeof value.gvisorTapVsock !== "string") {
       throw new GvproxyError("INTERNAL", `libgvproxy returned no gvisor-tap-vsock version: ${JSON.stringify(value)}`);
     }
@@ -124,7 +122,7 @@ export class GvproxyInstance implements Disposable {
    */
   stats(): NetworkStats {
     this.#assertLive("stats");
-    return parseNetworkStats(callLibrary((symbols) => callEnvelope(symbols, symbols.gvproxy_stats(this.id))));
+    return parseNetworkStats(callLibrary((symbols) => symbols.gvproxy_stats(this.id)));
   }
 
   /**
@@ -136,7 +134,7 @@ export class GvproxyInstance implements Disposable {
     if (this.#destroyed) return;
     this.#destroyed = true;
     dropped.unregister(this);
-    callLibrary((symbols) => callEnvelope(symbols, symbols.gvproxy_destroy(this.id)));
+    callLibrary((symbols) => symbols.gvproxy_destroy(this.id));
   }
 
   /** Same as {@link destroy}, so `using inst = new GvproxyInstance(...)` cleans up. */
@@ -151,11 +149,14 @@ export class GvproxyInstance implements Disposable {
   }
 }
 
-/** Calls into the library and then drains its log queue, even when the call throws. */
-function callLibrary<T>(call: (symbols: GvproxySymbols) => T): T {
+/**
+ * Calls an envelope-returning export and unwraps its envelope, then drains the log queue
+ * even when the call throws, so the records explaining a failure arrive with it.
+ */
+function callLibrary(call: (symbols: GvproxySymbols) => EnvelopePointer): unknown {
   const symbols = startLogBridge();
   try {
-    return call(symbols);
+    return callEnvelope(symbols, call(symbols));
   } finally {
     drainGvproxyLogs();
   }

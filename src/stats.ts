@@ -20,7 +20,11 @@ export interface TcpStats {
 
 /** Egress policy counters (`allowNet`). */
 export interface PolicyStats {
-  /** Guest packets refused by `allowNet`. */
+  /**
+   * Outbound flows refused: by `allowNet` or by the fixed guard (loopback, 0.0.0.0,
+   * link-local and in-subnet destinations other than the host-loopback NAT address);
+   * dropped broadcast and multicast are not counted.
+   */
   readonly denied: number;
 }
 
@@ -54,12 +58,12 @@ export interface NetworkStats {
   readonly bytesReceived: number;
   /** TCP counters. */
   readonly tcp: TcpStats;
-  /** Egress policy counters, when the library reports them. */
-  readonly policy?: PolicyStats;
-  /** Guest connection state, when the library reports it. */
-  readonly guest?: GuestStats;
-  /** Link counters, when the library reports them. */
-  readonly link?: LinkStats;
+  /** Egress policy counters. */
+  readonly policy: PolicyStats;
+  /** Guest connection state. */
+  readonly guest: GuestStats;
+  /** Link counters. */
+  readonly link: LinkStats;
 }
 
 /** The headline metrics of a network backend. */
@@ -81,7 +85,10 @@ export interface NetworkMetrics {
 export function parseNetworkStats(value: unknown): NetworkStats {
   const root = record(value, "stats");
   const tcp = record(root.tcp, "stats.tcp");
-  const stats: NetworkStats = {
+  const policy = record(root.policy, "stats.policy");
+  const guest = record(root.guest, "stats.guest");
+  const link = record(root.link, "stats.link");
+  return {
     bytesSent: count(root.bytesSent, "stats.bytesSent"),
     bytesReceived: count(root.bytesReceived, "stats.bytesReceived"),
     tcp: {
@@ -91,28 +98,18 @@ export function parseNetworkStats(value: unknown): NetworkStats {
       timeouts: count(tcp.timeouts, "stats.tcp.timeouts"),
       forwardMaxInflightDrop: count(tcp.forwardMaxInflightDrop, "stats.tcp.forwardMaxInflightDrop"),
     },
-  };
-  const policy = root.policy === undefined ? undefined : record(root.policy, "stats.policy");
-  const guest = root.guest === undefined ? undefined : record(root.guest, "stats.guest");
-  const link = root.link === undefined ? undefined : record(root.link, "stats.link");
-  return {
-    ...stats,
-    ...(policy && { policy: { denied: count(policy.denied, "stats.policy.denied") } }),
-    ...(guest && {
-      guest: {
-        connected: flag(guest.connected, "stats.guest.connected"),
-        connections: count(guest.connections, "stats.guest.connections"),
-      },
-    }),
-    ...(link && {
-      link: {
-        framesReceived: count(link.framesReceived, "stats.link.framesReceived"),
-        framesSent: count(link.framesSent, "stats.link.framesSent"),
-        rxDropped: count(link.rxDropped, "stats.link.rxDropped"),
-        txDropped: count(link.txDropped, "stats.link.txDropped"),
-        protocolErrors: count(link.protocolErrors, "stats.link.protocolErrors"),
-      },
-    }),
+    policy: { denied: count(policy.denied, "stats.policy.denied") },
+    guest: {
+      connected: flag(guest.connected, "stats.guest.connected"),
+      connections: count(guest.connections, "stats.guest.connections"),
+    },
+    link: {
+      framesReceived: count(link.framesReceived, "stats.link.framesReceived"),
+      framesSent: count(link.framesSent, "stats.link.framesSent"),
+      rxDropped: count(link.rxDropped, "stats.link.rxDropped"),
+      txDropped: count(link.txDropped, "stats.link.txDropped"),
+      protocolErrors: count(link.protocolErrors, "stats.link.protocolErrors"),
+    },
   };
 }
 

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import net from "node:net";
 import { HOST_LOOPBACK_IP } from "../support/guest.ts";
 import { freeTcpPort } from "../support/host-clients.ts";
-import { startTcpEcho, type HostServer } from "../support/host-servers.ts";
+import { startTcpEcho, startTcpSink, type HostServer } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 
 const MIB = 1024 * 1024;
@@ -18,30 +18,9 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-/** A host server that counts bytes until the client closes, then closes too. */
-function hostSink(): HostServer & { received: number } {
-  let received = 0;
-  let hits = 0;
-  const listener = Bun.listen<undefined>({
-    hostname: "127.0.0.1",
-    port: 0,
-    allowHalfOpen: true,
-    socket: {
-      open: () => void hits++,
-      data: (_s, d) => void (received += d.length),
-      end: (s) => void s.end(),
-    },
-  });
-  const sink = {
-    port: listener.port,
-    get hits() {
-      return hits;
-    },
-    get received() {
-      return received;
-    },
-    close: () => listener.stop(true),
-  };
+/** A host byte-counting sink ({@link startTcpSink}) closed after the test. */
+function hostSink(): ReturnType<typeof startTcpSink> {
+  const sink = startTcpSink();
   cleanups.push(sink.close);
   return sink;
 }

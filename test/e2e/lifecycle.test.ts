@@ -122,8 +122,8 @@ describe("VM reboot", () => {
     const reply = await second.tcpRequest({ host: HOST_LOOPBACK_IP, port: echo.port, data: "after reboot" });
     expect(reply.response).toBe("after reboot");
     const stats = n.backend.stats();
-    expect(stats.guest?.connections).toBe(2);
-    expect(stats.guest?.connected).toBe(true);
+    expect(stats.guest.connections).toBe(2);
+    expect(stats.guest.connected).toBe(true);
   });
 });
 

@@ -28,8 +28,8 @@ describe("stats", () => {
     const stats = network.backend.stats();
     // Counted at the socket: the guest has not sent a frame yet.
     expect(stats.bytesReceived).toBe(0);
-    expect(stats.guest?.connected).toBe(true);
-    expect(stats.guest?.connections).toBe(1);
+    expect(stats.guest.connected).toBe(true);
+    expect(stats.guest.connections).toBe(1);
   });
 
   test("byte counters rise with traffic in both directions", async () => {

@@ -233,7 +233,7 @@ describe("socket path", () => {
     const guest = await startGuest({ socketPath });
     cleanups.push(() => guest.close());
     expect((await guest.dhcp()).ip).toBe("192.168.127.2");
-    expect(first.stats().guest?.connected).toBe(true);
+    expect(first.stats().guest.connected).toBe(true);
   });
 
   test.if(process.platform === "linux")("another network's live datagram (vfkit) socket: SOCKET_IN_USE for a stream network", () => {
@@ -251,7 +251,7 @@ describe("socket path", () => {
     const guest = await startGuest({ socketPath });
     cleanups.push(() => guest.close());
     expect((await guest.dhcp()).ip).toBe("192.168.127.2");
-    expect(network.stats().guest?.connections).toBe(1);
+    expect(network.stats().guest.connections).toBe(1);
   });
 });
 

@@ -106,7 +106,7 @@ describe("a guest that dies abruptly mid-transfer", () => {
     process.kill(n.guest.pid, "SIGKILL");
     await n.guest.exited;
     expect(String(await upload)).toContain("exited");
-    await eventually("the network notices the guest is gone", () => n.backend.stats().guest?.connected === false);
+    await eventually("the network notices the guest is gone", () => n.backend.stats().guest.connected === false);
     console.log(`faults: guest killed after ${(download.received / MIB).toFixed(1)} MiB down, ${(sink.received / MIB).toFixed(1)} MiB up`);
 
     const rebooted: Guest = await startGuest({ socketPath: n.socketPath });

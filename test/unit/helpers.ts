@@ -16,7 +16,6 @@ export function makeTempDir(): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-
 /** Resolves with the error code of binding `host:port`, or null when the bind succeeded (then releases it). */
 export async function bindError(port: number, host = "127.0.0.1"): Promise<string | null> {
   const server = net.createServer();
