@@ -30,7 +30,8 @@ func createInstance(configJSON []byte) (createResult, error) {
 	if err != nil {
 		return createResult{}, errs.Wrap(errs.Internal, err, "cannot allocate an instance handle")
 	}
-	n, err := network.New(cfg, network.Options{Log: instanceLogger{id: uint32(id)}})
+	log := instanceLogger{id: uint32(id)}
+	n, err := network.New(cfg, network.Options{Log: log})
 	if err != nil {
 		instances.Release(id)
 		return createResult{}, err
@@ -40,7 +41,7 @@ func createInstance(configJSON []byte) (createResult, error) {
 	if cfg.Protocol == config.ProtocolVfkit {
 		connType = "unix-dgram"
 	}
-	instanceLogger{id: uint32(id)}.Infof("network started: socket %s (%s), gateway %s, guest %s, mtu %d, %d port mapping(s)",
+	log.Infof("network started: socket %s (%s), gateway %s, guest %s, mtu %d, %d port mapping(s)",
 		cfg.SocketPath, cfg.Protocol, cfg.GatewayIP, cfg.GuestIP, cfg.MTU, len(cfg.PortMappings))
 	return createResult{ID: id, SocketPath: cfg.SocketPath, Protocol: string(cfg.Protocol), ConnectionType: connType}, nil
 }
@@ -48,7 +49,7 @@ func createInstance(configJSON []byte) (createResult, error) {
 func destroyInstance(id int64) error {
 	n, ok := instances.Remove(id)
 	if !ok {
-		return errs.New(errs.Destroyed, "instance %d does not exist or was already destroyed", id)
+		return errNoInstance(id)
 	}
 	n.Close()
 	instanceLogger{id: uint32(id)}.Infof("network stopped: socket %s", n.SocketPath())
@@ -58,7 +59,13 @@ func destroyInstance(id int64) error {
 func instanceStats(id int64) (stats.Snapshot, error) {
 	n, ok := instances.Get(id)
 	if !ok {
-		return stats.Snapshot{}, errs.New(errs.Destroyed, "instance %d does not exist or was already destroyed", id)
+		return stats.Snapshot{}, errNoInstance(id)
 	}
 	return n.Stats(), nil
+}
+
+// errNoInstance is the error of every export given a handle that names no live
+// instance: never created, destroyed already, or still being created.
+func errNoInstance(id int64) error {
+	return errs.New(errs.Destroyed, "instance %d does not exist or was already destroyed", id)
 }

@@ -9,17 +9,13 @@ import "C"
 import "unsafe"
 
 // The lifecycle exports of docs/ABI.md. Each one only converts between C and Go; the
-// panic recovery and the envelope live in guarded (envelope.go). Strings returned are
+// panic recovery and the envelope live in guarded (envelope.go), or for exports
+// without an envelope in recovery.go. Strings returned are
 // malloc'ed copies the caller frees with gvproxy_free.
 
 //export gvproxy_abi_version
 func gvproxy_abi_version() (v C.int32_t) {
-	defer func() {
-		if r := recover(); r != nil {
-			logPanic("gvproxy_abi_version", r)
-			v = ABIVersion
-		}
-	}()
+	defer recoverInt32("gvproxy_abi_version", &v, ABIVersion)
 	return ABIVersion
 }
 
@@ -57,10 +53,6 @@ func gvproxy_stats(id C.int64_t) *C.char {
 
 //export gvproxy_free
 func gvproxy_free(p *C.char) {
-	defer func() {
-		if r := recover(); r != nil {
-			logPanic("gvproxy_free", r)
-		}
-	}()
+	defer recoverExport("gvproxy_free")
 	C.free(unsafe.Pointer(p))
 }

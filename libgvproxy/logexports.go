@@ -34,7 +34,7 @@ func init() {
 
 //export gvproxy_set_log_level
 func gvproxy_set_log_level(level C.int32_t) {
-	defer recoverLogExport("gvproxy_set_log_level")
+	defer recoverExport("gvproxy_set_log_level")
 	if err := logqueue.SetLevel(int(level)); err != nil {
 		logqueue.Log(logqueue.Warn, 0, "gvproxy_set_log_level: level unchanged", "error", err)
 	}
@@ -42,12 +42,7 @@ func gvproxy_set_log_level(level C.int32_t) {
 
 //export gvproxy_drain_logs
 func gvproxy_drain_logs(fn C.gvproxy_log_batch_fn, maxRecords C.int32_t) (delivered C.int32_t) {
-	defer func() {
-		if r := recover(); r != nil {
-			logPanic("gvproxy_drain_logs", r)
-			delivered = -1
-		}
-	}()
+	defer recoverInt32("gvproxy_drain_logs", &delivered, -1)
 	if fn == nil {
 		logqueue.Log(logqueue.Error, 0, "gvproxy_drain_logs: callback is NULL")
 		return -1
@@ -73,14 +68,6 @@ func gvproxy_log_stats() *C.char {
 	return C.CString(guarded("gvproxy_log_stats", func() (any, error) {
 		return logqueue.Default.Stats(), nil
 	}))
-}
-
-// recoverLogExport turns a panic in an export without a result into a logged no-op.
-// It must be deferred directly.
-func recoverLogExport(export string) {
-	if r := recover(); r != nil {
-		logPanic(export, r)
-	}
 }
 
 // The batch buffer is C memory so the callback may read it without Go pointer rules. It
@@ -118,12 +105,7 @@ var logFloodRunning sync.WaitGroup
 //
 //export gvproxy_test_log_flood
 func gvproxy_test_log_flood(goroutines, perGoroutine C.int32_t) (rc C.int32_t) {
-	defer func() {
-		if r := recover(); r != nil {
-			logPanic("gvproxy_test_log_flood", r)
-			rc = -1
-		}
-	}()
+	defer recoverInt32("gvproxy_test_log_flood", &rc, -1)
 	if goroutines <= 0 || goroutines > maxLogFloodGoroutines || perGoroutine < 0 {
 		return -1
 	}
@@ -147,12 +129,7 @@ func logFlood(goroutine, records int) {
 //
 //export gvproxy_test_log_flood_wait
 func gvproxy_test_log_flood_wait() (rc C.int32_t) {
-	defer func() {
-		if r := recover(); r != nil {
-			logPanic("gvproxy_test_log_flood_wait", r)
-			rc = -1
-		}
-	}()
+	defer recoverInt32("gvproxy_test_log_flood_wait", &rc, -1)
 	logFloodRunning.Wait()
 	return 0
 }

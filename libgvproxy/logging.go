@@ -1,10 +1,6 @@
 package main
 
-import (
-	"fmt"
-
-	"bun-gvproxy/libgvproxy/internal/logqueue"
-)
+import "bun-gvproxy/libgvproxy/internal/logqueue"
 
 // instanceLogger tags a network's log lines with its handle (record field "instance
 // id") and the libgvproxy source.
@@ -15,7 +11,3 @@ func (l instanceLogger) Debugf(f string, a ...any) { logqueue.Logf(logqueue.Debu
 func (l instanceLogger) Infof(f string, a ...any)  { logqueue.Logf(logqueue.Info, l.id, f, a...) }
 func (l instanceLogger) Warnf(f string, a ...any)  { logqueue.Logf(logqueue.Warn, l.id, f, a...) }
 func (l instanceLogger) Errorf(f string, a ...any) { logqueue.Logf(logqueue.Error, l.id, f, a...) }
-
-func logPanic(export string, r any) {
-	logqueue.Log(logqueue.Error, 0, fmt.Sprintf("%s: recovered panic: %v", export, r))
-}

@@ -21,11 +21,11 @@ func validateDNS(raw *rawConfig, c *Config) error {
 		c.DNSZones = append(c.DNSZones, zone)
 	}
 	for i, d := range raw.DNSSearchDomains {
-		field := fmt.Sprintf("dnsSearchDomains[%d]", i)
-		if err := checkDomainName(field, strings.TrimSuffix(d, ".")); err != nil {
+		name := strings.TrimSuffix(d, ".")
+		if err := checkDomainName(fmt.Sprintf("dnsSearchDomains[%d]", i), name); err != nil {
 			return err
 		}
-		c.DNSSearchDomains = append(c.DNSSearchDomains, strings.TrimSuffix(d, "."))
+		c.DNSSearchDomains = append(c.DNSSearchDomains, name)
 	}
 	return nil
 }

@@ -30,7 +30,7 @@ func (n *Network) serveStreamGuests(ln *net.UnixListener) {
 	for {
 		conn, err := ln.AcceptUnix()
 		if err != nil {
-			if !n.group.Closing() && !errors.Is(err, net.ErrClosed) {
+			if !n.stoppedByClose(err) {
 				n.log.Errorf("guest socket %s: accept: %v", n.socket.Path, err)
 			}
 			return

@@ -127,14 +127,9 @@ func (n *Network) admit(proto Transport, dst netip.AddrPort) (netip.Addr, policy
 
 // spliceTracked splices a and b, closing both if the network shuts down meanwhile.
 func (n *Network) spliceTracked(a, b net.Conn) {
-	releaseA, okA := n.group.Track(a)
-	releaseB, okB := n.group.Track(b)
-	defer releaseA()
-	defer releaseB()
-	if !okA || !okB {
-		_ = a.Close()
-		_ = b.Close()
-		return
+	release, ok := n.trackPair(a, b)
+	defer release()
+	if ok {
+		splice(a, b)
 	}
-	splice(a, b)
 }

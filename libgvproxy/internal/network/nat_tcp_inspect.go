@@ -2,7 +2,6 @@ package network
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net"
 	"net/netip"
@@ -100,34 +99,6 @@ func (n *Network) spliceInspected(guestConn net.Conn, ep tcpip.Endpoint, fromGue
 	wg.Wait()
 	_ = guestConn.Close()
 	_ = hostConn.Close()
-}
-
-// pipeFrom copies src to dst like pipe, for a source that is a Reader rather than a
-// connection. A clean EOF half-closes dst and returns nil; otherwise it returns the
-// error that ended the copy and leaves closing to the caller, which treats a policy
-// denial differently from an I/O error.
-func pipeFrom(dst net.Conn, src io.Reader) error {
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	buf := *bp
-	for {
-		nr, rerr := src.Read(buf)
-		if nr > 0 {
-			if _, werr := dst.Write(buf[:nr]); werr != nil {
-				return werr
-			}
-		}
-		switch {
-		case rerr == nil:
-			continue
-		case errors.Is(rerr, io.EOF):
-			if hc, ok := dst.(halfCloser); ok {
-				_ = hc.CloseWrite()
-				return nil
-			}
-		}
-		return rerr
-	}
 }
 
 // resetHost closes a host TCP connection with a RST (linger 0).

@@ -79,12 +79,9 @@ func (f *udpFlow) close() {
 }
 
 func (n *Network) runUDPFlow(f *udpFlow) {
-	releaseA, okA := n.group.Track(f.a)
-	releaseB, okB := n.group.Track(f.b)
-	defer releaseA()
-	defer releaseB()
-	if !okA || !okB {
-		f.close()
+	release, ok := n.trackPair(f.a, f.b)
+	defer release()
+	if !ok {
 		return
 	}
 	f.lastSeen.Store(time.Now().UnixNano())

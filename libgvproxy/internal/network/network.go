@@ -6,8 +6,10 @@
 package network
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -153,6 +155,30 @@ func (n *Network) buildStack() error {
 	}
 	n.stack = s
 	return nil
+}
+
+// stoppedByClose reports whether err ended a serve loop only because the network is
+// closing or the loop's socket was closed: an expected end, not worth logging.
+func (n *Network) stoppedByClose(err error) bool {
+	return n.group.Closing() || errors.Is(err, net.ErrClosed)
+}
+
+// trackPair tracks the two ends of a flow so that shutdown closes them; release forgets
+// both. If the network is already closing, both are closed at once and ok is false: a
+// flow must not keep one end open after losing the other.
+func (n *Network) trackPair(a, b io.Closer) (release func(), ok bool) {
+	releaseA, okA := n.group.Track(a)
+	releaseB, okB := n.group.Track(b)
+	release = func() {
+		releaseB()
+		releaseA()
+	}
+	if !okA || !okB {
+		_ = a.Close()
+		_ = b.Close()
+		return release, false
+	}
+	return release, true
 }
 
 // SocketPath is the path of the guest socket.

@@ -72,7 +72,7 @@ func (n *Network) serveTCPForward(ln net.Listener, guest tcpip.FullAddress) {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			if !n.group.Closing() && !errors.Is(err, net.ErrClosed) {
+			if !n.stoppedByClose(err) {
 				n.log.Errorf("port forward %s: accept: %v", ln.Addr(), err)
 			}
 			return

@@ -1,7 +1,6 @@
 package network
 
 import (
-	"errors"
 	"net"
 	"net/netip"
 	"sync"
@@ -25,7 +24,7 @@ func (n *Network) serveUDPForward(host *net.UDPConn, guest tcpip.FullAddress) {
 			if isTransientUDP(err) {
 				continue
 			}
-			if !n.group.Closing() && !errors.Is(err, net.ErrClosed) {
+			if !n.stoppedByClose(err) {
 				n.log.Errorf("port forward %s: read: %v", host.LocalAddr(), err)
 			}
 			return

@@ -43,11 +43,7 @@ func (n *Network) startDHCP(cfg *config.Config) error {
 		return fmt.Errorf("start dhcp server: %w", err)
 	}
 	n.group.Track(server.Underlying)
-	n.group.Go(func() {
-		if err := server.Serve(); err != nil && !n.group.Closing() {
-			n.log.Errorf("dhcp server stopped: %v", err)
-		}
-	})
+	n.serveInBackground("dhcp server", server.Serve)
 	return nil
 }
 
@@ -73,17 +69,20 @@ func (n *Network) startDNS(cfg *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("dns: create server: %w", err)
 	}
-	n.group.Go(func() {
-		if err := server.Serve(); err != nil && !n.group.Closing() {
-			n.log.Errorf("dns udp server stopped: %v", err)
-		}
-	})
-	n.group.Go(func() {
-		if err := server.ServeTCP(); err != nil && !n.group.Closing() {
-			n.log.Errorf("dns tcp server stopped: %v", err)
-		}
-	})
+	n.serveInBackground("dns udp server", server.Serve)
+	n.serveInBackground("dns tcp server", server.ServeTCP)
 	return nil
+}
+
+// serveInBackground runs a server's serve loop in the network's group. Every loop
+// returns an error once its socket is closed, so the error is logged only if the
+// network is not closing.
+func (n *Network) serveInBackground(name string, serve func() error) {
+	n.group.Go(func() {
+		if err := serve(); err != nil && !n.group.Closing() {
+			n.log.Errorf("%s stopped: %v", name, err)
+		}
+	})
 }
 
 // zoneNames are the configured zones' names, as the server matches them.

@@ -31,31 +31,40 @@ func splice(a, b net.Conn) {
 	_ = b.Close()
 }
 
-// pipe copies src to dst and then signals the end to dst.
+// pipe copies src to dst and then signals the end to dst: a clean EOF half-closes dst
+// (pipeFrom does that), anything else closes both connections.
 func pipe(dst, src net.Conn) {
+	if err := pipeFrom(dst, src); err != nil {
+		_ = src.Close()
+		_ = dst.Close()
+	}
+}
+
+// pipeFrom copies src to dst with a pooled buffer; src may be any Reader (the
+// inspected path reads the guest through the policy's checks). A clean EOF
+// half-closes dst and returns nil; otherwise it returns the error that ended the copy
+// and leaves closing to the caller: pipe closes both sides, spliceInspected treats a
+// policy denial differently from an I/O error.
+func pipeFrom(dst net.Conn, src io.Reader) error {
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
 	buf := *bp
 	for {
-		n, rerr := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				_ = src.Close()
-				_ = dst.Close()
-				return
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			if _, werr := dst.Write(buf[:nr]); werr != nil {
+				return werr
 			}
 		}
-		if rerr == nil {
+		switch {
+		case rerr == nil:
 			continue
-		}
-		if errors.Is(rerr, io.EOF) {
+		case errors.Is(rerr, io.EOF):
 			if hc, ok := dst.(halfCloser); ok {
 				_ = hc.CloseWrite()
-				return
+				return nil
 			}
 		}
-		_ = src.Close()
-		_ = dst.Close()
-		return
+		return rerr
 	}
 }
