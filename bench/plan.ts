@@ -19,34 +19,13 @@ export interface Plan {
   rssInstanceCounts: readonly number[];
 }
 
+/** The cells both modes measure: quick mode differs only in how long and how often. */
+const CELLS = { mtus: [1500, 9000, 65520], streams: [1, 4], rssInstanceCounts: [1, 10, 100] } as const;
+
 export function planFor(quick: boolean): Plan {
   return quick
-    ? {
-        quick,
-        runs: 1,
-        seconds: 1,
-        mtus: [1500, 9000, 65520],
-        streams: [1, 4],
-        rrCount: 1000,
-        crrCount: 200,
-        createDestroyCount: 50,
-        statsCount: 2000,
-        loadRuns: 3,
-        rssInstanceCounts: [1, 10, 100],
-      }
-    : {
-        quick,
-        runs: 5,
-        seconds: 3,
-        mtus: [1500, 9000, 65520],
-        streams: [1, 4],
-        rrCount: 5000,
-        crrCount: 1000,
-        createDestroyCount: 300,
-        statsCount: 20000,
-        loadRuns: 7,
-        rssInstanceCounts: [1, 10, 100],
-      };
+    ? { ...CELLS, quick, runs: 1, seconds: 1, rrCount: 1000, crrCount: 200, createDestroyCount: 50, statsCount: 2000, loadRuns: 3 }
+    : { ...CELLS, quick, runs: 5, seconds: 3, rrCount: 5000, crrCount: 1000, createDestroyCount: 300, statsCount: 20000, loadRuns: 7 };
 }
 
 /** Ours first on even runs, gvproxy first on odd ones, so drift does not favour either. */

@@ -8,13 +8,7 @@ import (
 )
 
 func TestConfiguredZonesAreAnsweredButOpenNothing(t *testing.T) {
-	p, err := ParseAllowNet([]string{"api.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.ExemptDNSZones("example.internal.")
-	upstream := &fakeUpstream{}
-	udpAddr, tcpAddr := startScreenedDNS(t, p, upstream)
+	p, upstream, udpAddr, tcpAddr := zoneScreenedDNS(t, "api.example.com")
 	for _, tc := range []struct{ network, addr string }{{"udp", udpAddr}, {"tcp", tcpAddr}} {
 		before := upstream.queries.Load()
 		q := new(dns.Msg)
@@ -37,13 +31,7 @@ func TestConfiguredZonesAreAnsweredButOpenNothing(t *testing.T) {
 }
 
 func TestOtherRecordTypesOfZoneNamesGetNoDataWithoutReachingTheServer(t *testing.T) {
-	p, err := ParseAllowNet([]string{"api.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.ExemptDNSZones("example.internal.")
-	upstream := &fakeUpstream{}
-	udpAddr, _ := startScreenedDNS(t, p, upstream)
+	_, upstream, udpAddr, _ := zoneScreenedDNS(t, "api.example.com")
 	for _, qtype := range []uint16{dns.TypeTXT, dns.TypeMX, dns.TypeAAAA, dns.TypeCNAME, dns.TypeANY} {
 		q := new(dns.Msg)
 		q.SetQuestion("secret.db.example.internal.", qtype)
@@ -58,13 +46,7 @@ func TestOtherRecordTypesOfZoneNamesGetNoDataWithoutReachingTheServer(t *testing
 }
 
 func TestOnlyNamesTheZoneItselfWouldAnswerAreExempt(t *testing.T) {
-	p, err := ParseAllowNet([]string{"api.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.ExemptDNSZones("example.internal.")
-	upstream := &fakeUpstream{}
-	udpAddr, _ := startScreenedDNS(t, p, upstream)
+	p, upstream, udpAddr, _ := zoneScreenedDNS(t, "api.example.com")
 	// The apex and a differently cased suffix are not matched by the zone (the server
 	// would forward them), and a lookalike is another domain: all filtered.
 	for _, name := range []string{"example.internal.", "db.EXAMPLE.internal.", "db.notexample.internal.", "evil.example."} {
@@ -80,17 +62,25 @@ func TestOnlyNamesTheZoneItselfWouldAnswerAreExempt(t *testing.T) {
 }
 
 func TestAllowedNamesInsideAZoneKeepEveryRecordType(t *testing.T) {
-	p, err := ParseAllowNet([]string{"*.example.internal"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.ExemptDNSZones("example.internal.")
-	upstream := &fakeUpstream{}
-	udpAddr, _ := startScreenedDNS(t, p, upstream)
+	_, upstream, udpAddr, _ := zoneScreenedDNS(t, "*.example.internal")
 	q := new(dns.Msg)
 	q.SetQuestion("db.example.internal.", dns.TypeTXT)
 	exchange(t, "udp", udpAddr, q)
 	if upstream.queries.Load() != 1 {
 		t.Fatal("a TXT query for an allowed name did not reach the server")
 	}
+}
+
+// zoneScreenedDNS starts a screened DNS server for a policy allowing entry, with the
+// zone example.internal. configured, in front of a fake upstream that counts queries.
+func zoneScreenedDNS(t *testing.T, entry string) (p *Policy, upstream *fakeUpstream, udpAddr, tcpAddr string) {
+	t.Helper()
+	p, err := ParseAllowNet([]string{entry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.ExemptDNSZones("example.internal.")
+	upstream = &fakeUpstream{}
+	udpAddr, tcpAddr = startScreenedDNS(t, p, upstream)
+	return p, upstream, udpAddr, tcpAddr
 }
