@@ -36,6 +36,12 @@ export interface QemuNetArgsOptions {
  * A userspace network backend built on gvisor-tap-vsock: DHCP, DNS, NAT to the host and
  * port forwarding for one VM. A constructed backend is a working network; `close()` (or
  * `using`) releases it.
+ *
+ * A backend lives until you close it. The library holds every open backend, so it keeps
+ * running while a VM uses it even when no JavaScript refers to it any more (garbage
+ * collection never stops a network). It never keeps the process alive by itself, and when
+ * the process exits (normally or by `process.exit()`, also from a signal handler) every
+ * backend still open is closed on the way out and its socket file removed.
  */
 export class GvisorTapBackend implements Disposable {
   /** The backend's name. */
@@ -101,7 +107,10 @@ export class GvisorTapBackend implements Disposable {
     return ["-netdev", netdev, "-device", `${device},netdev=${id},mac=${endpoint.macAddress}`];
   }
 
-  /** Stops the network and releases its socket and ports. Calling it again does nothing. */
+  /**
+   * Stops the network and releases its socket and ports; until this is called the network
+   * runs (or until the process exits). Calling it again does nothing.
+   */
   close(): void {
     this.instance.destroy();
   }

@@ -29,31 +29,46 @@ export interface GvproxyVersions {
   readonly go: string;
 }
 
-/** What the finalizer needs to destroy an instance that was dropped; never the instance itself. */
-interface Handle {
-  readonly id: number;
-  readonly socketPath: string;
-}
+/**
+ * Every instance that has not been destroyed. A network a VM is using is a resource like a
+ * listening server: it must not depend on the caller keeping a reference, so the library
+ * holds it here (strongly) until `destroy()`, and garbage collection never ends it.
+ */
+const open = new Set<GvproxyInstance>();
+let exitHookInstalled = false;
 
 /**
- * Destroys instances that were garbage-collected without `destroy()`: their ports and
- * socket would otherwise stay bound for the life of the process.
+ * Destroys every open instance when the process exits (normally, or through
+ * `process.exit()`, also from a signal handler), so no socket file is left behind and
+ * their last log lines are delivered. `exit` listeners run synchronously and so do FFI
+ * calls; a listener adds no handle, so the process still exits when its work is done.
  */
-const dropped = new FinalizationRegistry<Handle>((handle) => {
-  gvproxyLogger().warn(
-    `GvproxyInstance ${handle.id} (${handle.socketPath}) was garbage-collected without destroy(); destroying it now`,
-  );
-  try {
-    callLibrary((symbols) => symbols.gvproxy_destroy(handle.id));
-  } catch (error) {
-    gvproxyLogger().warn(`destroying dropped GvproxyInstance ${handle.id} failed: ${String(error)}`);
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", destroyOpenInstances);
+}
+
+/** The `exit` listener: destroys every open instance, each failure logged, none skipped. */
+function destroyOpenInstances(): void {
+  for (const instance of [...open]) {
+    try {
+      instance.destroy();
+    } catch (error) {
+      gvproxyLogger().warn(`destroying GvproxyInstance ${instance.id} (${instance.socketPath}) at exit failed: ${String(error)}`);
+    }
   }
-});
+}
 
 /**
  * A running gvisor-tap-vsock network: DHCP, DNS, NAT to the host and port forwarding for
  * one VM, reached through a Unix socket. Construction either yields a working network
  * (socket listening, host ports bound) or throws a {@link GvproxyError}.
+ *
+ * An instance lives until you destroy it: the library holds every open instance, so
+ * dropping the last reference (while a VM still uses the network) never stops it. It
+ * never keeps the process alive either, and when the process exits every instance still
+ * open is destroyed on the way out (its socket file removed).
  */
 export class GvproxyInstance implements Disposable {
   /** The handle libgvproxy issued for this network. */
@@ -94,7 +109,8 @@ export class GvproxyInstance implements Disposable {
         : this.protocol === "vfkit"
           ? "unix-dgram"
           : "unix-stream";
-    dropped.register(this, { id: this.id, socketPath }, this);
+    open.add(this);
+    installExitHook();
   }
 
   /** The gvisor-tap-vsock version compiled into libgvproxy, e.g. `v0.8.9`. */
@@ -133,7 +149,7 @@ export class GvproxyInstance implements Disposable {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    dropped.unregister(this);
+    open.delete(this);
     callLibrary((symbols) => symbols.gvproxy_destroy(this.id));
   }
 
