@@ -19,6 +19,8 @@ type createResult struct {
 	SocketPath     string `json:"socketPath"`
 	Protocol       string `json:"protocol"`
 	ConnectionType string `json:"connectionType"`
+	// Forwards are the configured forwards as bound (hostPort 0 resolved).
+	Forwards []network.ForwardInfo `json:"forwards"`
 }
 
 func createInstance(configJSON []byte) (createResult, error) {
@@ -43,7 +45,7 @@ func createInstance(configJSON []byte) (createResult, error) {
 	}
 	log.Infof("network started: socket %s (%s), gateway %s, guest %s, mtu %d, %d port mapping(s)",
 		cfg.SocketPath, cfg.Protocol, cfg.GatewayIP, cfg.GuestIP, cfg.MTU, len(cfg.PortMappings))
-	return createResult{ID: id, SocketPath: cfg.SocketPath, Protocol: string(cfg.Protocol), ConnectionType: connType}, nil
+	return createResult{ID: id, SocketPath: cfg.SocketPath, Protocol: string(cfg.Protocol), ConnectionType: connType, Forwards: n.Forwards()}, nil
 }
 
 func destroyInstance(id int64) error {

@@ -49,7 +49,9 @@ type Config struct {
 	DNSSearchDomains []string
 	HostLoopback     bool
 	HostLoopbackIP   netip.Addr
+	HostSockets      []HostSocket
 	AllowNet         []string // egress allow-list, validated by policy.ParseAllowNet
+	AllowNone        bool     // allowNet "none": every egress flow refused
 	CaptureFile      string
 	Debug            bool
 }

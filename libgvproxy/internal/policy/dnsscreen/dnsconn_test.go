@@ -1,4 +1,4 @@
-package policy
+package dnsscreen
 
 import (
 	"net"
@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"bun-gvproxy/libgvproxy/internal/audit"
+	"bun-gvproxy/libgvproxy/internal/policy"
 )
 
 // fakeUpstream is a DNS handler answering every A query with 203.0.113.53 and a TTL of
@@ -24,9 +27,9 @@ func (u *fakeUpstream) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	_ = w.WriteMsg(m)
 }
 
-// startScreenedDNS serves upstream through p's screening wrappers on loopback UDP and
+// startScreenedDNS serves upstream through the screen's wrappers on loopback UDP and
 // TCP and returns the two addresses.
-func startScreenedDNS(t *testing.T, p *Policy, upstream dns.Handler) (udpAddr, tcpAddr string) {
+func startScreenedDNS(t *testing.T, s *Screen, upstream dns.Handler) (udpAddr, tcpAddr string) {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -36,8 +39,8 @@ func startScreenedDNS(t *testing.T, p *Policy, upstream dns.Handler) (udpAddr, t
 	if err != nil {
 		t.Fatal(err)
 	}
-	udpSrv := &dns.Server{PacketConn: p.ScreenDNSPacketConn(pc), Handler: upstream}
-	tcpSrv := &dns.Server{Listener: p.ScreenDNSListener(ln), Handler: upstream}
+	udpSrv := &dns.Server{PacketConn: s.PacketConn(pc), Handler: upstream}
+	tcpSrv := &dns.Server{Listener: s.Listener(ln), Handler: upstream}
 	for _, srv := range []*dns.Server{udpSrv, tcpSrv} {
 		go func() { _ = srv.ActivateAndServe() }()
 	}
@@ -64,9 +67,9 @@ func exchange(t *testing.T, network, addr string, q *dns.Msg) *dns.Msg {
 }
 
 func TestScreenedDNSServer(t *testing.T) {
-	p, _, _ := newTestPolicy(t, "allowed.example")
+	screen, p, _ := newTestScreen(t, "allowed.example")
 	upstream := &fakeUpstream{}
-	udpAddr, tcpAddr := startScreenedDNS(t, p, upstream)
+	udpAddr, tcpAddr := startScreenedDNS(t, screen, upstream)
 
 	for _, transport := range []struct{ network, addr string }{{"udp", udpAddr}, {"tcp", tcpAddr}} {
 		t.Run(transport.network, func(t *testing.T) {
@@ -86,8 +89,8 @@ func TestScreenedDNSServer(t *testing.T) {
 			if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != 1 {
 				t.Fatalf("allowed.example: %v", resp)
 			}
-			if ttl := resp.Answer[0].Header().Ttl; ttl != uint32(MaxLearnTTL.Seconds()) {
-				t.Errorf("answer TTL %d, want it capped to %d", ttl, uint32(MaxLearnTTL.Seconds()))
+			if ttl := resp.Answer[0].Header().Ttl; ttl != uint32(policy.MaxLearnTTL.Seconds()) {
+				t.Errorf("answer TTL %d, want it capped to %d", ttl, uint32(policy.MaxLearnTTL.Seconds()))
 			}
 			if d := p.Decide("tcp", addrPort("203.0.113.53:22")); !d.Allow {
 				t.Errorf("answered address not learned: %s", d.Reason)
@@ -97,8 +100,8 @@ func TestScreenedDNSServer(t *testing.T) {
 }
 
 func TestScreenedDNSOverTCPHandlesSplitAndBatchedFrames(t *testing.T) {
-	p, _, _ := newTestPolicy(t, "allowed.example")
-	_, tcpAddr := startScreenedDNS(t, p, &fakeUpstream{})
+	screen, _, _ := newTestScreen(t, "allowed.example")
+	_, tcpAddr := startScreenedDNS(t, screen, &fakeUpstream{})
 	conn, err := net.Dial("tcp", tcpAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -136,9 +139,9 @@ func TestScreenedDNSOverTCPHandlesSplitAndBatchedFrames(t *testing.T) {
 }
 
 func TestScreenedDNSDropsGarbageAndKeepsServing(t *testing.T) {
-	p, _, _ := newTestPolicy(t, "allowed.example")
+	screen, _, auditor := newTestScreen(t, "allowed.example")
 	upstream := &fakeUpstream{}
-	udpAddr, _ := startScreenedDNS(t, p, upstream)
+	udpAddr, _ := startScreenedDNS(t, screen, upstream)
 	conn, err := net.Dial("udp", udpAddr)
 	if err != nil {
 		t.Fatal(err)
@@ -151,27 +154,54 @@ func TestScreenedDNSDropsGarbageAndKeepsServing(t *testing.T) {
 	if resp.Rcode != dns.RcodeSuccess {
 		t.Fatalf("server stopped answering after garbage: %v", resp)
 	}
-	if p.Denied() != 1 {
-		t.Errorf("Denied() = %d, want the garbage datagram counted once", p.Denied())
+	if auditor.Denied() != 1 {
+		t.Errorf("Denied() = %d, want the garbage datagram counted once", auditor.Denied())
 	}
 }
 
-func TestScreenWrappersAreTransparentWithoutFiltering(t *testing.T) {
-	p := mustParse(t)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+func TestUnfilteredScreenPassesEverythingAndReportsQueriesToListeners(t *testing.T) {
+	screen, _, auditor := newTestScreen(t)
+	upstream := &fakeUpstream{}
+	udpAddr, tcpAddr := startScreenedDNS(t, screen, upstream)
+	resp := exchange(t, "udp", udpAddr, query("anything.example", dns.TypeA))
+	if resp.Rcode != dns.RcodeSuccess || resp.Answer[0].Header().Ttl != 86400 {
+		t.Fatalf("unfiltered answer changed: %v", resp)
 	}
-	defer pc.Close()
-	if p.ScreenDNSPacketConn(pc) != pc {
-		t.Error("ScreenDNSPacketConn wrapped with filtering off")
+	if got := auditor.Drain(0); len(got) != 0 {
+		t.Fatalf("events without a listener: %v", got)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+
+	auditor.Subscribe(audit.KindDNS)
+	exchange(t, "tcp", tcpAddr, query("other.example", dns.TypeTXT))
+	events := auditor.Drain(0)
+	if len(events) != 1 {
+		t.Fatalf("events = %v, want one dns event", events)
 	}
-	defer ln.Close()
-	if p.ScreenDNSListener(ln) != ln {
-		t.Error("ScreenDNSListener wrapped with filtering off")
+	e := events[0].(*audit.DNSEvent)
+	if e.Name != "other.example." || e.Query != "TXT" || e.Protocol != "tcp" || e.Decision != audit.DNSAllowed || e.Rcode != "NOERROR" {
+		t.Errorf("dns event = %+v", e)
+	}
+	if upstream.queries.Load() != 2 || auditor.Denied() != 0 {
+		t.Errorf("upstream saw %d queries, %d denied; want 2 and 0", upstream.queries.Load(), auditor.Denied())
+	}
+}
+
+func TestFilteredScreenReportsAnswersAndRefusals(t *testing.T) {
+	screen, _, auditor := newTestScreen(t, "allowed.example")
+	auditor.Subscribe(audit.KindDNS)
+	udpAddr, _ := startScreenedDNS(t, screen, &fakeUpstream{})
+	exchange(t, "udp", udpAddr, query("allowed.example", dns.TypeA))
+	exchange(t, "udp", udpAddr, query("blocked.example", dns.TypeAAAA))
+	events := auditor.Drain(0)
+	if len(events) != 2 {
+		t.Fatalf("events = %v, want two", events)
+	}
+	allowed, refused := events[0].(*audit.DNSEvent), events[1].(*audit.DNSEvent)
+	if allowed.Decision != audit.DNSAllowed || len(allowed.Answer) != 1 || allowed.Answer[0] != "203.0.113.53" {
+		t.Errorf("allowed query event = %+v", allowed)
+	}
+	if refused.Decision != audit.DNSDenied || refused.Reason != audit.DNSRefused || refused.Name != "blocked.example." ||
+		refused.Query != "AAAA" || refused.Rcode != "NXDOMAIN" || refused.Protocol != "udp" {
+		t.Errorf("refused query event = %+v", refused)
 	}
 }
