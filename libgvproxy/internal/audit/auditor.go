@@ -26,7 +26,8 @@ type Auditor struct {
 	nextID atomic.Uint64
 
 	mu        sync.Mutex
-	ring      []any
+	ring      []any // grows (doubling) up to capacity, so an idle network holds little
+	capacity  int
 	head      int
 	count     int
 	dropped   atomic.Uint64
@@ -35,7 +36,7 @@ type Auditor struct {
 
 // New returns an auditor logging denials to log and queueing at most capacity events.
 func New(log Logger, capacity int) *Auditor {
-	return &Auditor{log: log, now: time.Now, ring: make([]any, max(capacity, 1))}
+	return &Auditor{log: log, now: time.Now, capacity: max(capacity, 1)}
 }
 
 // Subscribe sets the kinds that have a listener; events of other kinds are not built.
@@ -246,9 +247,12 @@ func unixMs(t time.Time) float64 { return float64(t.UnixMicro()) / 1000 }
 func (a *Auditor) push(e any) {
 	a.mu.Lock()
 	if a.count == len(a.ring) {
-		a.mu.Unlock()
-		a.dropped.Add(1)
-		return
+		if len(a.ring) == a.capacity {
+			a.mu.Unlock()
+			a.dropped.Add(1)
+			return
+		}
+		a.growLocked()
 	}
 	tail := a.head + a.count
 	if tail >= len(a.ring) {
@@ -257,6 +261,15 @@ func (a *Auditor) push(e any) {
 	a.ring[tail] = e
 	a.count++
 	a.mu.Unlock()
+}
+
+// growLocked doubles the ring (at least 64 slots, at most capacity), keeping the order.
+func (a *Auditor) growLocked() {
+	grown := make([]any, min(max(2*len(a.ring), 64), a.capacity))
+	for i := range a.count {
+		grown[i] = a.ring[(a.head+i)%len(a.ring)]
+	}
+	a.ring, a.head = grown, 0
 }
 
 // Drain removes and returns up to limit queued events (limit <= 0: all), oldest first.

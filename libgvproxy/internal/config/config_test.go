@@ -232,7 +232,10 @@ func TestRuntimeArgumentsAreValidatedLikeTheConfig(t *testing.T) {
 	}{
 		{func() error { _, err := ParseForward([]byte(`{"hostPort":70000,"guestPort":80}`), "f"); return err }, "f.hostPort"},
 		{func() error { _, err := ParseForward([]byte(`{"guestPort":80,"extra":1}`), "f"); return err }, "f.extra"},
-		{func() error { _, err := ParseForward([]byte(`{"hostPath":"/x.sock","hostPort":1,"guestPort":80}`), "f"); return err }, "f"},
+		{func() error {
+			_, err := ParseForward([]byte(`{"hostPath":"/x.sock","hostPort":1,"guestPort":80}`), "f")
+			return err
+		}, "f"},
 		{func() error { _, err := ParseForward([]byte(`{"hostPath":"/x.sock"}`), "f"); return err }, "f.guestPort"},
 		{func() error { _, err := ParseForwardSelector([]byte(`{}`), "s"); return err }, "s.hostPort"},
 		{func() error { _, err := ParseHostSocket([]byte(`{"port":5000,"path":""}`), "h"); return err }, "h.path"},

@@ -82,10 +82,10 @@ func New(cfg Config) (*Endpoint, error) {
 		return nil, fmt.Errorf("MTU %d is outside %d..%d", cfg.MTU, minMTU, maxMTU)
 	}
 	e := &Endpoint{
-		maxFrame:   maxFrameSize(cfg.MTU),
-		mac:        cfg.MAC,
-		log:        cfg.Log,
-		logFrames:  cfg.LogFrames,
+		maxFrame:  maxFrameSize(cfg.MTU),
+		mac:       cfg.MAC,
+		log:       cfg.Log,
+		logFrames: cfg.LogFrames,
 	}
 	if e.log == nil {
 		e.log = discardLogger{}

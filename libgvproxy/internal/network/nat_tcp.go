@@ -146,8 +146,8 @@ func (n *Network) admit(proto Transport, src, dst netip.AddrPort) (netip.Addr, p
 // natFlow is an admitted NAT flow from open to end: its audit record and its entry in
 // the live set setAllowNet re-judges.
 type natFlow struct {
-	flow              *audit.Flow
-	remove            func()
+	flow               *audit.Flow
+	remove             func()
 	fromGuest, toGuest uint64
 }
 

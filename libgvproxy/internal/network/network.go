@@ -59,8 +59,8 @@ type Network struct {
 	fwd             forwards
 	pendingForwards []*forward
 	// sockets is the host sockets the guest reaches on the host loopback address.
-	sockets hostSockets
-	closeOnce    sync.Once
+	sockets   hostSockets
+	closeOnce sync.Once
 }
 
 // New builds and starts a network. When it returns without error the guest socket is

@@ -69,7 +69,7 @@ func TestRulesAskForInspectionOnlyWhereANameOpenedTheAddress(t *testing.T) {
 		{TCP, "192.0.2.80:443", true, policy.InspectTLS}, // opened by a name
 		{TCP, "192.0.2.80:80", true, policy.InspectHTTP},
 		{TCP, "192.0.2.80:8080", true, policy.InspectNone},
-		{UDP, "192.0.2.80:443", false, policy.InspectNone}, // QUIC hides the name
+		{UDP, "192.0.2.80:443", false, policy.InspectNone},     // QUIC hides the name
 		{TCP, "192.168.127.254:22", false, policy.InspectNone}, // the host, unless listed exactly
 	}
 	for _, tc := range cases {

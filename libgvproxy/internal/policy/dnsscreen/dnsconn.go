@@ -38,6 +38,8 @@ func (s *Screen) screenQuery(raw []byte, transport string) (pass bool, reply []b
 		return true, nil // unfiltered: the server decides what to do with it
 	}
 	if handled, zoneReply := s.screenZoneQuery(rules, q); handled {
+		// A zone's answer for an allowed name opens its address, like any answer.
+		ObserveResponse(rules, zoneReply)
 		s.emitAnswer(zoneReply, transport)
 		packed, err := zoneReply.Pack()
 		if err != nil {
