@@ -1,14 +1,13 @@
 package network
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
 	"syscall"
 
-	"bun-gvproxy/libgvproxy/internal/link"
+	"bun-gvproxy/framing"
 )
 
 // Guest socket buffer sizes. Large buffers let a burst of full-MTU frames (up to 64 KiB
@@ -55,7 +54,7 @@ func (n *Network) serveGuest(conn net.Conn) {
 	n.guests.active.Add(1)
 	defer n.guests.active.Add(-1)
 	n.log.Infof("guest connected to %s", n.socket.Path)
-	err := n.link.Serve(conn, link.Stream)
+	err := n.link.Serve(conn, framing.Qemu)
 	n.log.Infof("guest disconnected from %s: %v", n.socket.Path, err)
 }
 
@@ -66,9 +65,6 @@ func setBuffers(conn interface {
 	_ = conn.SetReadBuffer(guestReceiveBuffer)
 	_ = conn.SetWriteBuffer(guestSendBuffer)
 }
-
-// vfkitHandshake is the datagram old vfkit versions send first; it is not a frame.
-var vfkitHandshake = []byte("VFKT")
 
 // datagramGuest adapts the bound SOCK_DGRAM socket to a connected-looking socket:
 // it reads frames from any peer and sends to the peer that sent last, so a rebooted VM
@@ -90,7 +86,7 @@ func (g *datagramGuest) Read(b []byte) (int, error) {
 			continue // an unbound client cannot be answered
 		}
 		g.notePeer(from)
-		if nr == len(vfkitHandshake) && bytes.Equal(b[:nr], vfkitHandshake) {
+		if framing.IsVfkitHandshake(b[:nr]) {
 			continue
 		}
 		return nr, nil
@@ -135,7 +131,7 @@ func (g *datagramGuest) Close() error { return nil }
 func (n *Network) serveDatagramGuests(conn *net.UnixConn) {
 	setBuffers(conn)
 	g := &datagramGuest{UnixConn: conn, n: n}
-	if err := n.link.Serve(g, link.Datagram); err != nil && !n.group.Closing() {
+	if err := n.link.Serve(g, framing.Vfkit); err != nil && !n.group.Closing() {
 		n.log.Errorf("guest socket %s: %v", n.socket.Path, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"syscall"
 
+	"bun-gvproxy/framing"
 	"bun-gvproxy/libgvproxy/internal/errs"
 )
 
@@ -26,22 +27,8 @@ func MaxLen() int {
 	return 107
 }
 
-// Kind is the socket type the VM expects.
-type Kind int
-
-const (
-	Stream   Kind = iota // SOCK_STREAM (QEMU protocol)
-	Datagram             // SOCK_DGRAM (vfkit protocol)
-)
-
-func (k Kind) network() string {
-	if k == Datagram {
-		return "unixgram"
-	}
-	return "unix"
-}
-
-// Socket is a bound socket file: Listener for Stream, PacketConn for Datagram.
+// Socket is a bound socket file: Listener for the QEMU transport (SOCK_STREAM),
+// PacketConn for vfkit (SOCK_DGRAM).
 type Socket struct {
 	Path       string
 	Listener   *net.UnixListener
@@ -51,8 +38,8 @@ type Socket struct {
 
 const field = "socketPath"
 
-// Bind checks path, clears a stale socket and binds a new one of the given kind.
-func Bind(path string, kind Kind) (*Socket, error) {
+// Bind checks path, clears a stale socket and binds a new one of the transport's type.
+func Bind(path string, transport framing.Transport) (*Socket, error) {
 	if len(path) > MaxLen() {
 		return nil, &errs.Error{Code: errs.SocketPathTooLong, Field: field,
 			Message: fmt.Sprintf("socket path %s is %d bytes; the limit on %s is %d", path, len(path), runtime.GOOS, MaxLen())}
@@ -63,7 +50,7 @@ func Bind(path string, kind Kind) (*Socket, error) {
 	if err := clearStale(path); err != nil {
 		return nil, err
 	}
-	s, err := listen(path, kind)
+	s, err := listen(path, transport)
 	if err != nil {
 		return nil, err
 	}
@@ -140,11 +127,11 @@ func isLive(path string) (bool, error) {
 	return false, nil
 }
 
-func listen(path string, kind Kind) (*Socket, error) {
-	addr := &net.UnixAddr{Name: path, Net: kind.network()}
+func listen(path string, transport framing.Transport) (*Socket, error) {
+	addr := &net.UnixAddr{Name: path, Net: transport.Network()}
 	s := &Socket{Path: path}
 	var err error
-	if kind == Datagram {
+	if transport.Datagram() {
 		s.PacketConn, err = net.ListenUnixgram(addr.Net, addr)
 	} else {
 		s.Listener, err = net.ListenUnix(addr.Net, addr)
