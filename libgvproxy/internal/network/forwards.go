@@ -12,6 +12,7 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 
+	"bun-gvproxy/framing"
 	"bun-gvproxy/libgvproxy/internal/config"
 	"bun-gvproxy/libgvproxy/internal/errs"
 	"bun-gvproxy/libgvproxy/internal/socketpath"
@@ -49,7 +50,7 @@ func (n *Network) bindForward(fw config.Forward, field string) (*forward, error)
 	guest := tcpip.FullAddress{NIC: nicID, Addr: addrOf(n.cfg.GuestIP), Port: fw.GuestPort}
 	f := &forward{done: make(chan struct{})}
 	if fw.HostPath != "" {
-		s, err := socketpath.BindField(fw.HostPath, socketpath.Stream, field+".hostPath")
+		s, err := socketpath.BindField(fw.HostPath, framing.Qemu, field+".hostPath")
 		if err != nil {
 			return nil, err
 		}

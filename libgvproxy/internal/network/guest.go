@@ -1,7 +1,6 @@
 package network
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"sync"
@@ -9,8 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"bun-gvproxy/framing"
 	"bun-gvproxy/libgvproxy/internal/audit"
-	"bun-gvproxy/libgvproxy/internal/link"
 )
 
 // Guest socket buffer sizes. Large buffers let a burst of full-MTU frames (up to 64 KiB
@@ -74,7 +73,7 @@ func (n *Network) serveGuest(conn net.Conn) {
 	}
 	n.attached("")
 	n.log.Infof("guest connected to %s", n.socket.Path)
-	err := n.link.Serve(conn, link.Stream)
+	err := n.link.Serve(conn, framing.Qemu)
 	reason := "closed"
 	if err != nil {
 		reason = err.Error()
@@ -90,9 +89,6 @@ func setBuffers(conn interface {
 	_ = conn.SetReadBuffer(guestReceiveBuffer)
 	_ = conn.SetWriteBuffer(guestSendBuffer)
 }
-
-// vfkitHandshake is the datagram old vfkit versions send first; it is not a frame.
-var vfkitHandshake = []byte("VFKT")
 
 // datagramGuest adapts the bound SOCK_DGRAM socket to a connected-looking socket:
 // it reads frames from any peer and sends to the peer that sent last, so a rebooted VM
@@ -114,7 +110,7 @@ func (g *datagramGuest) Read(b []byte) (int, error) {
 			continue // an unbound client cannot be answered
 		}
 		g.notePeer(from)
-		if nr == len(vfkitHandshake) && bytes.Equal(b[:nr], vfkitHandshake) {
+		if framing.IsVfkitHandshake(b[:nr]) {
 			continue
 		}
 		return nr, nil
@@ -159,7 +155,7 @@ func (g *datagramGuest) Close() error { return nil }
 func (n *Network) serveDatagramGuests(conn *net.UnixConn) {
 	setBuffers(conn)
 	g := &datagramGuest{UnixConn: conn, n: n}
-	if err := n.link.Serve(g, link.Datagram); err != nil && !n.group.Closing() {
+	if err := n.link.Serve(g, framing.Vfkit); err != nil && !n.group.Closing() {
 		n.log.Errorf("guest socket %s: %v", n.socket.Path, err)
 	}
 }

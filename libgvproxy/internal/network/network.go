@@ -94,11 +94,7 @@ func New(cfg *config.Config, opts Options) (*Network, error) {
 // first (socket path, host ports), then builds the stack and services, and only then
 // starts serving.
 func (n *Network) start() error {
-	kind := socketpath.Stream
-	if n.cfg.Protocol == config.ProtocolVfkit {
-		kind = socketpath.Datagram
-	}
-	socket, err := socketpath.Bind(n.cfg.SocketPath, kind)
+	socket, err := socketpath.Bind(n.cfg.SocketPath, n.cfg.Protocol)
 	if err != nil {
 		return err
 	}

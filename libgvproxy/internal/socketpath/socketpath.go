@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"syscall"
 
+	"bun-gvproxy/framing"
 	"bun-gvproxy/libgvproxy/internal/errs"
 )
 
@@ -26,22 +27,8 @@ func MaxLen() int {
 	return 107
 }
 
-// Kind is the socket type the VM expects.
-type Kind int
-
-const (
-	Stream   Kind = iota // SOCK_STREAM (QEMU protocol)
-	Datagram             // SOCK_DGRAM (vfkit protocol)
-)
-
-func (k Kind) network() string {
-	if k == Datagram {
-		return "unixgram"
-	}
-	return "unix"
-}
-
-// Socket is a bound socket file: Listener for Stream, PacketConn for Datagram.
+// Socket is a bound socket file: Listener for the QEMU transport (SOCK_STREAM),
+// PacketConn for vfkit (SOCK_DGRAM).
 type Socket struct {
 	Path       string
 	Listener   *net.UnixListener
@@ -49,12 +36,14 @@ type Socket struct {
 	ino        uint64
 }
 
-// Bind checks path, clears a stale socket and binds a new one of the given kind; errors
-// name the field socketPath.
-func Bind(path string, kind Kind) (*Socket, error) { return BindField(path, kind, "socketPath") }
+// Bind checks path, clears a stale socket and binds a new one of the transport's type;
+// errors name the field socketPath.
+func Bind(path string, transport framing.Transport) (*Socket, error) {
+	return BindField(path, transport, "socketPath")
+}
 
 // BindField is Bind for a socket path given as another field (a Unix listener forward).
-func BindField(path string, kind Kind, field string) (*Socket, error) {
+func BindField(path string, transport framing.Transport, field string) (*Socket, error) {
 	if len(path) > MaxLen() {
 		return nil, &errs.Error{Code: errs.SocketPathTooLong, Field: field,
 			Message: fmt.Sprintf("socket path %s is %d bytes; the limit on %s is %d", path, len(path), runtime.GOOS, MaxLen())}
@@ -65,7 +54,7 @@ func BindField(path string, kind Kind, field string) (*Socket, error) {
 	if err := clearStale(path, field); err != nil {
 		return nil, err
 	}
-	s, err := listen(path, kind, field)
+	s, err := listen(path, transport, field)
 	if err != nil {
 		return nil, err
 	}
@@ -142,11 +131,11 @@ func isLive(path, field string) (bool, error) {
 	return false, nil
 }
 
-func listen(path string, kind Kind, field string) (*Socket, error) {
-	addr := &net.UnixAddr{Name: path, Net: kind.network()}
+func listen(path string, transport framing.Transport, field string) (*Socket, error) {
+	addr := &net.UnixAddr{Name: path, Net: transport.Network()}
 	s := &Socket{Path: path}
 	var err error
-	if kind == Datagram {
+	if transport.Datagram() {
 		s.PacketConn, err = net.ListenUnixgram(addr.Net, addr)
 	} else {
 		s.Listener, err = net.ListenUnix(addr.Net, addr)
