@@ -494,3 +494,65 @@ function denialLines(logs: readonly CapturedLog[]): string[] {
   denied();
   return logs.filter((l) => l.type === "debug" && l.message.includes("egress denied")).map((l) => l.message);
 }
+
+describe.skipIf(skipReason !== undefined)("setAllowNet on a running network", () => {
+  test("a download the new list no longer allows is reset; the time from the call to the reset is reported", async () => {
+    const { hostA, hostB } = testHosts();
+    const guest = await startGuest({ allowNet: [hostA, hostB] });
+    const closes: Array<{ reason?: string; bytesToGuest?: number }> = [];
+    network?.backend.on("connection", (e) => {
+      if (e.phase === "close") closes.push(e);
+    });
+    let opened = false;
+    network?.backend.on("connection", (e) => {
+      if (e.phase === "open" && "ip" in (e.destination ?? {}) && (e.destination as { port: number }).port === 19) opened = true;
+    });
+    const download = outcome(guest.bulkReceive({ host: hostA, port: 19, timeoutMs: 60_000 }));
+    await waitUntil("the download to start", () => opened, 10_000);
+    await Bun.sleep(100); // let bytes flow
+    const calledAt = performance.now();
+    expect(network?.backend.setAllowNet([hostB])).toBe(1);
+    const result = await download;
+    const resetAfterMs = performance.now() - calledAt;
+    console.log(`setAllowNet -> guest saw the reset after ${resetAfterMs.toFixed(1)} ms`);
+    expect(result).toBeInstanceOf(GuestCommandError);
+    expect((result as GuestCommandError).code).toBe("CONNECTION_RESET");
+    await waitUntil("the close event", () => closes.length === 1);
+    expect(closes[0]?.reason).toBe("policy-changed");
+    expect(closes[0]?.bytesToGuest).toBeGreaterThan(0);
+    // New flows follow the new list at once; what it still allows keeps working.
+    expect(await failureCode(guest.tcpRequest({ host: hostA, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
+    expect((await guest.tcpRequest({ host: hostB, port: 7, data: "still" })).response).toBe("still");
+  });
+
+  test("a name removed from the list loses its learned addresses; an invalid list changes nothing", async () => {
+    const { hostA } = testHosts();
+    const guest = await startGuest({ allowNet: [ALLOWED, NEIGHBOUR] });
+    await resolvesTo(guest, ALLOWED);
+    expect((await guest.tcpRequest({ host: hostA, port: 7, data: "a" })).response).toBe("a");
+    expect(() => network?.backend.setAllowNet([ALLOWED, "bad name!"])).toThrow(expect.objectContaining({ code: "INVALID_CONFIG", field: "allowNet[1]" }));
+    expect((await guest.tcpRequest({ host: hostA, port: 7, data: "b" })).response).toBe("b");
+    network?.backend.setAllowNet([NEIGHBOUR]);
+    expect(await failureCode(guest.tcpRequest({ host: hostA, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
+    // The names still allowed open their address again once resolved.
+    await resolvesTo(guest, NEIGHBOUR);
+    expect((await guest.tcpRequest({ host: hostA, port: 7, data: "c" })).response).toBe("c");
+  });
+
+  test('"none" refuses every egress flow (egress-none) while zones and forwards keep working', async () => {
+    const { hostA } = testHosts();
+    const guest = await startGuest({});
+    expect((await guest.tcpRequest({ host: hostA, port: 7, data: "open" })).response).toBe("open");
+    network?.backend.setAllowNet("none");
+    expect(await failureCode(guest.tcpRequest({ host: hostA, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
+    expect(await failureCode(guest.udpRequest({ host: hostA, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
+    expect(await reasons()).toEqual(["egress-none", "egress-none"]);
+    expect(await resolvesTo(guest, ALLOWED)).toEqual([hostA]); // the zone still answers
+    await guest.serveTcp(7000, { mode: "echo" });
+    const forward = network?.backend.expose([0, 7000]) as { hostPort: number };
+    const { tcpExchange } = await import("../support/host-clients.ts");
+    expect(await tcpExchange(forward.hostPort, "in through a forward")).toBe("in through a forward");
+    network?.backend.setAllowNet([]);
+    expect((await guest.tcpRequest({ host: hostA, port: 7, data: "again" })).response).toBe("again");
+  });
+});
