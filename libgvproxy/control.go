@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+
 	"bun-gvproxy/libgvproxy/internal/audit"
 	"bun-gvproxy/libgvproxy/internal/config"
 	"bun-gvproxy/libgvproxy/internal/errs"
@@ -120,11 +122,11 @@ func subscribeEvents(id int64, mask int64) (any, error) {
 }
 
 type drainResult struct {
-	Events []any `json:"events"`
+	Events json.RawMessage `json:"events"`
 }
 
 func drainEvents(id int64, limit int64) (drainResult, error) {
 	return withInstance(id, func(n *network.Network) (drainResult, error) {
-		return drainResult{Events: n.DrainEvents(int(limit))}, nil
+		return drainResult{Events: audit.AppendJSON(nil, n.DrainEvents(int(limit)))}, nil
 	})
 }
