@@ -107,6 +107,12 @@ func TestTheQueueIsBoundedAndCountsDrops(t *testing.T) {
 	if s := a.Stats(); s.Queued != 0 || s.Delivered != 4 || s.Dropped != 6 {
 		t.Fatalf("stats %+v", s)
 	}
+	a.Guest(GuestConnected, "stale", "", 0)
+	a.Subscribe(0)
+	a.Subscribe(KindGuest)
+	if got := a.Drain(0); len(got) != 0 {
+		t.Fatalf("a new listener got events queued while nobody listened: %v", got)
+	}
 	var nilAuditor *Auditor
 	nilAuditor.Deny(Denial{})
 	nilAuditor.Open(Conn{}).Close(0, 0)
