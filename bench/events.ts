@@ -26,6 +26,8 @@ function guestToHost(listener: boolean, seconds: number): Promise<MeasuredTransf
   return withTestbed("ours", MTU, { connectionListener: listener }, (t) => t.guestToHost(1, seconds * 125e6));
 }
 
+const cpuPerByte = (t: MeasuredTransfer) => t.cpu.network / t.bytes;
+
 export async function measureEventStream(plan: Plan, log: (line: string) => void): Promise<EventStream> {
   const floods = { active: [] as FloodResult[], timer: [] as FloodResult[] };
   for (let run = 0; run < Math.max(plan.runs, 3); run++) {
@@ -41,12 +43,13 @@ export async function measureEventStream(plan: Plan, log: (line: string) => void
     for (const listener of interleaved(run, true, false)) {
       const t = await guestToHost(listener, plan.seconds);
       (listener ? withListener : without).push(t);
-      log(`listener cost run ${run + 1}/${plan.runs} ${listener ? "with" : "without"} a connection listener: ${t.gbps.toFixed(3)} Gbit/s`);
+      log(`listener cost run ${run + 1}/${plan.runs} ${listener ? "with" : "without"} a connection listener: ${t.gbps.toFixed(3)} Gbit/s, ${(cpuPerByte(t) * 1e9).toFixed(2)} CPU s/GB`);
     }
   }
   return {
     eventsPerSecond: summarize(floods.active.map((r) => r.eventsPerSecond)),
     eventsPerSecondTimerOnly: summarize(floods.timer.map((r) => r.eventsPerSecond)),
     listenerThroughput: pairedRatio(withListener.map((t) => t.gbps), without.map((t) => t.gbps)),
+    listenerCpuPerByte: pairedRatio(withListener.map(cpuPerByte), without.map(cpuPerByte)),
   };
 }

@@ -102,6 +102,8 @@ export interface EventStream {
   eventsPerSecondTimerOnly: Summary;
   /** Guest -> host NAT throughput with a `connection` listener / without, per pair: below 1 is the cost. */
   listenerThroughput: Summary;
+  /** The network process's CPU per byte with / without, per pair: above 1 is the cost. */
+  listenerCpuPerByte: Summary;
 }
 
 /** Logging on relative to off, per pair of back-to-back runs. */

@@ -81,7 +81,7 @@ function eventStreamTable(e: EventStream): string {
     [
       ["events/s to a counting `connection` listener, pump in a loop", withRange(e.eventsPerSecond)],
       ["events/s, JS idle (library drain timer only)", withRange(e.eventsPerSecondTimerOnly)],
-      ["guest -> host NAT throughput with a `connection` listener / without", ratio(e.listenerThroughput)],
+      ["guest -> host NAT with a `connection` listener / without: throughput, CPU per byte", `${ratio(e.listenerThroughput)}, ${ratio(e.listenerCpuPerByte)}`],
     ],
   );
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-
 	"bun-gvproxy/libgvproxy/internal/audit"
 	"bun-gvproxy/libgvproxy/internal/config"
 	"bun-gvproxy/libgvproxy/internal/errs"
@@ -121,12 +119,18 @@ func subscribeEvents(id int64, mask int64) (any, error) {
 	})
 }
 
-type drainResult struct {
-	Events json.RawMessage `json:"events"`
-}
-
-func drainEvents(id int64, limit int64) (drainResult, error) {
-	return withInstance(id, func(n *network.Network) (drainResult, error) {
-		return drainResult{Events: audit.AppendJSON(nil, n.DrainEvents(int(limit)))}, nil
-	})
+// drainEventsEnvelope is the envelope of gvproxy_drain_events, written directly: at
+// 200,000 events/s, passing the events through encoding/json (even as a RawMessage,
+// which it re-scans) would cost more than encoding them.
+func drainEventsEnvelope(id int64, limit int64) string {
+	n, ok := instances.Get(id)
+	if !ok {
+		return render(nil, errNoInstance(id))
+	}
+	events := n.DrainEvents(int(limit))
+	b := make([]byte, 0, 64+320*len(events))
+	b = append(b, `{"ok":true,"value":{"events":`...)
+	b = audit.AppendJSON(b, events)
+	b = append(b, "}}"...)
+	return string(b)
 }

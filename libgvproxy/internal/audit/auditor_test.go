@@ -159,3 +159,33 @@ func TestAppendJSONWritesWhatEncodingJSONWould(t *testing.T) {
 		t.Fatalf("AppendJSON:\n%s\nencoding/json:\n%s", gotText, wantText)
 	}
 }
+
+func BenchmarkAppendJSON(b *testing.B) {
+	a := New(nil, DefaultCapacity)
+	a.Subscribe(KindConnection)
+	for range 5000 {
+		a.Open(Conn{Proto: "tcp", Source: guestEnd, Destination: outside, Name: "flood.example"}).Close(1, 2)
+	}
+	events := a.Drain(0)
+	b.ReportAllocs()
+	buf := make([]byte, 0, 4<<20)
+	for b.Loop() {
+		buf = AppendJSON(buf[:0], events)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(events)), "ns/event")
+}
+
+func BenchmarkMarshalRawEnvelope(b *testing.B) {
+	a := New(nil, DefaultCapacity)
+	a.Subscribe(KindConnection)
+	for range 5000 {
+		a.Open(Conn{Proto: "tcp", Source: guestEnd, Destination: outside, Name: "flood.example"}).Close(1, 2)
+	}
+	raw := json.RawMessage(AppendJSON(nil, a.Drain(0)))
+	for b.Loop() {
+		_, _ = json.Marshal(struct {
+			Events json.RawMessage `json:"events"`
+		}{raw})
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10000), "ns/event")
+}

@@ -105,9 +105,9 @@ func appendEndpointField(b []byte, name string, e *Endpoint) []byte {
 		b = appendString(b, e.Path)
 		return append(b, '}')
 	}
-	b = append(b, `{"ip":`...)
-	b = appendString(b, e.Addr.Addr().String())
-	b = append(b, `,"port":`...)
+	b = append(b, `{"ip":"`...)
+	b = e.Addr.Addr().AppendTo(b) // digits, dots and colons: nothing to escape
+	b = append(b, `","port":`...)
 	b = strconv.AppendUint(b, uint64(e.Addr.Port()), 10)
 	return append(b, '}')
 }
