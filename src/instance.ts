@@ -244,11 +244,11 @@ export class GvproxyInstance implements Disposable {
     if (this.#destroyed) return;
     this.#destroyed = true;
     dropped.unregister(this);
-    try {
-      this.#events?.close();
-    } finally {
-      callLibrary((symbols) => symbols.gvproxy_destroy(this.id));
-    }
+    // The hub delivers what is queued and leaves the pump (which must not drain a
+    // destroyed network); the events of the shutdown itself come back as the value.
+    this.#events?.detach();
+    const finalEvents = callLibrary((symbols) => symbols.gvproxy_destroy(this.id));
+    this.#events?.close(finalEvents);
   }
 
   /** Same as {@link destroy}, so `using inst = new GvproxyInstance(...)` cleans up. */

@@ -271,6 +271,20 @@ describe("events", () => {
     expect(info.connectedAt).toBeGreaterThan(Date.now() - 60_000);
   });
 
+  test("close() delivers the events of the shutdown itself before it returns", async () => {
+    const { backend, guest } = await leasedNetwork();
+    await guest.serveTcp(7000, { mode: "echo" });
+    const forward = backend.expose([0, 7000]) as { hostPort: number };
+    const events: ConnectionEvent[] = [];
+    backend.on("connection", (e) => events.push(e));
+    const socket = await Bun.connect({ hostname: "127.0.0.1", port: forward.hostPort, socket: { data() {} } });
+    cleanups.push(() => socket.end());
+    await until("the forwarded connection to open", () => events.some((e) => e.phase === "open"));
+    backend.close();
+    expect(events.map((e) => e.phase)).toEqual(["open", "close"]);
+    expect(events[1]).toMatchObject({ via: "forward", id: events[0]?.id });
+  });
+
   test("on() validates the type and the listener", async () => {
     const { backend } = await leasedNetwork();
     expect(() => backend.on("packets" as never, () => {})).toThrow(expect.objectContaining({ code: "INVALID_CONFIG" }));
