@@ -9,6 +9,7 @@ require (
 )
 
 require (
+	bun-gvproxy/framing v0.0.0
 	github.com/google/btree v1.1.2 // indirect
 	golang.org/x/mod v0.31.0 // indirect
 	golang.org/x/net v0.48.0 // indirect
@@ -16,3 +17,5 @@ require (
 	golang.org/x/time v0.5.0 // indirect
 	golang.org/x/tools v0.40.0 // indirect
 )
+
+replace bun-gvproxy/framing => ../framing

@@ -11,7 +11,20 @@ import {
   type PortMapping,
   type ResolvedGvproxyConfig,
 } from "./config.ts";
+import {
+  forwardSpecJson,
+  jsonArgument,
+  parseForward,
+  parseGuestInfo,
+  type DnsZone,
+  type Forward,
+  type ForwardSelector,
+  type ForwardSpec,
+  type GuestInfo,
+  type HostSocket,
+} from "./control.ts";
 import { GvproxyError } from "./errors.ts";
+import { EventHub, type GvproxyEventListener, type GvproxyEventType } from "./events.ts";
 import { callEnvelope, cString, type EnvelopePointer, type GvproxySymbols } from "./ffi.ts";
 import { drainGvproxyLogs, gvproxyLogger, startLogBridge } from "./logging.ts";
 import { parseNetworkStats, type NetworkStats } from "./stats.ts";
@@ -67,6 +80,7 @@ export class GvproxyInstance implements Disposable {
   /** The validated configuration with every default applied. */
   readonly config: ResolvedGvproxyConfig;
   #destroyed = false;
+  #events: EventHub | undefined;
 
   /**
    * Starts a network listening on `socketPath`, forwarding `portMappings` from the host.
@@ -111,6 +125,102 @@ export class GvproxyInstance implements Disposable {
     return { gvisorTapVsock: value.gvisorTapVsock, gvisor: String(value.gvisor), go: String(value.go) };
   }
 
+  /**
+   * Starts forwarding a host port or Unix socket to a guest port. When it returns the
+   * listener is up (hostPort 0: the OS picked the port, reported in the result); when it
+   * throws nothing changed.
+   * @throws {GvproxyError} `INVALID_CONFIG`, `ADDRESS_IN_USE`, `SOCKET_IN_USE`,
+   *   `NOT_A_SOCKET`, `SOCKET_PATH_TOO_LONG`, `PERMISSION_DENIED`, `DESTROYED`
+   */
+  expose(spec: ForwardSpec): Forward {
+    this.#assertLive("expose");
+    const arg = cString(forwardSpecJson(spec));
+    return parseForward(callLibrary((symbols) => symbols.gvproxy_expose(this.id, arg)));
+  }
+
+  /**
+   * Removes the forwards `selector` names; when it returns their ports or paths are free
+   * and their live connections closed. Returns whether one was removed.
+   * @throws {GvproxyError} `INVALID_CONFIG`, `DESTROYED`
+   */
+  unexpose(selector: ForwardSelector): boolean {
+    this.#assertLive("unexpose");
+    const arg = cString(jsonArgument(selector, "forward"));
+    const value = callLibrary((symbols) => symbols.gvproxy_unexpose(this.id, arg)) as { removed?: unknown };
+    return typeof value.removed === "number" && value.removed > 0;
+  }
+
+  /** Every active forward (configured ones first), as bound. */
+  forwards(): Forward[] {
+    this.#assertLive("forwards");
+    const value = callLibrary((symbols) => symbols.gvproxy_forwards(this.id));
+    if (!Array.isArray(value)) throw new GvproxyError("INTERNAL", `libgvproxy returned malformed forwards: ${JSON.stringify(value)}`);
+    return value.map(parseForward);
+  }
+
+  /**
+   * Lets the guest reach the host Unix socket `socket.path` at `hostLoopbackIp:socket.port`.
+   * @throws {GvproxyError} `INVALID_CONFIG` (also for a port already mapped), `SOCKET_PATH_TOO_LONG`, `DESTROYED`
+   */
+  addHostSocket(socket: HostSocket): void {
+    this.#assertLive("addHostSocket");
+    const arg = cString(jsonArgument(socket, "hostSocket"));
+    callLibrary((symbols) => symbols.gvproxy_add_host_socket(this.id, arg));
+  }
+
+  /** Removes the host socket on guest port `port` and closes its connections; false if there was none. */
+  removeHostSocket(port: number): boolean {
+    this.#assertLive("removeHostSocket");
+    if (!Number.isInteger(port)) throw new GvproxyError("INVALID_CONFIG", `port must be an integer, got ${String(port)}`, { field: "port" });
+    const value = callLibrary((symbols) => symbols.gvproxy_remove_host_socket(this.id, port)) as { removed?: unknown };
+    return value.removed === true;
+  }
+
+  /**
+   * Replaces the egress allow-list (`[]`: no filtering, `"none"`: every egress flow
+   * refused). New flows follow it when this returns; live connections and UDP flows it
+   * no longer allows are cut (reason `policy-changed`). Returns how many were cut.
+   * @throws {GvproxyError} `INVALID_CONFIG` (nothing changed), `DESTROYED`
+   */
+  setAllowNet(allowNet: readonly string[] | "none"): number {
+    this.#assertLive("setAllowNet");
+    const arg = cString(jsonArgument(allowNet, "allowNet"));
+    const value = callLibrary((symbols) => symbols.gvproxy_set_allow_net(this.id, arg)) as { cut?: unknown };
+    return typeof value.cut === "number" ? value.cut : 0;
+  }
+
+  /**
+   * Replaces the DNS zones the gateway answers, at once.
+   * @throws {GvproxyError} `INVALID_CONFIG` (nothing changed), `DESTROYED`
+   */
+  setDnsZones(zones: readonly DnsZone[]): void {
+    this.#assertLive("setDnsZones");
+    const arg = cString(jsonArgument(zones, "dnsZones"));
+    callLibrary((symbols) => symbols.gvproxy_set_dns_zones(this.id, arg));
+  }
+
+  /** The guest side: attached or not, its MAC, leased IP, since when, connections so far. */
+  guest(): GuestInfo {
+    this.#assertLive("guest");
+    return parseGuestInfo(callLibrary((symbols) => symbols.gvproxy_guest(this.id)));
+  }
+
+  /**
+   * Calls `listener` with every event of `type` from now on, on the JS thread. Returns
+   * the function that removes it. Events are produced only while a listener exists.
+   * @throws {GvproxyError} `INVALID_CONFIG` for an unknown type, `DESTROYED`
+   */
+  on<T extends GvproxyEventType>(type: T, listener: GvproxyEventListener<T>): () => void {
+    this.#assertLive("on");
+    this.#events ??= new EventHub(this.id);
+    return this.#events.on(type, listener);
+  }
+
+  /** Removes `listener` for `type`. */
+  off<T extends GvproxyEventType>(type: T, listener: GvproxyEventListener<T>): void {
+    this.#events?.off(type, listener);
+  }
+
   /** Whether {@link destroy} has been called. */
   get destroyed(): boolean {
     return this.#destroyed;
@@ -134,7 +244,11 @@ export class GvproxyInstance implements Disposable {
     if (this.#destroyed) return;
     this.#destroyed = true;
     dropped.unregister(this);
-    callLibrary((symbols) => symbols.gvproxy_destroy(this.id));
+    // The hub delivers what is queued and leaves the pump (which must not drain a
+    // destroyed network); the events of the shutdown itself come back as the value.
+    this.#events?.detach();
+    const finalEvents = callLibrary((symbols) => symbols.gvproxy_destroy(this.id));
+    this.#events?.close(finalEvents);
   }
 
   /** Same as {@link destroy}, so `using inst = new GvproxyInstance(...)` cleans up. */
