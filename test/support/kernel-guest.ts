@@ -159,7 +159,7 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** Resolves with the relay's first stdout line containing `key`; rejects if it exits first. */
-async function waitRelayLine(relay: Subprocess<"pipe", "pipe", "pipe">, key: string, reader: { read(): Promise<ReadableStreamReadResult<Uint8Array>> }): Promise<void> {
+async function waitRelayLine(relay: Subprocess<"pipe", "pipe", "pipe">, key: string, reader: { read(): Promise<{ value?: Uint8Array; done: boolean }> }): Promise<void> {
   const decoder = new TextDecoder();
   let output = "";
   let timer: ReturnType<typeof setTimeout> | undefined;

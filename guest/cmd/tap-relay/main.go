@@ -29,7 +29,7 @@ import (
 	"net"
 	"os"
 
-	"bun-gvproxy/guest/internal/framing"
+	"bun-gvproxy/framing"
 )
 
 func main() {

@@ -3,14 +3,13 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"syscall"
 
-	"bun-gvproxy/guest/internal/framing"
+	"bun-gvproxy/framing"
 )
 
 // batchSize bounds what one socket write carries device → socket: up to dozens of
@@ -27,21 +26,19 @@ func tapToStream(dev *tap, conn io.Writer) error {
 	buf := make([]byte, batchSize)
 	used := 0
 	for {
-		if len(buf)-used < framing.LengthPrefixSize+framing.MaxFrameSize {
+		if len(buf)-used < framing.PrefixSize+framing.MaxFrameSize {
 			if err := flush(conn, buf[:used]); err != nil {
 				return err
 			}
 			used = 0
 		}
-		n, err := dev.read(buf[used+framing.LengthPrefixSize:])
+		n, err := dev.read(buf[used+framing.PrefixSize:])
 		if err != nil {
 			return err
 		}
 		if n > 0 {
-			if err := framing.PutLengthPrefix(buf[used:], n); err != nil {
-				return err
-			}
-			used += framing.LengthPrefixSize + n
+			framing.PutPrefix(buf[used:], n)
+			used += framing.PrefixSize + n
 			continue
 		}
 		if used > 0 {
@@ -65,7 +62,7 @@ func flush(conn io.Writer, b []byte) error {
 
 // streamToTap reads the socket in large chunks and writes each frame to the device.
 func streamToTap(conn io.Reader, dev *tap) error {
-	frames := framing.NewStreamReader(bufio.NewReaderSize(conn, streamReadSize))
+	frames := framing.NewStreamReader(conn, streamReadSize, framing.Limits{Min: framing.EthernetHeaderSize, Max: framing.MaxFrameSize})
 	buf := make([]byte, framing.MaxFrameSize)
 	for {
 		n, err := frames.ReadFrame(buf)
