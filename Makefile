@@ -7,6 +7,7 @@ LIBEXT    := $(if $(filter Darwin,$(UNAME_S)),dylib,so)
 BUILD     := build
 LIB       := $(BUILD)/libgvproxy.$(LIBEXT)
 GUEST     := $(BUILD)/gvguest
+RELAY     := $(BUILD)/tap-relay
 GVPROXY   := $(BUILD)/gvproxy
 BUN       := node_modules/.bin/bun
 TSC       := node_modules/.bin/tsc
@@ -18,10 +19,10 @@ GUEST_SRC := $(shell find guest -name '*.go' -not -name '*_test.go' 2>/dev/null)
 FUZZTIME  ?= 60s
 VM        ?= userspace
 
-.PHONY: all build lib guest deps test test-go test-ts typecheck demo bench fuzz gvproxy vet clean
+.PHONY: all build lib guest relay deps test test-go test-ts typecheck demo bench fuzz gvproxy vet clean
 
 all: build
-build: lib guest deps
+build: lib guest relay deps
 
 lib: $(LIB)
 $(LIB): $(LIB_SRC)
@@ -31,6 +32,11 @@ $(LIB): $(LIB_SRC)
 guest: $(GUEST)
 $(GUEST): $(GUEST_SRC)
 	cd guest && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(GUEST) .
+
+# The TAP relay of the kernel guest (test/support/kernel-guest.ts): Linux only.
+relay: $(RELAY)
+$(RELAY): $(GUEST_SRC)
+	$(if $(filter Linux,$(UNAME_S)),cd guest && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(RELAY) ./cmd/tap-relay,@echo "tap-relay: Linux only, skipped")
 
 # The standalone gvproxy of the same gvisor-tap-vsock version: the peer the benchmarks
 # and some tests compare against.

@@ -2,8 +2,8 @@
  * {@link GvisorTapBackend}: the network backend a VM runner uses. It owns one
  * {@link GvproxyInstance} and describes how a VM attaches to it (endpoint, QEMU argv).
  */
-import { requireRecord, type DnsZone, type GvproxyConfig, type HostSocket } from "./config.ts";
-import type { Forward, ForwardSelector, ForwardSpec, GuestInfo } from "./control.ts";
+import { requireRecord, type DnsZone, type GvproxyConfig, type HostSocket, type PortMapping } from "./config.ts";
+import type { Forward, ForwardSelector, ForwardSpec, GuestInfo, PortForward, UnixForward, UnixListenerForward } from "./control.ts";
 import { GvproxyError } from "./errors.ts";
 import { GvproxyInstance, type ConnectionType } from "./instance.ts";
 import type { GvproxyEventListener, GvproxyEventType } from "./events.ts";
@@ -110,6 +110,9 @@ export class GvisorTapBackend implements Disposable {
   }
 
   /** Forwards a host port (`[0, 80]`: the OS picks) or Unix socket to a guest port; see {@link GvproxyInstance.expose}. */
+  expose(spec: PortMapping): PortForward;
+  expose(spec: UnixForward): UnixListenerForward;
+  expose(spec: ForwardSpec): Forward;
   expose(spec: ForwardSpec): Forward {
     return this.instance.expose(spec);
   }

@@ -22,6 +22,9 @@ import {
   type ForwardSpec,
   type GuestInfo,
   type HostSocket,
+  type PortForward,
+  type UnixForward,
+  type UnixListenerForward,
 } from "./control.ts";
 import { GvproxyError } from "./errors.ts";
 import { EventHub, type GvproxyEventListener, type GvproxyEventType } from "./events.ts";
@@ -148,6 +151,9 @@ export class GvproxyInstance implements Disposable {
    * @throws {GvproxyError} `INVALID_CONFIG`, `ADDRESS_IN_USE`, `SOCKET_IN_USE`,
    *   `NOT_A_SOCKET`, `SOCKET_PATH_TOO_LONG`, `PERMISSION_DENIED`, `DESTROYED`
    */
+  expose(spec: PortMapping): PortForward;
+  expose(spec: UnixForward): UnixListenerForward;
+  expose(spec: ForwardSpec): Forward;
   expose(spec: ForwardSpec): Forward {
     this.#assertLive("expose");
     const arg = cString(forwardSpecJson(spec));
