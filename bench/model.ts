@@ -131,7 +131,43 @@ export interface BenchResults {
   controlPlane?: ControlPlane;
   logBridge?: LogBridge;
   eventStream?: EventStream;
+  kernelGuest?: KernelGuestResults;
   goals: GoalCheck[];
   /** Parts that could not run, and why. */
   skipped: string[];
+}
+
+/** One network's figures in a kernel-guest cell (bench/kernel.ts). */
+export interface KernelSide {
+  gbps: Summary;
+  /** CPU seconds of the network's process per GB the receiver counted. */
+  networkCpuPerGB: Summary;
+  /** CPU seconds of the TAP relay per GB: the stand-in for a VMM's own cost. */
+  relayCpuPerGB: Summary;
+}
+
+/** iperf3 TCP with the Linux kernel as the guest, ours and gvproxy paired per run. */
+export interface KernelCell {
+  direction: Direction;
+  mtu: number;
+  streams: number;
+  ours: KernelSide;
+  gvproxy: KernelSide;
+  /** ours / gvproxy Gbit/s per back-to-back pair. */
+  ratio: Summary;
+  runs: number;
+}
+
+/** iperf3 between two namespaces: over a veth (the kernel alone) or two relays joined by a socket. */
+export interface KernelCeiling {
+  kind: "veth" | "relay-pair";
+  mtu: number;
+  gbps: Summary;
+  /** relay-pair only: CPU seconds of both relays per GB. */
+  relayCpuPerGB?: Summary;
+}
+
+export interface KernelGuestResults {
+  cells: KernelCell[];
+  ceilings: KernelCeiling[];
 }

@@ -2,7 +2,7 @@
 // bench/results/. The JSON is the source of truth; tables and chart derive from it.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { num, ratio, table, withRange } from "./format.ts";
-import type { BenchResults, Ceilings, ControlPlane, EventStream, LatencyCell, LogBridge, ThroughputCell } from "./model.ts";
+import type { BenchResults, Ceilings, ControlPlane, EventStream, KernelGuestResults, LatencyCell, LogBridge, ThroughputCell } from "./model.ts";
 
 export const RESULTS_DIR = new URL("./results/", import.meta.url).pathname;
 
@@ -21,6 +21,27 @@ function throughputTable(cells: readonly ThroughputCell[]): string {
       cpu(c.guestCpuPerGB),
     ]),
   );
+}
+
+function kernelGuestTables(k: KernelGuestResults): string {
+  const cells = table(
+    ["direction", "MTU", "streams", "ours Gbit/s", "gvproxy Gbit/s", "ours / gvproxy", "network CPU s/GB, ours / gvproxy", "relay CPU s/GB, ours / gvproxy"],
+    k.cells.map((c) => [
+      c.direction,
+      String(c.mtu),
+      String(c.streams),
+      withRange(c.ours.gbps),
+      withRange(c.gvproxy.gbps),
+      ratio(c.ratio),
+      `${num(c.ours.networkCpuPerGB.median)} / ${num(c.gvproxy.networkCpuPerGB.median)}`,
+      `${num(c.ours.relayCpuPerGB.median)} / ${num(c.gvproxy.relayCpuPerGB.median)}`,
+    ]),
+  );
+  const ceilings = table(
+    ["ceiling", "MTU", "Gbit/s", "relay CPU s/GB (both relays)"],
+    k.ceilings.map((c) => [c.kind === "veth" ? "veth between two namespaces" : "two relays joined by one socket", String(c.mtu), withRange(c.gbps), c.relayCpuPerGB ? num(c.relayCpuPerGB.median) : "–"]),
+  );
+  return `${cells}\n\nCeilings (iperf3, 1 stream, namespace to namespace):\n\n${ceilings}`;
 }
 
 function latencyTable(cells: readonly LatencyCell[]): string {
@@ -106,6 +127,7 @@ export function renderReport(r: BenchResults): string {
   if (r.controlPlane) parts.push("### Control plane", controlPlaneTable(r.controlPlane));
   if (r.logBridge) parts.push("### Log bridge", logBridgeTable(r.logBridge));
   if (r.eventStream) parts.push("### Event stream", eventStreamTable(r.eventStream));
+  if (r.kernelGuest) parts.push("### Kernel guest (iperf3 TCP through the NAT)", kernelGuestTables(r.kernelGuest));
   if (r.skipped.length) parts.push("### Not measured", r.skipped.map((s) => `- ${s}`).join("\n"));
   return parts.join("\n\n") + "\n";
 }

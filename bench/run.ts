@@ -2,7 +2,8 @@
 // measures the ceilings, throughput, latency, control plane and log bridge in one run,
 // then writes bench/results/<full|quick>.{json,md} and the throughput chart (SVG).
 //
-// Sections: ceilings, throughput, latency, control-plane, log-bridge, events. A section that
+// Sections: ceilings, throughput, latency, control-plane, log-bridge, events, kernel-guest
+// (skipped with a message where namespaces and TAP devices cannot be made). A section that
 // fails is reported under "Not measured" with its error; the others still run.
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
@@ -12,6 +13,7 @@ import { measureControlPlane } from "./control-plane.ts";
 import { checkGoals } from "./goals.ts";
 import { measureLatency } from "./latency.ts";
 import { measureEventStream } from "./events.ts";
+import { kernelCellsUnavailable, measureKernelGuest } from "./kernel.ts";
 import { measureLogBridge } from "./log-bridge.ts";
 import type { BenchResults, Meta } from "./model.ts";
 import { planFor, type Plan } from "./plan.ts";
@@ -20,7 +22,7 @@ import { missingArtifact, removeSnapshot, snapshotArtifacts, type Artifacts } fr
 import { renderReport, RESULTS_DIR, writeResults } from "./report.ts";
 import { measureThroughput } from "./throughput.ts";
 
-const SECTIONS = ["ceilings", "throughput", "latency", "control-plane", "log-bridge", "events"] as const;
+const SECTIONS = ["ceilings", "throughput", "latency", "control-plane", "log-bridge", "events", "kernel-guest"] as const;
 type Section = (typeof SECTIONS)[number];
 
 function parseArgs(argv: readonly string[]): { quick: boolean; only: Set<Section> } {
@@ -68,12 +70,19 @@ function missingFor(section: Section): string | undefined {
     "control-plane": ["gvproxy", "library"],
     "log-bridge": ["guest", "gvproxy", "library"],
     events: ["guest", "library"],
+    "kernel-guest": ["gvproxy", "library"],
   };
   return missingArtifact(needs[section]);
 }
 
 /** Runs one section; a missing binary or a failure is recorded, and the run goes on. */
 async function runSection(section: Section, measure: () => Promise<void>, results: BenchResults): Promise<void> {
+  const unavailable = section === "kernel-guest" ? kernelCellsUnavailable() : undefined;
+  if (unavailable !== undefined) {
+    log(`${section} skipped: ${unavailable}`);
+    results.skipped.push(`${section}: skipped: ${unavailable}`);
+    return;
+  }
   const missing = missingFor(section);
   if (missing) {
     results.skipped.push(`${section}: ${missing} is missing (run \`make build gvproxy\`)`);
@@ -108,6 +117,7 @@ async function main(): Promise<void> {
     "control-plane": async () => void (results.controlPlane = await measureControlPlane(plan, log)),
     "log-bridge": async () => void (results.logBridge = await measureLogBridge(plan, log)),
     events: async () => void (results.eventStream = await measureEventStream(plan, log)),
+    "kernel-guest": async () => void (results.kernelGuest = await measureKernelGuest(plan, log)),
   };
   try {
     for (const section of SECTIONS) {
