@@ -81,3 +81,35 @@ fuzz:
 
 clean:
 	rm -rf $(BUILD)
+
+# npm packages (issue 12): the main package and one package per platform with its
+# prebuilt library, packed into dist/ by scripts/dist.ts. zig (from PyPI) is the C
+# compiler and linker of the darwin libraries; Debian's cross gcc builds linux-arm64.
+ZIG_VERSION := 0.17.0
+ZIG         := $(BUILD)/toolchain/zig/ziglang/zig
+# The arm64 Bun (npm) the install test runs under qemu-user, same version as ours.
+BUN_VERSION := $(shell node -p "require('./package.json').devDependencies.bun")
+BUN_ARM64   := $(BUILD)/toolchain/bun-linux-aarch64/bin/bun
+
+.PHONY: zig dist dist-check test-install
+zig: $(ZIG)
+$(ZIG):
+	python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target $(BUILD)/toolchain/zig ziglang==$(ZIG_VERSION)
+
+dist: deps $(ZIG)
+	$(BUN) scripts/dist.ts --zig $(ZIG)
+
+# dist, then every library built again elsewhere from a clean cache: same bytes or fail.
+dist-check: deps $(ZIG)
+	$(BUN) scripts/dist.ts --zig $(ZIG) --check-reproducible
+
+$(BUN_ARM64):
+	@rm -rf $(BUILD)/toolchain/bun-linux-aarch64 && mkdir -p $(BUILD)/toolchain/bun-linux-aarch64
+	cd $(BUILD)/toolchain && npm pack --silent @oven/bun-linux-aarch64@$(BUN_VERSION) >/dev/null \
+	  && tar -xzf oven-bun-linux-aarch64-$(BUN_VERSION).tgz -C bun-linux-aarch64 --strip-components=1 \
+	  && rm oven-bun-linux-aarch64-$(BUN_VERSION).tgz
+
+# Installs the dist/ tarballs into fresh projects outside the repository (no Go on PATH),
+# on linux-x64 and on linux-arm64 under qemu-user, and uses them there.
+test-install: dist-check guest $(BUN_ARM64)
+	BUN_ARM64=$(abspath $(BUN_ARM64)) $(BUN) test --config=test/install/bunfig.toml ./test/install/
