@@ -7,19 +7,22 @@ LIBEXT    := $(if $(filter Darwin,$(UNAME_S)),dylib,so)
 BUILD     := build
 LIB       := $(BUILD)/libgvproxy.$(LIBEXT)
 GUEST     := $(BUILD)/gvguest
+RELAY     := $(BUILD)/tap-relay
 GVPROXY   := $(BUILD)/gvproxy
 BUN       := node_modules/.bin/bun
 TSC       := node_modules/.bin/tsc
 GVTV      := $(shell sed -n 's/^[[:space:]]*github.com\/containers\/gvisor-tap-vsock \(v[^ ]*\).*/\1/p' libgvproxy/go.mod)
-LIB_SRC   := $(shell find libgvproxy -name '*.go' -not -name '*_test.go') libgvproxy/go.mod libgvproxy/go.sum
-GUEST_SRC := $(shell find guest -name '*.go' -not -name '*_test.go' 2>/dev/null) guest/go.mod guest/go.sum
+# framing/ is the Go module the library, the guest and bench/peer share (replace directives).
+FRAMING_SRC := $(shell find framing -name '*.go' -not -name '*_test.go') framing/go.mod
+LIB_SRC   := $(shell find libgvproxy -name '*.go' -not -name '*_test.go') libgvproxy/go.mod libgvproxy/go.sum $(FRAMING_SRC)
+GUEST_SRC := $(shell find guest -name '*.go' -not -name '*_test.go' 2>/dev/null) guest/go.mod guest/go.sum $(FRAMING_SRC)
 FUZZTIME  ?= 60s
 VM        ?= userspace
 
-.PHONY: all build lib guest deps test test-go test-ts typecheck demo bench fuzz gvproxy vet clean
+.PHONY: all build lib guest relay deps test test-go test-ts typecheck demo bench fuzz gvproxy vet clean
 
 all: build
-build: lib guest deps
+build: lib guest relay deps
 
 lib: $(LIB)
 $(LIB): $(LIB_SRC)
@@ -29,6 +32,11 @@ $(LIB): $(LIB_SRC)
 guest: $(GUEST)
 $(GUEST): $(GUEST_SRC)
 	cd guest && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(GUEST) .
+
+# The TAP relay of the kernel guest (test/support/kernel-guest.ts): Linux only.
+relay: $(RELAY)
+$(RELAY): $(GUEST_SRC)
+	$(if $(filter Linux,$(UNAME_S)),cd guest && CGO_ENABLED=0 $(GO) build -trimpath -o ../$(RELAY) ./cmd/tap-relay,@echo "tap-relay: Linux only, skipped")
 
 # The standalone gvproxy of the same gvisor-tap-vsock version: the peer the benchmarks
 # and some tests compare against.
@@ -42,13 +50,14 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-GO_MODULES := libgvproxy guest bench/peer
+GO_MODULES := framing libgvproxy guest bench/peer
 
 vet:
 	@set -e; for m in $(GO_MODULES); do (cd $$m && $(GO) vet ./...); done
 	@test -z "$$(gofmt -l $(GO_MODULES))" || { echo "gofmt needed:"; gofmt -l $(GO_MODULES); exit 1; }
 
 test-go: vet
+	cd framing && $(GO) test -count=1 ./...
 	cd libgvproxy && $(GO) test -count=1 ./...
 	cd guest && $(GO) test -count=1 ./...
 

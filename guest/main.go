@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 
+	"bun-gvproxy/framing"
 	"bun-gvproxy/guest/internal/commands"
 	"bun-gvproxy/guest/internal/control"
 	"bun-gvproxy/guest/internal/link"
@@ -19,10 +20,10 @@ import (
 )
 
 type options struct {
-	socket   string
-	protocol link.Protocol
-	mac      net.HardwareAddr
-	mtu      uint
+	socket    string
+	transport framing.Transport
+	mac       net.HardwareAddr
+	mtu       uint
 }
 
 func parseFlags() (options, error) {
@@ -41,7 +42,11 @@ func parseFlags() (options, error) {
 	if *mtu < 576 || *mtu > 65520 {
 		return options{}, fmt.Errorf("--mtu %d is outside 576..65520", *mtu)
 	}
-	return options{socket: *socket, protocol: link.Protocol(*protocol), mac: hw, mtu: *mtu}, nil
+	transport, err := framing.ParseTransport(*protocol)
+	if err != nil {
+		return options{}, fmt.Errorf("--protocol: %w", err)
+	}
+	return options{socket: *socket, transport: transport, mac: hw, mtu: *mtu}, nil
 }
 
 func main() {
@@ -59,7 +64,7 @@ func main() {
 }
 
 func run(opts options) error {
-	conn, err := link.Dial(opts.socket, opts.protocol)
+	conn, err := link.Dial(opts.socket, opts.transport)
 	if err != nil {
 		return err
 	}
@@ -78,7 +83,7 @@ func run(opts options) error {
 	guest.Register(ctl)
 	go reportDisconnect(pump, ctl)
 
-	log.Printf("connected to %s (%s) as %s", opts.socket, opts.protocol, opts.mac)
+	log.Printf("connected to %s (%s) as %s", opts.socket, opts.transport, opts.mac)
 	ctl.Emit(control.Event{Event: "connected"})
 	return ctl.Serve(context.Background(), os.Stdin)
 }

@@ -11,6 +11,7 @@ require (
 )
 
 require (
+	bun-gvproxy/framing v0.0.0
 	github.com/apparentlymart/go-cidr v1.1.1 // indirect
 	github.com/google/btree v1.1.2 // indirect
 	github.com/google/gopacket v1.1.19 // indirect
@@ -23,3 +24,5 @@ require (
 	golang.org/x/time v0.5.0 // indirect
 	golang.org/x/tools v0.43.0 // indirect
 )
+
+replace bun-gvproxy/framing => ../framing

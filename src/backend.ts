@@ -2,9 +2,11 @@
  * {@link GvisorTapBackend}: the network backend a VM runner uses. It owns one
  * {@link GvproxyInstance} and describes how a VM attaches to it (endpoint, QEMU argv).
  */
-import { requireRecord, type GvproxyConfig } from "./config.ts";
+import { requireRecord, type DnsZone, type GvproxyConfig, type HostSocket, type PortMapping } from "./config.ts";
+import type { Forward, ForwardSelector, ForwardSpec, GuestInfo, PortForward, UnixForward, UnixListenerForward } from "./control.ts";
 import { GvproxyError } from "./errors.ts";
 import { GvproxyInstance, type ConnectionType } from "./instance.ts";
+import type { GvproxyEventListener, GvproxyEventType } from "./events.ts";
 import { metricsFromStats, type NetworkMetrics, type NetworkStats } from "./stats.ts";
 
 /** Where and how a VM connects to the network. */
@@ -36,6 +38,12 @@ export interface QemuNetArgsOptions {
  * A userspace network backend built on gvisor-tap-vsock: DHCP, DNS, NAT to the host and
  * port forwarding for one VM. A constructed backend is a working network; `close()` (or
  * `using`) releases it.
+ *
+ * A backend lives until you close it. The library holds every open backend, so it keeps
+ * running while a VM uses it even when no JavaScript refers to it any more (garbage
+ * collection never stops a network). It never keeps the process alive by itself, and when
+ * the process exits (normally or by `process.exit()`, also from a signal handler) every
+ * backend still open is closed on the way out and its socket file removed.
  */
 export class GvisorTapBackend implements Disposable {
   /** The backend's name. */
@@ -101,7 +109,63 @@ export class GvisorTapBackend implements Disposable {
     return ["-netdev", netdev, "-device", `${device},netdev=${id},mac=${endpoint.macAddress}`];
   }
 
-  /** Stops the network and releases its socket and ports. Calling it again does nothing. */
+  /** Forwards a host port (`[0, 80]`: the OS picks) or Unix socket to a guest port; see {@link GvproxyInstance.expose}. */
+  expose(spec: PortMapping): PortForward;
+  expose(spec: UnixForward): UnixListenerForward;
+  expose(spec: ForwardSpec): Forward;
+  expose(spec: ForwardSpec): Forward {
+    return this.instance.expose(spec);
+  }
+
+  /** Removes forwards; the port or path is free when it returns. See {@link GvproxyInstance.unexpose}. */
+  unexpose(selector: ForwardSelector): boolean {
+    return this.instance.unexpose(selector);
+  }
+
+  /** Every active forward, configured ones included, as bound. */
+  forwards(): Forward[] {
+    return this.instance.forwards();
+  }
+
+  /** Lets the guest reach a host Unix socket at `192.168.127.254:port`; see {@link GvproxyInstance.addHostSocket}. */
+  addHostSocket(socket: HostSocket): void {
+    this.instance.addHostSocket(socket);
+  }
+
+  /** Removes the host socket on guest port `port`; false if there was none. */
+  removeHostSocket(port: number): boolean {
+    return this.instance.removeHostSocket(port);
+  }
+
+  /** Replaces the egress allow-list, cutting live flows it no longer allows; see {@link GvproxyInstance.setAllowNet}. */
+  setAllowNet(allowNet: readonly string[] | "none"): number {
+    return this.instance.setAllowNet(allowNet);
+  }
+
+  /** Replaces the DNS zones, at once. */
+  setDnsZones(zones: readonly DnsZone[]): void {
+    this.instance.setDnsZones(zones);
+  }
+
+  /** The guest side of the network; see {@link GvproxyInstance.guest}. */
+  guest(): GuestInfo {
+    return this.instance.guest();
+  }
+
+  /** Subscribes to `connection`, `guest` or `dns` events; returns the unsubscribe function. */
+  on<T extends GvproxyEventType>(type: T, listener: GvproxyEventListener<T>): () => void {
+    return this.instance.on(type, listener);
+  }
+
+  /** Removes a listener added with {@link on}. */
+  off<T extends GvproxyEventType>(type: T, listener: GvproxyEventListener<T>): void {
+    this.instance.off(type, listener);
+  }
+
+  /**
+   * Stops the network and releases its socket and ports; until this is called the network
+   * runs (or until the process exits). Calling it again does nothing.
+   */
   close(): void {
     this.instance.destroy();
   }

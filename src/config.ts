@@ -19,7 +19,7 @@ export type GvproxyProtocol = "qemu" | "vfkit";
 
 /** A port mapping given as an object; only the ports are required. */
 export interface PortMappingObject {
-  /** Port bound on the host, 1..65535. */
+  /** Port bound on the host, 1..65535; 0 lets the OS pick (the bound port is in `forwards()`). */
   readonly hostPort: number;
   /** Port in the guest the host port forwards to, 1..65535. */
   readonly guestPort: number;
@@ -108,11 +108,25 @@ export interface GvproxyOptions {
    * exact address (`192.168.127.254`), never through a wider CIDR such as `0.0.0.0/0` or
    * a name resolving to it; with `hostLoopback: false` it is not reachable at all.
    */
-  readonly allowNet?: readonly string[];
+  readonly allowNet?: readonly string[] | "none";
+  /**
+   * Host Unix sockets the guest reaches at `hostLoopbackIp:<port>`: the safe way to give
+   * a sandbox one host service without opening host TCP ports. Works with
+   * `hostLoopback: false`; `allowNet` does not apply (it is not egress).
+   */
+  readonly hostSockets?: readonly HostSocket[];
   /** Path of a pcap file recording every frame; default none. */
   readonly captureFile?: string;
   /** Verbose gvisor-tap-vsock logging. Default false. */
   readonly debug?: boolean;
+}
+
+/** A host Unix socket the guest reaches at `hostLoopbackIp:port` (`hostSockets`). */
+export interface HostSocket {
+  /** Guest TCP port on the host loopback address, 1..65535. */
+  readonly port: number;
+  /** Absolute path of the host's Unix socket; dialed for each guest connection. */
+  readonly path: string;
 }
 
 /** A complete network configuration: the socket path, port mappings and options. */
@@ -176,8 +190,10 @@ export interface ResolvedGvproxyConfig {
   readonly hostLoopback: boolean;
   /** Guest-visible address of the host's loopback. */
   readonly hostLoopbackIp: string;
-  /** Egress allow-list entries (see {@link GvproxyOptions.allowNet}); empty means unfiltered. */
-  readonly allowNet: readonly string[];
+  /** Egress allow-list entries (see {@link GvproxyOptions.allowNet}); empty means unfiltered, "none" refuses all. */
+  readonly allowNet: readonly string[] | "none";
+  /** Host sockets the guest reaches on the host loopback address. */
+  readonly hostSockets: readonly HostSocket[];
   /** pcap file path, or undefined for none. */
   readonly captureFile: string | undefined;
   /** Verbose gvisor-tap-vsock logging. */
@@ -200,6 +216,7 @@ export const DEFAULT_GVPROXY_OPTIONS = {
   dnsSearchDomains: [],
   hostLoopback: true,
   allowNet: [],
+  hostSockets: [],
   captureFile: undefined,
   debug: false,
 } as const satisfies Omit<GvproxyOptions, "hostLoopbackIp">;
@@ -225,6 +242,7 @@ const CONFIG_FIELDS = new Set<string>([
   "hostLoopbackIp",
 ]);
 const PORT_MAPPING_FIELDS = new Set(["hostPort", "guestPort", "hostIp", "protocol"]);
+const HOST_SOCKET_FIELDS = new Set(["port", "path"]);
 const DNS_ZONE_FIELDS = new Set(["name", "records", "defaultIp"]);
 const DNS_RECORD_FIELDS = new Set(["name", "ip"]);
 
@@ -266,6 +284,7 @@ export function resolveConfig(config: GvproxyConfig): ResolvedGvproxyConfig {
     hostLoopback,
     hostLoopbackIp,
     allowNet: resolveAllowNet(input.allowNet),
+    hostSockets: resolveList(input.hostSockets, "hostSockets", resolveHostSocket),
     captureFile,
     debug: optionalBoolean(input.debug, "debug", DEFAULT_GVPROXY_OPTIONS.debug),
   };
@@ -297,6 +316,7 @@ export function toGoConfigJson(config: ResolvedGvproxyConfig): string {
     hostLoopback: config.hostLoopback,
     hostLoopbackIp: config.hostLoopbackIp,
     allowNet: config.allowNet,
+    hostSockets: config.hostSockets.map((h) => ({ port: h.port, path: h.path })),
     captureFile: config.captureFile ?? "",
     debug: config.debug,
   });
@@ -381,7 +401,7 @@ function resolvePortMapping(entry: unknown, field: string): ResolvedPortMapping 
     if (entry.length !== 2) invalid(field, `${field} must be [hostPort, guestPort], got ${show(entry)}`);
     return {
       hostIp: DEFAULT_HOST_IP,
-      hostPort: requirePort(entry[0], `${field}[0]`),
+      hostPort: requirePort(entry[0], `${field}[0]`, 0),
       guestPort: requirePort(entry[1], `${field}[1]`),
       protocol: "tcp",
     };
@@ -399,7 +419,7 @@ function resolvePortMapping(entry: unknown, field: string): ResolvedPortMapping 
   parseIpv4(hostIp, `${field}.hostIp`);
   return {
     hostIp: hostIp as string,
-    hostPort: requirePort(mapping.hostPort, `${field}.hostPort`),
+    hostPort: requirePort(mapping.hostPort, `${field}.hostPort`, 0),
     guestPort: requirePort(mapping.guestPort, `${field}.guestPort`),
     protocol,
   };
@@ -407,15 +427,24 @@ function resolvePortMapping(entry: unknown, field: string): ResolvedPortMapping 
 
 /** Two mappings clash when they would bind the same host port: same address or a wildcard. */
 function portsClash(a: ResolvedPortMapping, b: ResolvedPortMapping): boolean {
-  if (a.protocol !== b.protocol || a.hostPort !== b.hostPort) return false;
+  if (a.protocol !== b.protocol || a.hostPort !== b.hostPort || a.hostPort === 0) return false;
   return a.hostIp === b.hostIp || a.hostIp === "0.0.0.0" || b.hostIp === "0.0.0.0";
 }
 
-function requirePort(value: unknown, field: string): number {
-  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 65535) {
-    invalid(field, `${field} must be an integer 1..65535, got ${show(value)}`);
+/** A port number; `min` 0 for a host port, where 0 lets the OS pick. */
+function requirePort(value: unknown, field: string, min = 1): number {
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > 65535) {
+    invalid(field, `${field} must be an integer ${min}..65535, got ${show(value)}`);
   }
   return value as number;
+}
+
+/** One `hostSockets` entry: its shape here, its rules (path, duplicates) in Go. */
+function resolveHostSocket(entry: unknown, field: string): HostSocket {
+  const socket = requireRecord(entry, field);
+  rejectUnknownFields(socket, HOST_SOCKET_FIELDS, `${field}.`);
+  if (typeof socket.path !== "string") invalid(`${field}.path`, `${field}.path must be a Unix socket path, got ${show(socket.path)}`);
+  return { port: requirePort(socket.port, `${field}.port`), path: socket.path };
 }
 
 function resolveDnsZones(value: unknown): ResolvedDnsZone[] {
@@ -449,7 +478,8 @@ function resolveSearchDomains(value: unknown): string[] {
   return resolveList(value, "dnsSearchDomains", requireDnsName);
 }
 
-function resolveAllowNet(value: unknown): string[] {
+function resolveAllowNet(value: unknown): string[] | "none" {
+  if (value === "none") return "none";
   return resolveList(
     value,
     "allowNet",

@@ -25,6 +25,16 @@ const GVPROXY_SYMBOLS = {
   gvproxy_drain_logs: { args: [FFIType.function, FFIType.i32], returns: FFIType.i32 },
   gvproxy_log_stats: { args: [], returns: FFIType.ptr },
   gvproxy_signals_repair: { args: [], returns: FFIType.ptr },
+  gvproxy_expose: { args: [FFIType.i64, FFIType.ptr], returns: FFIType.ptr },
+  gvproxy_unexpose: { args: [FFIType.i64, FFIType.ptr], returns: FFIType.ptr },
+  gvproxy_forwards: { args: [FFIType.i64], returns: FFIType.ptr },
+  gvproxy_add_host_socket: { args: [FFIType.i64, FFIType.ptr], returns: FFIType.ptr },
+  gvproxy_remove_host_socket: { args: [FFIType.i64, FFIType.i64], returns: FFIType.ptr },
+  gvproxy_set_allow_net: { args: [FFIType.i64, FFIType.ptr], returns: FFIType.ptr },
+  gvproxy_set_dns_zones: { args: [FFIType.i64, FFIType.ptr], returns: FFIType.ptr },
+  gvproxy_guest: { args: [FFIType.i64], returns: FFIType.ptr },
+  gvproxy_subscribe: { args: [FFIType.i64, FFIType.i64], returns: FFIType.ptr },
+  gvproxy_drain_events: { args: [FFIType.i64, FFIType.i64], returns: FFIType.ptr },
 } as const satisfies Record<string, FFIFunction>;
 
 /** The loaded libgvproxy functions, typed from {@link GVPROXY_SYMBOLS}. */

@@ -13,6 +13,7 @@ export {
   type GvproxyConfig,
   type GvproxyOptions,
   type GvproxyProtocol,
+  type HostSocket,
   type PortMapping,
   type PortMappingObject,
   type PortProtocol,
@@ -20,6 +21,17 @@ export {
   type ResolvedPortMapping,
   type ResolvedDnsZone,
 } from "./config.ts";
+export type { Forward, ForwardSelector, ForwardSpec, GuestInfo, PortForward, UnixForward, UnixListenerForward } from "./control.ts";
+export type {
+  ConnectionEvent,
+  DnsEvent,
+  GuestEvent,
+  GvproxyEndpoint,
+  GvproxyEventListener,
+  GvproxyEventMap,
+  GvproxyEventType,
+  GvproxyReason,
+} from "./events.ts";
 export { GvproxyError, GVPROXY_ERROR_CODES, type GvproxyErrorCode, type GvproxyErrorOptions } from "./errors.ts";
 export { GvproxyInstance, type ConnectionType, type GvproxyVersions } from "./instance.ts";
 export {
@@ -30,4 +42,4 @@ export {
   type GvproxyLogLevel,
   type GvproxyLogStats,
 } from "./logging.ts";
-export type { GuestStats, LinkStats, NetworkMetrics, NetworkStats, PolicyStats, TcpStats } from "./stats.ts";
+export type { EventStats, GuestStats, LinkStats, NetworkMetrics, NetworkStats, PolicyStats, TcpStats } from "./stats.ts";

@@ -11,7 +11,23 @@ import {
   type PortMapping,
   type ResolvedGvproxyConfig,
 } from "./config.ts";
+import {
+  forwardSpecJson,
+  jsonArgument,
+  parseForward,
+  parseGuestInfo,
+  type DnsZone,
+  type Forward,
+  type ForwardSelector,
+  type ForwardSpec,
+  type GuestInfo,
+  type HostSocket,
+  type PortForward,
+  type UnixForward,
+  type UnixListenerForward,
+} from "./control.ts";
 import { GvproxyError } from "./errors.ts";
+import { EventHub, type GvproxyEventListener, type GvproxyEventType } from "./events.ts";
 import { callEnvelope, cString, type EnvelopePointer, type GvproxySymbols } from "./ffi.ts";
 import { drainGvproxyLogs, gvproxyLogger, startLogBridge } from "./logging.ts";
 import { parseNetworkStats, type NetworkStats } from "./stats.ts";
@@ -29,31 +45,46 @@ export interface GvproxyVersions {
   readonly go: string;
 }
 
-/** What the finalizer needs to destroy an instance that was dropped; never the instance itself. */
-interface Handle {
-  readonly id: number;
-  readonly socketPath: string;
-}
+/**
+ * Every instance that has not been destroyed. A network a VM is using is a resource like a
+ * listening server: it must not depend on the caller keeping a reference, so the library
+ * holds it here (strongly) until `destroy()`, and garbage collection never ends it.
+ */
+const open = new Set<GvproxyInstance>();
+let exitHookInstalled = false;
 
 /**
- * Destroys instances that were garbage-collected without `destroy()`: their ports and
- * socket would otherwise stay bound for the life of the process.
+ * Destroys every open instance when the process exits (normally, or through
+ * `process.exit()`, also from a signal handler), so no socket file is left behind and
+ * their last log lines are delivered. `exit` listeners run synchronously and so do FFI
+ * calls; a listener adds no handle, so the process still exits when its work is done.
  */
-const dropped = new FinalizationRegistry<Handle>((handle) => {
-  gvproxyLogger().warn(
-    `GvproxyInstance ${handle.id} (${handle.socketPath}) was garbage-collected without destroy(); destroying it now`,
-  );
-  try {
-    callLibrary((symbols) => symbols.gvproxy_destroy(handle.id));
-  } catch (error) {
-    gvproxyLogger().warn(`destroying dropped GvproxyInstance ${handle.id} failed: ${String(error)}`);
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", destroyOpenInstances);
+}
+
+/** The `exit` listener: destroys every open instance, each failure logged, none skipped. */
+function destroyOpenInstances(): void {
+  for (const instance of [...open]) {
+    try {
+      instance.destroy();
+    } catch (error) {
+      gvproxyLogger().warn(`destroying GvproxyInstance ${instance.id} (${instance.socketPath}) at exit failed: ${String(error)}`);
+    }
   }
-});
+}
 
 /**
  * A running gvisor-tap-vsock network: DHCP, DNS, NAT to the host and port forwarding for
  * one VM, reached through a Unix socket. Construction either yields a working network
  * (socket listening, host ports bound) or throws a {@link GvproxyError}.
+ *
+ * An instance lives until you destroy it: the library holds every open instance, so
+ * dropping the last reference (while a VM still uses the network) never stops it. It
+ * never keeps the process alive either, and when the process exits every instance still
+ * open is destroyed on the way out (its socket file removed).
  */
 export class GvproxyInstance implements Disposable {
   /** The handle libgvproxy issued for this network. */
@@ -67,6 +98,7 @@ export class GvproxyInstance implements Disposable {
   /** The validated configuration with every default applied. */
   readonly config: ResolvedGvproxyConfig;
   #destroyed = false;
+  #events: EventHub | undefined;
 
   /**
    * Starts a network listening on `socketPath`, forwarding `portMappings` from the host.
@@ -94,7 +126,8 @@ export class GvproxyInstance implements Disposable {
         : this.protocol === "vfkit"
           ? "unix-dgram"
           : "unix-stream";
-    dropped.register(this, { id: this.id, socketPath }, this);
+    open.add(this);
+    installExitHook();
   }
 
   /** The gvisor-tap-vsock version compiled into libgvproxy, e.g. `v0.8.9`. */
@@ -109,6 +142,105 @@ export class GvproxyInstance implements Disposable {
       throw new GvproxyError("INTERNAL", `libgvproxy returned no gvisor-tap-vsock version: ${JSON.stringify(value)}`);
     }
     return { gvisorTapVsock: value.gvisorTapVsock, gvisor: String(value.gvisor), go: String(value.go) };
+  }
+
+  /**
+   * Starts forwarding a host port or Unix socket to a guest port. When it returns the
+   * listener is up (hostPort 0: the OS picked the port, reported in the result); when it
+   * throws nothing changed.
+   * @throws {GvproxyError} `INVALID_CONFIG`, `ADDRESS_IN_USE`, `SOCKET_IN_USE`,
+   *   `NOT_A_SOCKET`, `SOCKET_PATH_TOO_LONG`, `PERMISSION_DENIED`, `DESTROYED`
+   */
+  expose(spec: PortMapping): PortForward;
+  expose(spec: UnixForward): UnixListenerForward;
+  expose(spec: ForwardSpec): Forward;
+  expose(spec: ForwardSpec): Forward {
+    this.#assertLive("expose");
+    const arg = cString(forwardSpecJson(spec));
+    return parseForward(callLibrary((symbols) => symbols.gvproxy_expose(this.id, arg)));
+  }
+
+  /**
+   * Removes the forwards `selector` names; when it returns their ports or paths are free
+   * and their live connections closed. Returns whether one was removed.
+   * @throws {GvproxyError} `INVALID_CONFIG`, `DESTROYED`
+   */
+  unexpose(selector: ForwardSelector): boolean {
+    this.#assertLive("unexpose");
+    const arg = cString(jsonArgument(selector, "forward"));
+    const value = callLibrary((symbols) => symbols.gvproxy_unexpose(this.id, arg)) as { removed?: unknown };
+    return typeof value.removed === "number" && value.removed > 0;
+  }
+
+  /** Every active forward (configured ones first), as bound. */
+  forwards(): Forward[] {
+    this.#assertLive("forwards");
+    const value = callLibrary((symbols) => symbols.gvproxy_forwards(this.id));
+    if (!Array.isArray(value)) throw new GvproxyError("INTERNAL", `libgvproxy returned malformed forwards: ${JSON.stringify(value)}`);
+    return value.map(parseForward);
+  }
+
+  /**
+   * Lets the guest reach the host Unix socket `socket.path` at `hostLoopbackIp:socket.port`.
+   * @throws {GvproxyError} `INVALID_CONFIG` (also for a port already mapped), `SOCKET_PATH_TOO_LONG`, `DESTROYED`
+   */
+  addHostSocket(socket: HostSocket): void {
+    this.#assertLive("addHostSocket");
+    const arg = cString(jsonArgument(socket, "hostSocket"));
+    callLibrary((symbols) => symbols.gvproxy_add_host_socket(this.id, arg));
+  }
+
+  /** Removes the host socket on guest port `port` and closes its connections; false if there was none. */
+  removeHostSocket(port: number): boolean {
+    this.#assertLive("removeHostSocket");
+    if (!Number.isInteger(port)) throw new GvproxyError("INVALID_CONFIG", `port must be an integer, got ${String(port)}`, { field: "port" });
+    const value = callLibrary((symbols) => symbols.gvproxy_remove_host_socket(this.id, port)) as { removed?: unknown };
+    return value.removed === true;
+  }
+
+  /**
+   * Replaces the egress allow-list (`[]`: no filtering, `"none"`: every egress flow
+   * refused). New flows follow it when this returns; live connections and UDP flows it
+   * no longer allows are cut (reason `policy-changed`). Returns how many were cut.
+   * @throws {GvproxyError} `INVALID_CONFIG` (nothing changed), `DESTROYED`
+   */
+  setAllowNet(allowNet: readonly string[] | "none"): number {
+    this.#assertLive("setAllowNet");
+    const arg = cString(jsonArgument(allowNet, "allowNet"));
+    const value = callLibrary((symbols) => symbols.gvproxy_set_allow_net(this.id, arg)) as { cut?: unknown };
+    return typeof value.cut === "number" ? value.cut : 0;
+  }
+
+  /**
+   * Replaces the DNS zones the gateway answers, at once.
+   * @throws {GvproxyError} `INVALID_CONFIG` (nothing changed), `DESTROYED`
+   */
+  setDnsZones(zones: readonly DnsZone[]): void {
+    this.#assertLive("setDnsZones");
+    const arg = cString(jsonArgument(zones, "dnsZones"));
+    callLibrary((symbols) => symbols.gvproxy_set_dns_zones(this.id, arg));
+  }
+
+  /** The guest side: attached or not, its MAC, leased IP, since when, connections so far. */
+  guest(): GuestInfo {
+    this.#assertLive("guest");
+    return parseGuestInfo(callLibrary((symbols) => symbols.gvproxy_guest(this.id)));
+  }
+
+  /**
+   * Calls `listener` with every event of `type` from now on, on the JS thread. Returns
+   * the function that removes it. Events are produced only while a listener exists.
+   * @throws {GvproxyError} `INVALID_CONFIG` for an unknown type, `DESTROYED`
+   */
+  on<T extends GvproxyEventType>(type: T, listener: GvproxyEventListener<T>): () => void {
+    this.#assertLive("on");
+    this.#events ??= new EventHub(this.id);
+    return this.#events.on(type, listener);
+  }
+
+  /** Removes `listener` for `type`. */
+  off<T extends GvproxyEventType>(type: T, listener: GvproxyEventListener<T>): void {
+    this.#events?.off(type, listener);
   }
 
   /** Whether {@link destroy} has been called. */
@@ -133,8 +265,12 @@ export class GvproxyInstance implements Disposable {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    dropped.unregister(this);
-    callLibrary((symbols) => symbols.gvproxy_destroy(this.id));
+    open.delete(this);
+    // The hub delivers what is queued and leaves the pump (which must not drain a
+    // destroyed network); the events of the shutdown itself come back as the value.
+    this.#events?.detach();
+    const finalEvents = callLibrary((symbols) => symbols.gvproxy_destroy(this.id));
+    this.#events?.close(finalEvents);
   }
 
   /** Same as {@link destroy}, so `using inst = new GvproxyInstance(...)` cleans up. */

@@ -87,6 +87,17 @@ let logger: ConsolaInstance = withEnvLevel(consola.withTag(GVPROXY_LOG_TAG));
 let bridge: { symbols: GvproxySymbols; callback: JSCallback; appliedGoLevel: number } | undefined;
 /** Records decoded by the callback, forwarded once `gvproxy_drain_logs` has returned. */
 let pending: GvproxyLogRecord[] = [];
+/** Other queues the pump drains after the logs (the event streams of networks with listeners). */
+const pumpHooks = new Set<() => void>();
+
+/**
+ * Adds `drain` to the pump: it runs on the JS thread after every log drain (timer, after
+ * calls into the library, before destroy). Returns the function that removes it.
+ */
+export function addPumpHook(drain: () => void): () => void {
+  pumpHooks.add(drain);
+  return () => pumpHooks.delete(drain);
+}
 
 /**
  * Routes gvproxy's log records to `instance` (tagged `gvproxy`) instead of the default
@@ -139,6 +150,26 @@ export function drainGvproxyLogs(maxRecords = 0): void {
     const records = pending;
     pending = [];
     forwardAll(records);
+    runPumpHooks();
+  }
+}
+
+let pumping = false;
+
+/** Runs every pump hook once (never re-entered); one that throws is logged and does not stop the others. */
+function runPumpHooks(): void {
+  if (pumping) return;
+  pumping = true;
+  try {
+    for (const hook of pumpHooks) {
+      try {
+        hook();
+      } catch (error) {
+        logger.error("gvproxy: draining events failed:", error);
+      }
+    }
+  } finally {
+    pumping = false;
   }
 }
 

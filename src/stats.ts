@@ -50,6 +50,16 @@ export interface LinkStats {
   readonly protocolErrors: number;
 }
 
+/** Counters of the event stream (`on(...)`). */
+export interface EventStats {
+  /** Events waiting on the Go side for the next pump pass. */
+  readonly queued: number;
+  /** Events handed to the JS side. */
+  readonly delivered: number;
+  /** Events dropped because the bounded queue was full (the JS thread did not keep up). */
+  readonly dropped: number;
+}
+
 /** Counters of one network instance, available right after construction. */
 export interface NetworkStats {
   /** Bytes sent to the guest. */
@@ -64,6 +74,8 @@ export interface NetworkStats {
   readonly guest: GuestStats;
   /** Link counters. */
   readonly link: LinkStats;
+  /** Event stream counters. */
+  readonly events: EventStats;
 }
 
 /** The headline metrics of a network backend. */
@@ -88,6 +100,7 @@ export function parseNetworkStats(value: unknown): NetworkStats {
   const policy = record(root.policy, "stats.policy");
   const guest = record(root.guest, "stats.guest");
   const link = record(root.link, "stats.link");
+  const events = record(root.events, "stats.events");
   return {
     bytesSent: count(root.bytesSent, "stats.bytesSent"),
     bytesReceived: count(root.bytesReceived, "stats.bytesReceived"),
@@ -109,6 +122,11 @@ export function parseNetworkStats(value: unknown): NetworkStats {
       rxDropped: count(link.rxDropped, "stats.link.rxDropped"),
       txDropped: count(link.txDropped, "stats.link.txDropped"),
       protocolErrors: count(link.protocolErrors, "stats.link.protocolErrors"),
+    },
+    events: {
+      queued: count(events.queued, "stats.events.queued"),
+      delivered: count(events.delivered, "stats.events.delivered"),
+      dropped: count(events.dropped, "stats.events.dropped"),
     },
   };
 }

@@ -1,19 +1,26 @@
 package main
 
 import (
-	"bufio"
-	"encoding/binary"
 	"flag"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"sync"
 	"time"
+
+	"bun-gvproxy/framing"
 )
 
-// The framing is the QEMU stream protocol's: a 4-byte big-endian length, then the
-// frame. The framed echo is the ceiling of the guest link with no network stack at all.
+// The framing is the QEMU stream protocol's (the shared framing module): a 4-byte
+// big-endian length, then the frame. The framed echo is the ceiling of the guest link
+// with no network stack at all.
+
+// peerBuffer is the read and write buffer of the bulk paths: frames queued back to back
+// leave, and arrive, many per syscall.
+const peerBuffer = 1 << 20
+
+// anyFrame accepts every frame either transport can carry.
+var anyFrame = framing.Limits{Max: framing.MaxFrameSize}
 
 func runFramedEcho(args []string) error {
 	fs := newFlags("framed-echo")
@@ -29,45 +36,21 @@ func runFramedEcho(args []string) error {
 // back to back leave in one write, like a switch forwarding a burst.
 func echoFrames(c net.Conn) {
 	defer c.Close()
-	r := bufio.NewReaderSize(c, 1<<20)
-	w := bufio.NewWriterSize(c, 1<<20)
-	buf := make([]byte, 0, 1<<17)
+	r := framing.NewStreamReader(c, peerBuffer, anyFrame)
+	w := framing.NewStreamWriter(c, peerBuffer, framing.MaxFrameSize)
+	buf := make([]byte, framing.MaxFrameSize)
 	for {
-		frame, err := readFrame(r, buf)
+		n, err := r.ReadFrame(buf)
 		if err != nil {
 			return
 		}
-		if err := writeFrame(w, frame); err != nil {
+		if err := w.WriteFrame(buf[:n]); err != nil {
 			return
 		}
 		if r.Buffered() == 0 && w.Flush() != nil {
 			return
 		}
 	}
-}
-
-func readFrame(r io.Reader, buf []byte) ([]byte, error) {
-	var hdr [4]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return nil, err
-	}
-	n := int(binary.BigEndian.Uint32(hdr[:]))
-	if cap(buf) < n {
-		buf = make([]byte, n)
-	}
-	frame := buf[:n]
-	_, err := io.ReadFull(r, frame)
-	return frame, err
-}
-
-func writeFrame(w io.Writer, frame []byte) error {
-	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(len(frame)))
-	if _, err := w.Write(hdr[:]); err != nil {
-		return err
-	}
-	_, err := w.Write(frame)
-	return err
 }
 
 // framedEchoClient is a connection to a framed echo and the frame size to send on it.
@@ -124,10 +107,10 @@ func streamFrames(c net.Conn, frameSize int, deadline time.Time) (uint64, error)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		w := bufio.NewWriterSize(c, 1<<20)
+		w := framing.NewStreamWriter(c, peerBuffer, framing.MaxFrameSize)
 		frame := make([]byte, frameSize)
 		for time.Now().Before(deadline) {
-			if writeErr = writeFrame(w, frame); writeErr != nil {
+			if writeErr = w.WriteFrame(frame); writeErr != nil {
 				return
 			}
 			sentFrames++
@@ -135,15 +118,15 @@ func streamFrames(c net.Conn, frameSize int, deadline time.Time) (uint64, error)
 		writeErr = w.Flush()
 		_ = c.(*net.UnixConn).CloseWrite()
 	}()
-	r := bufio.NewReaderSize(c, 1<<20)
+	r := framing.NewStreamReader(c, peerBuffer, anyFrame)
 	buf := make([]byte, frameSize)
 	var echoed uint64
 	for {
-		f, err := readFrame(r, buf)
+		n, err := r.ReadFrame(buf)
 		if err != nil {
 			break
 		}
-		echoed += uint64(len(f))
+		echoed += uint64(n)
 	}
 	wg.Wait()
 	if writeErr != nil {
@@ -166,7 +149,8 @@ func runFramedRR(args []string) error {
 	defer echo.conn.Close()
 	out, buf := make([]byte, echo.frame), make([]byte, echo.frame)
 	// Buffered both ways so a frame is one write and usually one read, as in QEMU.
-	r, w := bufio.NewReader(echo.conn), bufio.NewWriterSize(echo.conn, echo.frame+4)
+	r := framing.NewStreamReader(echo.conn, 4096, anyFrame)
+	w := framing.NewStreamWriter(echo.conn, echo.frame+framing.PrefixSize, framing.MaxFrameSize)
 	res, err := timeRoundTrips(*count, func() error { return frameRoundTrip(r, w, out, buf) })
 	if err != nil {
 		return fmt.Errorf("%s: %w", echo.path, err)
@@ -175,14 +159,14 @@ func runFramedRR(args []string) error {
 }
 
 // frameRoundTrip writes out as one frame and reads the echoed frame into buf.
-func frameRoundTrip(r io.Reader, w *bufio.Writer, out, buf []byte) error {
-	if err := writeFrame(w, out); err != nil {
+func frameRoundTrip(r *framing.StreamReader, w *framing.StreamWriter, out, buf []byte) error {
+	if err := w.WriteFrame(out); err != nil {
 		return fmt.Errorf("write frame: %w", err)
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("write frame: %w", err)
 	}
-	if _, err := readFrame(r, buf); err != nil {
+	if _, err := r.ReadFrame(buf); err != nil {
 		return fmt.Errorf("read frame: %w", err)
 	}
 	return nil

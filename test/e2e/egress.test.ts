@@ -84,7 +84,11 @@ function testHosts(): TestHosts {
 
 let network: TestNetwork | undefined;
 const hostServers: HostServer[] = [];
+/** Every denial the network reported as an event (connection or DNS), in order. */
+let denialEvents: Array<{ reason?: string }> = [];
 afterEach(async () => {
+  // Every refusal counted in policy.denied also reached the event stream, with a code.
+  if (network !== undefined && !network.backend.instance.destroyed) expect((await reasons()).every((r) => r !== "")).toBe(true);
   await network?.close();
   network = undefined;
   for (const server of hostServers.splice(0)) server.close();
@@ -112,8 +116,22 @@ async function startGuest(config: NetworkConfig): Promise<Guest> {
     ],
     ...config,
   });
+  denialEvents = [];
+  network.backend.on("connection", (e) => {
+    if (e.phase === "denied") denialEvents.push(e);
+  });
+  network.backend.on("dns", (e) => {
+    if (e.decision === "denied") denialEvents.push(e);
+  });
   await network.guest.dhcp();
   return network.guest;
+}
+
+/** The reason codes of the denials so far, once the event stream has caught up with policy.denied. */
+async function reasons(): Promise<string[]> {
+  const count = denied();
+  await waitUntil(`${count} denial events`, () => denialEvents.length >= count);
+  return denialEvents.map((e) => e.reason ?? "");
 }
 
 function denied(): number {
@@ -181,6 +199,7 @@ describe.skipIf(skipReason !== undefined)("allowed destinations", () => {
     expect((await guest.tcpRequest({ host: hostB, port: 7, data: "x" })).response).toBe("x");
     expect(await failureCode(guest.tcpRequest({ host: hostB, port: 80, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
     expect(denied()).toBe(1);
+    expect(await reasons()).toEqual(["port-not-allowed"]);
   });
 
   test("a wildcard covers names at any depth below its domain, but not the domain itself", async () => {
@@ -206,6 +225,7 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
     expect((await guest.tcpRequest({ host: hostA, port: 7, data: "now allowed" })).response).toBe("now allowed");
     expect(await failureCode(guest.tcpRequest({ host: hostB, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
     expect(denied()).toBe(3);
+    expect(await reasons()).toEqual(["ip-not-allowed", "ip-not-allowed", "ip-not-allowed"]);
   });
 
   test("UDP to an address no allowed name resolved to is refused (ICMP unreachable)", async () => {
@@ -214,6 +234,7 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
     await resolvesTo(guest, ALLOWED);
     expect(await failureCode(guest.udpRequest({ host: hostB, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
     expect(denied()).toBe(1);
+    expect(denialEvents[0]).toMatchObject({ protocol: "udp", reason: "ip-not-allowed", destination: { ip: hostB, port: 7 } });
     expect((await guest.udpRequest({ host: hostA, port: 7, data: "y" })).response).toBe(`udp ${hostA}:7 y`);
   });
 
@@ -225,6 +246,7 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
       "CONNECTION_REFUSED",
     );
     expect(denied()).toBe(1);
+    expect(await reasons()).toEqual(["quic-refused"]);
     expect((await tlsHandshake(guest, { host: hostA, port: 443, serverName: ALLOWED })).handshakeComplete).toBe(true);
   });
 
@@ -236,6 +258,7 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
       expect(await failureCode(query)).toBe("CONNECTION_REFUSED");
     }
     expect(denied()).toBe(2);
+    expect(await reasons()).toEqual(["ip-not-allowed", "ip-not-allowed"]);
     await network?.close();
 
     // The same server, listed, answers: the refusal above was the policy's.
@@ -257,6 +280,8 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
       }
     }
     expect(denied()).toBe(types.length * 2);
+    expect(await reasons()).toEqual(Array(types.length * 2).fill("dns-refused"));
+    expect(denialEvents.map((e) => (e as { queryType?: string }).queryType)).toContain("TXT");
     const lines = denialLines(logs).filter((l) => l.includes(`tunnel-data.${BLOCKED}`));
     expect(lines.length).toBe(types.length * 2);
     expect(lines.some((l) => l.includes("TXT query"))).toBe(true);
@@ -266,6 +291,7 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
     const guest = await startGuest({ allowNet: [ALLOWED] });
     expect((await dnsQuery(guest, { name: "localhost", type: "A" })).rcode).toBe("NXDOMAIN");
     expect(denied()).toBe(1);
+    expect(await reasons()).toEqual(["dns-refused"]);
   });
 
   test("names of the configured zones are answered (A) or NODATA (other types), and open nothing", async () => {
@@ -285,6 +311,7 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
     const probe = tlsHandshake(guest, { host: hostB, port: 443, serverName: ALLOWED, timeoutMs: REFUSAL_TIMEOUT_MS });
     expect(await failureCode(probe)).toBe("CONNECTION_REFUSED");
     expect(denied()).toBe(1);
+    expect(await reasons()).toEqual(["ip-not-allowed"]);
   });
 
   test("on an allowed name's address, TLS naming another site (or none) is reset before the server sees it", async () => {
@@ -297,6 +324,8 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
       expect({ serverName, ...tls }).toMatchObject({ serverName, handshakeComplete: false, serverAnswered: false, reset: true });
     }
     expect(denied()).toBe(2);
+    expect(await reasons()).toEqual(["sni-mismatch", "sni-mismatch"]);
+    expect(denialEvents[0]).toMatchObject({ name: NEIGHBOUR, destination: { ip: hostA, port: 443 } });
     expect(denialLines(logs).some((l) => l.includes(`${hostA}:443`) && l.includes(NEIGHBOUR) && l.includes("tls inspection"))).toBe(true);
     // The address and port are fine with the allowed name.
     expect((await tlsHandshake(guest, { host: hostA, port: 443, serverName: ALLOWED })).handshakeComplete).toBe(true);
@@ -317,6 +346,7 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
     expect(later.responses).toEqual([{ status: 200, body: `http ${hostA} host=${ALLOWED}` }]);
     expect(later.reset).toBe(true);
     expect(denied()).toBe(2);
+    expect(await reasons()).toEqual(["host-mismatch", "host-mismatch"]);
   });
 
   test("the host loopback address is refused unless an entry names it exactly, even under 0.0.0.0/0", async () => {
@@ -355,6 +385,7 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
       "CONNECTION_REFUSED",
     );
     expect(echo.hits).toBe(0);
+    expect(await reasons()).toEqual(["host-loopback"]);
   });
 
   test("hostLoopback: false leaves no route to the host's own addresses, filtering or not", async () => {
@@ -392,6 +423,7 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
     const refused = ["127.0.0.1", "127.3.2.1", "0.0.0.0", hostSideIp, HOST_LOOPBACK_IP];
     await retransmitUntil("the gateway refuses the host's addresses", () => sendCraftedSyns(refused, echo.port), () => denied() >= 2);
     expect(echo.hits).toBe(controlHits); // still only the control's connection(s)
+    expect((await reasons()).every((r) => r === "host-loopback" || r === "virtual-subnet")).toBe(true);
   });
 });
 
@@ -462,3 +494,80 @@ function denialLines(logs: readonly CapturedLog[]): string[] {
   denied();
   return logs.filter((l) => l.type === "debug" && l.message.includes("egress denied")).map((l) => l.message);
 }
+
+describe.skipIf(skipReason !== undefined)("setAllowNet on a running network", () => {
+  test("a download the new list no longer allows is reset; the time from the call to the reset is reported", async () => {
+    const { hostA, hostB } = testHosts();
+    const guest = await startGuest({ allowNet: [hostA, hostB] });
+    const closes: Array<{ reason?: string; bytesToGuest?: number }> = [];
+    network?.backend.on("connection", (e) => {
+      if (e.phase === "close") closes.push(e);
+    });
+    let opened = false;
+    network?.backend.on("connection", (e) => {
+      if (e.phase === "open" && "ip" in (e.destination ?? {}) && (e.destination as { port: number }).port === 19) opened = true;
+    });
+    const download = outcome(guest.bulkReceive({ host: hostA, port: 19, timeoutMs: 60_000 }));
+    await waitUntil("the download to start", () => opened, 10_000);
+    await Bun.sleep(100); // let bytes flow
+    const calledAt = performance.now();
+    expect(network?.backend.setAllowNet([hostB])).toBe(1);
+    const result = await download;
+    const resetAfterMs = performance.now() - calledAt;
+    console.log(`setAllowNet -> guest saw the reset after ${resetAfterMs.toFixed(1)} ms`);
+    expect(result).toBeInstanceOf(GuestCommandError);
+    expect((result as GuestCommandError).code).toBe("CONNECTION_RESET");
+    await waitUntil("the close event", () => closes.length === 1);
+    expect(closes[0]?.reason).toBe("policy-changed");
+    expect(closes[0]?.bytesToGuest).toBeGreaterThan(0);
+    // New flows follow the new list at once; what it still allows keeps working.
+    expect(await failureCode(guest.tcpRequest({ host: hostA, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
+    expect((await guest.tcpRequest({ host: hostB, port: 7, data: "still" })).response).toBe("still");
+  });
+
+  test("a live UDP flow the new list no longer allows is closed, with a close event", async () => {
+    const { hostA, hostB } = testHosts();
+    const guest = await startGuest({ allowNet: [hostA, hostB] });
+    const closes: Array<{ protocol?: string; reason?: string; destination?: unknown }> = [];
+    network?.backend.on("connection", (e) => {
+      if (e.phase === "close") closes.push(e);
+    });
+    expect((await guest.udpRequest({ host: hostA, port: 7, data: "u" })).response).toBe(`udp ${hostA}:7 u`);
+    // The flow stays open (idle timeout 90 s) until the policy cuts it.
+    expect(network?.backend.setAllowNet([hostB])).toBe(1);
+    await waitUntil("the flow's close event", () => closes.length === 1);
+    expect(closes[0]).toMatchObject({ protocol: "udp", reason: "policy-changed", destination: { ip: hostA, port: 7 } });
+    expect(await failureCode(guest.udpRequest({ host: hostA, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
+  });
+
+  test("a name removed from the list loses its learned addresses; an invalid list changes nothing", async () => {
+    const { hostA } = testHosts();
+    const guest = await startGuest({ allowNet: [ALLOWED, NEIGHBOUR] });
+    await resolvesTo(guest, ALLOWED);
+    expect((await guest.tcpRequest({ host: hostA, port: 7, data: "a" })).response).toBe("a");
+    expect(() => network?.backend.setAllowNet([ALLOWED, "bad name!"])).toThrow(expect.objectContaining({ code: "INVALID_CONFIG", field: "allowNet[1]" }));
+    expect((await guest.tcpRequest({ host: hostA, port: 7, data: "b" })).response).toBe("b");
+    network?.backend.setAllowNet([NEIGHBOUR]);
+    expect(await failureCode(guest.tcpRequest({ host: hostA, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
+    // The names still allowed open their address again once resolved.
+    await resolvesTo(guest, NEIGHBOUR);
+    expect((await guest.tcpRequest({ host: hostA, port: 7, data: "c" })).response).toBe("c");
+  });
+
+  test('"none" refuses every egress flow (egress-none) while zones and forwards keep working', async () => {
+    const { hostA } = testHosts();
+    const guest = await startGuest({});
+    expect((await guest.tcpRequest({ host: hostA, port: 7, data: "open" })).response).toBe("open");
+    network?.backend.setAllowNet("none");
+    expect(await failureCode(guest.tcpRequest({ host: hostA, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
+    expect(await failureCode(guest.udpRequest({ host: hostA, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
+    expect(await reasons()).toEqual(["egress-none", "egress-none"]);
+    expect(await resolvesTo(guest, ALLOWED)).toEqual([hostA]); // the zone still answers
+    await guest.serveTcp(7000, { mode: "echo" });
+    const forward = network?.backend.expose([0, 7000]) as { hostPort: number };
+    const { tcpExchange } = await import("../support/host-clients.ts");
+    expect(await tcpExchange(forward.hostPort, "in through a forward")).toBe("in through a forward");
+    network?.backend.setAllowNet([]);
+    expect((await guest.tcpRequest({ host: hostA, port: 7, data: "again" })).response).toBe("again");
+  });
+});

@@ -319,7 +319,6 @@ describe("MTU", () => {
 
 describe("port mappings", () => {
   test.each([
-    ["0", 0],
     ["65536", 65536],
     ["negative", -1],
     ["fractional", 80.5],
@@ -327,8 +326,15 @@ describe("port mappings", () => {
     ["a numeric string", "8080"],
     ["huge", 1e10],
   ])("hostPort %s: INVALID_CONFIG naming the mapping", (_name, hostPort) => {
-    refused({ portMappings: [[hostPort, 80]] }, "INVALID_CONFIG", ["portMappings[0][0]", "1..65535"], "portMappings[0][0]");
+    refused({ portMappings: [[hostPort, 80]] }, "INVALID_CONFIG", ["portMappings[0][0]", "0..65535"], "portMappings[0][0]");
     expectNothingCreated();
+  });
+
+  test("hostPort 0 lets the OS pick: two such mappings bind two ports, reported by forwards()", () => {
+    const network = keep(new GvisorTapBackend({ socketPath, portMappings: [[0, 80], [0, 81]] }));
+    const ports = network.forwards().map((f) => ("hostPort" in f ? f.hostPort : 0));
+    expect(ports.every((p) => p > 0)).toBe(true);
+    expect(new Set(ports).size).toBe(2);
   });
 
   test.each([0, 65536, -80, 80.25])("guestPort %p: INVALID_CONFIG naming the mapping", (guestPort) => {

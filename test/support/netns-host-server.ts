@@ -5,6 +5,7 @@
  * - TCP 80: HTTP, answering `http <ip> host=<Host header>` (keep-alive works);
  * - TCP 443: HTTPS with the given certificate, answering `https <ip> host=<Host header>`;
  * - TCP 7: echo;
+ * - TCP 19: a download that never ends (chargen-like: zeros, as fast as the client reads);
  * - UDP 7 and UDP 443: echo, prefixed `udp <ip>:<port> `;
  * - UDP and TCP 53: a DNS server answering A with its own address and TXT with
  *   `foreign-dns <ip>`, for any name: the "other resolver" a guest might try.
@@ -47,6 +48,17 @@ for (const ip of config.ips) {
       data: (socket, data) => void socket.write(data),
       end: (socket) => void socket.end(),
     },
+  });
+  const chunk = Buffer.alloc(64 << 10);
+  const pump = (socket: Socket<undefined>) => {
+    while (socket.write(chunk) === chunk.length) {
+      // keep writing until the socket's buffer is full; drain() resumes
+    }
+  };
+  Bun.listen<undefined>({
+    hostname: ip,
+    port: 19,
+    socket: { open: pump, drain: pump, data: () => {} },
   });
   for (const port of [7, 443]) {
     await Bun.udpSocket({

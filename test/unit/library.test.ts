@@ -71,6 +71,16 @@ void gvproxy_set_log_level(int32_t l) { (void)l; }
 int32_t gvproxy_drain_logs(void* fn, int32_t n) { (void)fn; (void)n; return 0; }
 char* gvproxy_log_stats(void) { return NULL; }
 char* gvproxy_signals_repair(void) { return NULL; }
+char* gvproxy_expose(int64_t id, const char* a) { (void)id; (void)a; return NULL; }
+char* gvproxy_unexpose(int64_t id, const char* a) { (void)id; (void)a; return NULL; }
+char* gvproxy_forwards(int64_t id) { (void)id; return NULL; }
+char* gvproxy_add_host_socket(int64_t id, const char* a) { (void)id; (void)a; return NULL; }
+char* gvproxy_remove_host_socket(int64_t id, int64_t p) { (void)id; (void)p; return NULL; }
+char* gvproxy_set_allow_net(int64_t id, const char* a) { (void)id; (void)a; return NULL; }
+char* gvproxy_set_dns_zones(int64_t id, const char* a) { (void)id; (void)a; return NULL; }
+char* gvproxy_guest(int64_t id) { (void)id; return NULL; }
+char* gvproxy_subscribe(int64_t id, int64_t m) { (void)id; (void)m; return NULL; }
+char* gvproxy_drain_events(int64_t id, int64_t n) { (void)id; (void)n; return NULL; }
 `;
 
 test.skipIf(Bun.which("cc") === null)("a library speaking another ABI version is refused with LIBRARY_NOT_FOUND", async () => {

@@ -156,19 +156,4 @@ describe("records from libgvproxy", () => {
       stderr.mockRestore();
     }
   });
-
-  test("an instance dropped without destroy is destroyed by the garbage collector, with a warning", async () => {
-    useReporter(3);
-    const socketPath = join(temp.dir, "dropped.sock");
-    (() => {
-      new GvproxyInstance(socketPath);
-    })();
-    expect(existsSync(socketPath)).toBe(true);
-    for (let i = 0; i < 200 && existsSync(socketPath); i++) {
-      Bun.gc(true);
-      await Bun.sleep(1);
-    }
-    expect(existsSync(socketPath)).toBe(false);
-    expect(received.some((entry) => entry.type === "warn" && String(entry.args[0]).includes("without destroy()"))).toBe(true);
-  });
 });

@@ -12,6 +12,7 @@ const wire = {
   policy: { denied: 4 },
   guest: { connected: true, connections: 2 },
   link: { framesReceived: 10, framesSent: 12, rxDropped: 1, txDropped: 0, protocolErrors: 1 },
+  events: { queued: 0, delivered: 7, dropped: 3 },
 };
 
 describe("parseNetworkStats", () => {
@@ -26,6 +27,7 @@ describe("parseNetworkStats", () => {
     ["a missing policy object", { ...wire, policy: undefined }, /stats\.policy is undefined/],
     ["a missing guest object", { ...wire, guest: undefined }, /stats\.guest is undefined/],
     ["a missing link object", { ...wire, link: undefined }, /stats\.link is undefined/],
+    ["a missing events object", { ...wire, events: undefined }, /stats\.events is undefined/],
     ["a non-boolean guest flag", { ...wire, guest: { connected: 1, connections: 0 } }, /stats\.guest\.connected/],
     ["a fractional link counter", { ...wire, link: { ...wire.link, rxDropped: 0.5 } }, /stats\.link\.rxDropped/],
     ["not an object", [], /stats is \[\]/],

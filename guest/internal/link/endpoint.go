@@ -13,7 +13,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
-	"bun-gvproxy/guest/internal/framing"
+	"bun-gvproxy/framing"
 )
 
 // FrameTap sees every inbound frame before the stack does; returning true consumes

@@ -3,7 +3,6 @@
 package link
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -12,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"bun-gvproxy/guest/internal/framing"
+	"bun-gvproxy/framing"
 )
 
 // FrameConn carries whole Ethernet frames to and from the virtual network.
@@ -27,23 +26,15 @@ type FrameConn interface {
 	Close() error
 }
 
-// Protocol names the socket framing, as gvisor-tap-vsock's listeners do.
-type Protocol string
-
-const (
-	ProtocolQemu  Protocol = "qemu"
-	ProtocolVfkit Protocol = "vfkit"
-)
-
-// Dial connects to the virtual network's socket with the given protocol.
-func Dial(socketPath string, protocol Protocol) (FrameConn, error) {
-	switch protocol {
-	case ProtocolQemu:
+// Dial connects to the virtual network's socket with the given transport.
+func Dial(socketPath string, transport framing.Transport) (FrameConn, error) {
+	switch transport {
+	case framing.Qemu:
 		return dialStream(socketPath)
-	case ProtocolVfkit:
+	case framing.Vfkit:
 		return dialDatagram(socketPath)
 	default:
-		return nil, fmt.Errorf("unknown protocol %q (want qemu or vfkit)", protocol)
+		return nil, fmt.Errorf("unknown transport %q (want qemu or vfkit)", transport)
 	}
 }
 
@@ -56,9 +47,12 @@ type streamConn struct {
 	conn    *net.UnixConn
 	reader  *framing.StreamReader
 	writeMu sync.Mutex
-	writer  *bufio.Writer
-	header  [framing.LengthPrefixSize]byte
+	writer  *framing.StreamWriter
 }
+
+// streamLimits are the frames the guest accepts from the network: any size up to the
+// largest either transport carries.
+var streamLimits = framing.Limits{Max: framing.MaxFrameSize}
 
 func dialStream(socketPath string) (*streamConn, error) {
 	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socketPath, Net: "unix"})
@@ -67,23 +61,17 @@ func dialStream(socketPath string) (*streamConn, error) {
 	}
 	return &streamConn{
 		conn:   conn,
-		reader: framing.NewStreamReader(bufio.NewReaderSize(conn, streamBufferSize)),
-		writer: bufio.NewWriterSize(conn, streamBufferSize),
+		reader: framing.NewStreamReader(conn, streamBufferSize, streamLimits),
+		writer: framing.NewStreamWriter(conn, streamBufferSize, framing.MaxFrameSize),
 	}, nil
 }
 
 func (s *streamConn) ReadFrame(buf []byte) (int, error) { return s.reader.ReadFrame(buf) }
 
 func (s *streamConn) WriteFrame(frame []byte) error {
-	if err := framing.PutLengthPrefix(s.header[:], len(frame)); err != nil {
-		return err
-	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
-	if _, err := s.writer.Write(s.header[:]); err != nil {
-		return fmt.Errorf("write frame header: %w", err)
-	}
-	if _, err := s.writer.Write(frame); err != nil {
+	if err := s.writer.WriteFrame(frame); err != nil {
 		return fmt.Errorf("write frame: %w", err)
 	}
 	return nil

@@ -1,7 +1,6 @@
 package link
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -11,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"bun-gvproxy/guest/internal/framing"
+	"bun-gvproxy/framing"
 )
 
 func TestStreamConnSpeaksLengthPrefixedFrames(t *testing.T) {
@@ -27,7 +26,7 @@ func TestStreamConnSpeaksLengthPrefixedFrames(t *testing.T) {
 		accepted <- c
 	}()
 
-	conn, err := Dial(path, ProtocolQemu)
+	conn, err := Dial(path, framing.Qemu)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +44,7 @@ func TestStreamConnSpeaksLengthPrefixedFrames(t *testing.T) {
 	if err := conn.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	reader := framing.NewStreamReader(bufio.NewReader(server))
+	reader := framing.NewStreamReader(server, 4096, framing.Limits{Max: framing.MaxFrameSize})
 	buf := make([]byte, framing.MaxFrameSize)
 	for _, want := range []string{"first", "second!"} {
 		n, err := reader.ReadFrame(buf)
@@ -55,8 +54,7 @@ func TestStreamConnSpeaksLengthPrefixedFrames(t *testing.T) {
 	}
 
 	// Server -> guest, then the server hangs up: a clean EOF.
-	frame, _ := framing.EncodeStream([]byte("reply"))
-	if _, err := server.Write(frame); err != nil {
+	if _, err := server.Write(framing.AppendFrame(nil, []byte("reply"))); err != nil {
 		t.Fatal(err)
 	}
 	server.Close()
@@ -71,7 +69,7 @@ func TestStreamConnSpeaksLengthPrefixedFrames(t *testing.T) {
 
 func TestDialReportsMissingSocketWithItsPath(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "absent.sock")
-	for _, protocol := range []Protocol{ProtocolQemu, ProtocolVfkit} {
+	for _, protocol := range []framing.Transport{framing.Qemu, framing.Vfkit} {
 		_, err := Dial(path, protocol)
 		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(path)) {
 			t.Fatalf("%s: got %v, want an error naming %s", protocol, err, path)
@@ -90,7 +88,7 @@ func TestDatagramConnHandshakesThenSendsOneFramePerDatagram(t *testing.T) {
 	}
 	defer server.Close()
 
-	conn, err := Dial(path, ProtocolVfkit)
+	conn, err := Dial(path, framing.Vfkit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +120,7 @@ func TestDatagramConnNoticesTheServerSocketDisappearing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := Dial(path, ProtocolVfkit)
+	conn, err := Dial(path, framing.Vfkit)
 	if err != nil {
 		t.Fatal(err)
 	}

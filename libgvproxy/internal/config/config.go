@@ -7,16 +7,19 @@ package config
 import (
 	"net"
 	"net/netip"
+
+	"bun-gvproxy/framing"
 )
 
-// Protocol is how frames travel over the guest socket.
-type Protocol string
+// Protocol is how frames travel over the guest socket: the one transport type of the
+// shared framing module.
+type Protocol = framing.Transport
 
 const (
 	// ProtocolQemu is a SOCK_STREAM socket with a 4-byte big-endian length before each frame.
-	ProtocolQemu Protocol = "qemu"
+	ProtocolQemu = framing.Qemu
 	// ProtocolVfkit is a SOCK_DGRAM socket, one Ethernet frame per datagram.
-	ProtocolVfkit Protocol = "vfkit"
+	ProtocolVfkit = framing.Vfkit
 )
 
 // Transport is the transport protocol of a port mapping.
@@ -49,7 +52,9 @@ type Config struct {
 	DNSSearchDomains []string
 	HostLoopback     bool
 	HostLoopbackIP   netip.Addr
+	HostSockets      []HostSocket
 	AllowNet         []string // egress allow-list, validated by policy.ParseAllowNet
+	AllowNone        bool     // allowNet "none": every egress flow refused
 	CaptureFile      string
 	Debug            bool
 }

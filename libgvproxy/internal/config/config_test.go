@@ -124,7 +124,8 @@ func TestDecodeRefusesInvalidConfigNamingTheField(t *testing.T) {
 		{"MTU fractional", `{` + base + `,"mtu":1500.5}`, "mtu", "not an integer"},
 		{"MTU exponent", `{` + base + `,"mtu":1.5e3}`, "mtu", "not an integer"},
 		{"MTU string", `{` + base + `,"mtu":"1500"}`, "mtu", "expected an integer"},
-		{"host port zero", `{` + pm(`{"hostPort":0,"guestPort":80}`) + `}`, "portMappings[0].hostPort", "out of range 1..65535"},
+		{"host port out of range", `{` + pm(`{"hostPort":65536,"guestPort":80}`) + `}`, "portMappings[0].hostPort", "out of range 0..65535"},
+		{"guest port zero", `{` + pm(`{"hostPort":0,"guestPort":0}`) + `}`, "portMappings[0].guestPort", "out of range 1..65535"},
 		{"host port too large", `{` + pm(`{"hostPort":1,"guestPort":80},{"hostPort":65536,"guestPort":80}`) + `}`, "portMappings[1].hostPort", "out of range"},
 		{"guest port fractional", `{` + pm(`{"hostPort":8080,"guestPort":80.5}`) + `}`, "portMappings[0].guestPort", "not an integer"},
 		{"guest port negative", `{` + pm(`{"hostPort":8080,"guestPort":-1}`) + `}`, "portMappings[0].guestPort", "out of range"},
@@ -173,5 +174,78 @@ func TestDecodeRefusesInvalidConfigNamingTheField(t *testing.T) {
 				t.Errorf("message %q does not start with the field %q", coded.Error(), tc.field)
 			}
 		})
+	}
+}
+
+func TestDecodeLiveControlFields(t *testing.T) {
+	cfg, err := Decode([]byte(`{"socketPath":"/tmp/x.sock","portMappings":[{"hostPort":0,"guestPort":80},{"hostPort":0,"guestPort":81}],` +
+		`"hostSockets":[{"port":5000,"path":"/run/agent.sock"}],"allowNet":"none"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.PortMappings) != 2 || cfg.PortMappings[0].HostPort != 0 || !cfg.AllowNone || len(cfg.AllowNet) != 0 {
+		t.Fatalf("config = %+v", cfg)
+	}
+	if len(cfg.HostSockets) != 1 || cfg.HostSockets[0] != (HostSocket{Port: 5000, Path: "/run/agent.sock"}) {
+		t.Fatalf("hostSockets = %+v", cfg.HostSockets)
+	}
+	for _, bad := range []struct{ json, field string }{
+		{`"allowNet":"all"`, "allowNet"},
+		{`"allowNet":{"x":1}`, "allowNet"},
+		{`"allowNet":["ok.example","bad name"]`, "allowNet[1]"},
+		{`"hostSockets":[{"port":0,"path":"/run/a.sock"}]`, "hostSockets[0].port"},
+		{`"hostSockets":[{"port":1,"path":"relative.sock"}]`, "hostSockets[0].path"},
+		{`"hostSockets":[{"port":1,"path":"/a.sock"},{"port":1,"path":"/b.sock"}]`, "hostSockets[1].port"},
+		{`"hostSockets":[{"port":1}]`, "hostSockets[0].path"},
+	} {
+		_, err := Decode([]byte(`{"socketPath":"/tmp/x.sock",` + bad.json + `}`))
+		if coded := errs.As(err); err == nil || coded.Field != bad.field {
+			t.Errorf("%s: error %v, want one on %s", bad.json, err, bad.field)
+		}
+	}
+}
+
+func TestRuntimeArgumentsAreValidatedLikeTheConfig(t *testing.T) {
+	fw, err := ParseForward([]byte(`{"hostPort":0,"guestPort":80}`), "forward")
+	if err != nil || fw.HostPort != 0 || fw.GuestPort != 80 || fw.HostIP.String() != "127.0.0.1" || fw.Protocol != TCP {
+		t.Fatalf("ParseForward = %+v, %v", fw, err)
+	}
+	unix, err := ParseForward([]byte(`{"hostPath":"/tmp/http.sock","guestPort":80}`), "forward")
+	if err != nil || unix.HostPath != "/tmp/http.sock" || unix.GuestPort != 80 {
+		t.Fatalf("ParseForward(unix) = %+v, %v", unix, err)
+	}
+	sel, err := ParseForwardSelector([]byte(`{"hostPort":8080,"protocol":"udp"}`), "selector")
+	if err != nil || sel.HostPort != 8080 || sel.Protocol != UDP || sel.HostIP != "" {
+		t.Fatalf("ParseForwardSelector = %+v, %v", sel, err)
+	}
+	allow, err := ParseAllowNet([]byte(`"none"`), "allowNet")
+	if err != nil || !allow.None {
+		t.Fatalf("ParseAllowNet(none) = %+v, %v", allow, err)
+	}
+	zones, err := ParseDNSZones([]byte(`[{"name":"Box.Internal","records":[{"name":"db","ip":"192.168.127.50"}]}]`), "zones")
+	if err != nil || len(zones) != 1 || zones[0].Name != "box.internal." {
+		t.Fatalf("ParseDNSZones = %+v, %v", zones, err)
+	}
+	for _, bad := range []struct {
+		parse func() error
+		field string
+	}{
+		{func() error { _, err := ParseForward([]byte(`{"hostPort":70000,"guestPort":80}`), "f"); return err }, "f.hostPort"},
+		{func() error { _, err := ParseForward([]byte(`{"guestPort":80,"extra":1}`), "f"); return err }, "f.extra"},
+		{func() error {
+			_, err := ParseForward([]byte(`{"hostPath":"/x.sock","hostPort":1,"guestPort":80}`), "f")
+			return err
+		}, "f"},
+		{func() error { _, err := ParseForward([]byte(`{"hostPath":"/x.sock"}`), "f"); return err }, "f.guestPort"},
+		{func() error { _, err := ParseForwardSelector([]byte(`{}`), "s"); return err }, "s.hostPort"},
+		{func() error { _, err := ParseHostSocket([]byte(`{"port":5000,"path":""}`), "h"); return err }, "h.path"},
+		{func() error { _, err := ParseAllowNet([]byte(`null`), "a"); return err }, "a"},
+		{func() error { _, err := ParseAllowNet([]byte(`["*"]`), "a"); return err }, "a[0]"},
+		{func() error { _, err := ParseDNSZones([]byte(`[{"name":"a."},{"name":"A"}]`), "z"); return err }, "z[1].name"},
+	} {
+		err := bad.parse()
+		if coded := errs.As(err); err == nil || coded.Field != bad.field || coded.Code != errs.InvalidConfig {
+			t.Errorf("error %v, want INVALID_CONFIG on %s", err, bad.field)
+		}
 	}
 }

@@ -28,7 +28,8 @@ type rawConfig struct {
 	DNSSearchDomains []string         `json:"dnsSearchDomains"`
 	HostLoopback     *bool            `json:"hostLoopback"`
 	HostLoopbackIP   string           `json:"hostLoopbackIp"`
-	AllowNet         []string         `json:"allowNet"`
+	HostSockets      []rawHostSocket  `json:"hostSockets"`
+	AllowNet         rawAllowNet      `json:"allowNet"`
 	CaptureFile      string           `json:"captureFile"`
 	Debug            bool             `json:"debug"`
 }

@@ -7,19 +7,11 @@ import (
 )
 
 func validateDNS(raw *rawConfig, c *Config) error {
-	names := make(map[string]int, len(raw.DNSZones))
-	for i, rz := range raw.DNSZones {
-		field := fmt.Sprintf("dnsZones[%d]", i)
-		zone, err := parseZone(field, rz)
-		if err != nil {
-			return err
-		}
-		if first, dup := names[zone.Name]; dup {
-			return invalid(field+".name", "zone %s is already defined by dnsZones[%d]", zone.Name, first)
-		}
-		names[zone.Name] = i
-		c.DNSZones = append(c.DNSZones, zone)
+	zones, err := parseZones("dnsZones", raw.DNSZones)
+	if err != nil {
+		return err
 	}
+	c.DNSZones = zones
 	for i, d := range raw.DNSSearchDomains {
 		name := strings.TrimSuffix(d, ".")
 		if err := checkDomainName(fmt.Sprintf("dnsSearchDomains[%d]", i), name); err != nil {
@@ -28,6 +20,25 @@ func validateDNS(raw *rawConfig, c *Config) error {
 		c.DNSSearchDomains = append(c.DNSSearchDomains, name)
 	}
 	return nil
+}
+
+// parseZones validates a list of zones (config dnsZones, setDnsZones); field names it.
+func parseZones(field string, raw []rawDNSZone) ([]DNSZone, error) {
+	zones := []DNSZone{}
+	names := make(map[string]int, len(raw))
+	for i, rz := range raw {
+		zfield := fmt.Sprintf("%s[%d]", field, i)
+		zone, err := parseZone(zfield, rz)
+		if err != nil {
+			return nil, err
+		}
+		if first, dup := names[zone.Name]; dup {
+			return nil, invalid(zfield+".name", "zone %s is already defined by %s[%d]", zone.Name, field, first)
+		}
+		names[zone.Name] = i
+		zones = append(zones, zone)
+	}
+	return zones, nil
 }
 
 func parseZone(field string, rz rawDNSZone) (DNSZone, error) {

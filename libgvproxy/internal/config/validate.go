@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,7 +12,6 @@ import (
 	"strings"
 
 	"bun-gvproxy/libgvproxy/internal/errs"
-	"bun-gvproxy/libgvproxy/internal/policy"
 )
 
 // Defaults of docs/ABI.md. Gateway and guest default to the first and second host
@@ -45,7 +43,7 @@ func validate(raw *rawConfig) (*Config, error) {
 	c := &Config{CaptureFile: raw.CaptureFile, Debug: raw.Debug}
 	steps := []func(*rawConfig, *Config) error{
 		validateSocket, validateAddressing, validateMACs, validateMTU, validatePortMappings,
-		validateDNS, validateHostLoopback, validateAllowNet, validateCaptureFile,
+		validateDNS, validateHostLoopback, validateHostSockets, validateAllowNet, validateCaptureFile,
 	}
 	for _, step := range steps {
 		if err := step(raw, c); err != nil {
@@ -203,7 +201,7 @@ func validatePortMappings(raw *rawConfig, c *Config) error {
 			return err
 		}
 		key := fmt.Sprintf("%s/%s", netip.AddrPortFrom(pm.HostIP, pm.HostPort), pm.Protocol)
-		if first, dup := seen[key]; dup {
+		if first, dup := seen[key]; dup && pm.HostPort != 0 {
 			return invalid(field+".hostPort", "%s is already used by portMappings[%d]", key, first)
 		}
 		seen[key] = i
@@ -214,24 +212,22 @@ func validatePortMappings(raw *rawConfig, c *Config) error {
 
 func parsePortMapping(field string, rm rawPortMapping) (PortMapping, error) {
 	var pm PortMapping
-	hostIP := rm.HostIP
-	if hostIP == "" {
-		hostIP = defaultHostIP
+	ip, err := parseHostIP(field+".hostIp", rm.HostIP)
+	if err != nil {
+		return pm, err
 	}
-	ip, err := netip.ParseAddr(hostIP)
-	if err != nil || ip.Zone() != "" {
-		return pm, invalid(field+".hostIp", "%q is not an IP address", rm.HostIP)
-	}
-	pm.HostIP = ip.Unmap()
+	pm.HostIP = ip
+	// hostPort 0 lets the OS pick a free port; the bound one is reported (forwards()).
 	for _, p := range []struct {
 		name string
 		raw  rawNumber
 		dst  *uint16
-	}{{"hostPort", rm.HostPort, &pm.HostPort}, {"guestPort", rm.GuestPort, &pm.GuestPort}} {
+		min  int
+	}{{"hostPort", rm.HostPort, &pm.HostPort, 0}, {"guestPort", rm.GuestPort, &pm.GuestPort, 1}} {
 		if p.raw == nil {
 			return pm, invalid(field+"."+p.name, "is required")
 		}
-		v, err := parseInt(field+"."+p.name, p.raw, 1, 65535)
+		v, err := parseInt(field+"."+p.name, p.raw, p.min, 65535)
 		if err != nil {
 			return pm, err
 		}
@@ -248,6 +244,20 @@ func parsePortMapping(field string, rm rawPortMapping) (PortMapping, error) {
 	return pm, nil
 }
 
+// parseHostIP reads a forward's host address; empty is 127.0.0.1 (never all interfaces
+// unless asked).
+func parseHostIP(field, s string) (netip.Addr, error) {
+	text := s
+	if text == "" {
+		text = defaultHostIP
+	}
+	ip, err := netip.ParseAddr(text)
+	if err != nil || ip.Zone() != "" {
+		return netip.Addr{}, invalid(field, "%q is not an IP address", s)
+	}
+	return ip.Unmap(), nil
+}
+
 func validateHostLoopback(raw *rawConfig, c *Config) error {
 	c.HostLoopback = raw.HostLoopback == nil || *raw.HostLoopback
 	def := uint32(1<<(32-c.Subnet.Bits())) - 2 // broadcast minus one: .254 in a /24
@@ -262,18 +272,13 @@ func validateHostLoopback(raw *rawConfig, c *Config) error {
 	return nil
 }
 
-// validateAllowNet checks the egress allow-list with the policy engine's own parser, so
-// the config accepts exactly what the engine enforces (names, *.wildcards, IPs, CIDRs,
-// each with an optional port).
+// validateAllowNet checks the egress allow-list (a list of entries, or "none").
 func validateAllowNet(raw *rawConfig, c *Config) error {
-	if _, err := policy.ParseAllowNet(raw.AllowNet); err != nil {
-		var entryErr *policy.EntryError
-		if errors.As(err, &entryErr) {
-			return invalid(entryErr.Field(), "%v", err)
-		}
-		return invalid("allowNet", "%v", err)
+	allow, err := checkAllowNet(raw.AllowNet, "allowNet")
+	if err != nil {
+		return err
 	}
-	c.AllowNet = append([]string(nil), raw.AllowNet...)
+	c.AllowNet, c.AllowNone = allow.Entries, allow.None
 	return nil
 }
 

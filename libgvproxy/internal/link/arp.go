@@ -19,6 +19,6 @@ func (e *Endpoint) mayClaim(pkt *stack.PacketBuffer) bool {
 	if !h.IsValid() || h.Op() != header.ARPReply {
 		return true
 	}
-	_, ok := e.arpSenders[tcpip.AddrFromSlice(h.ProtocolAddressSender())]
+	_, ok := (*e.arpSenders.Load())[tcpip.AddrFromSlice(h.ProtocolAddressSender())]
 	return ok
 }

@@ -9,6 +9,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"bun-gvproxy/framing"
 )
 
 // discardDispatcher is a stack that consumes packets instantly.
@@ -70,7 +72,7 @@ func BenchmarkTransmit(b *testing.B) {
 				defer e.Close()
 				gw, guest := socketPair(b, syscall.SOCK_STREAM)
 				setBenchBuffers(gw, guest)
-				go func() { _ = e.Serve(gw, Stream) }()
+				go func() { _ = e.Serve(gw, framing.Qemu) }()
 				go func() { _, _ = io.Copy(io.Discard, guest) }()
 				waitFor(b, "attach", func() bool { return e.Stats().Attached })
 				pkt := outboundPacket(e, header.IPv4ProtocolNumber, make([]byte, header.IPv4MinimumSize), make([]byte, int(mtu)-header.IPv4MinimumSize))

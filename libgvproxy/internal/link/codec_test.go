@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+
+	"bun-gvproxy/framing"
 )
 
 func TestStreamReaderDecodesWhatTheGuestFramed(t *testing.T) {
@@ -131,7 +133,7 @@ func TestStreamReaderHandlesLargeFramesAndTheirTruncation(t *testing.T) {
 		}
 		v.Release()
 	}
-	if _, err := r.next(); !errors.Is(err, errTruncatedFrame) {
-		t.Fatalf("a cut-short large frame: %v, want errTruncatedFrame", err)
+	if _, err := r.next(); !errors.Is(err, framing.ErrTruncated) {
+		t.Fatalf("a cut-short large frame: %v, want framing.ErrTruncated", err)
 	}
 }

@@ -2,6 +2,8 @@ package link
 
 import (
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"bun-gvproxy/framing"
 )
 
 // frameSpan locates one wire frame in a batchEncoder's iov.
@@ -37,7 +39,7 @@ func (b *batchEncoder) encode(batch []*stack.PacketBuffer) {
 		frames++
 	}
 	// The arenas must not move while iov points into them: size them up front.
-	if need := frames * streamPrefixSize; cap(b.prefixes) < need {
+	if need := frames * framing.PrefixSize; cap(b.prefixes) < need {
 		b.prefixes = make([]byte, 0, need)
 	}
 	if cap(b.headers) < headerBytes {
@@ -98,7 +100,7 @@ func (b *batchEncoder) appendSegments(o *tcpOffload) {
 func (b *batchEncoder) beginFrame() {
 	if b.prefixed {
 		at := len(b.prefixes)
-		b.prefixes = b.prefixes[:at+streamPrefixSize]
+		b.prefixes = b.prefixes[:at+framing.PrefixSize]
 		b.iov = append(b.iov, b.prefixes[at:])
 	}
 	b.frames = append(b.frames, frameSpan{start: len(b.iov)})
@@ -111,7 +113,7 @@ func (b *batchEncoder) endFrame() {
 		f.size += len(s)
 	}
 	if b.prefixed {
-		putStreamPrefix(b.iov[f.start-1], f.size)
+		framing.PutPrefix(b.iov[f.start-1], f.size)
 	}
 }
 

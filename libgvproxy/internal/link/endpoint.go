@@ -54,7 +54,7 @@ type Endpoint struct {
 	mtu        atomic.Uint32
 	maxFrame   int
 	mac        tcpip.LinkAddress
-	arpSenders map[tcpip.Address]struct{}
+	arpSenders atomic.Pointer[map[tcpip.Address]struct{}] // copy-on-write (SetVirtualIP)
 	log        Logger
 	logFrames  bool
 	capture    *pcapWriter
@@ -82,20 +82,21 @@ func New(cfg Config) (*Endpoint, error) {
 		return nil, fmt.Errorf("MTU %d is outside %d..%d", cfg.MTU, minMTU, maxMTU)
 	}
 	e := &Endpoint{
-		maxFrame:   maxFrameSize(cfg.MTU),
-		mac:        cfg.MAC,
-		arpSenders: make(map[tcpip.Address]struct{}, 1+len(cfg.VirtualIPs)),
-		log:        cfg.Log,
-		logFrames:  cfg.LogFrames,
+		maxFrame:  maxFrameSize(cfg.MTU),
+		mac:       cfg.MAC,
+		log:       cfg.Log,
+		logFrames: cfg.LogFrames,
 	}
 	if e.log == nil {
 		e.log = discardLogger{}
 	}
 	e.mtu.Store(cfg.MTU)
-	e.arpSenders[cfg.GatewayIP] = struct{}{}
+	senders := make(map[tcpip.Address]struct{}, 1+len(cfg.VirtualIPs))
+	senders[cfg.GatewayIP] = struct{}{}
 	for _, ip := range cfg.VirtualIPs {
-		e.arpSenders[ip] = struct{}{}
+		senders[ip] = struct{}{}
 	}
+	e.arpSenders.Store(&senders)
 	if cfg.Capture != nil {
 		pw, err := newPCAPWriter(cfg.Capture, e.maxFrame, e.log)
 		if err != nil {
@@ -104,6 +105,27 @@ func New(cfg Config) (*Endpoint, error) {
 		e.capture = pw
 	}
 	return e, nil
+}
+
+// SetVirtualIP adds (claim true) or removes a virtual address the gateway answers ARP
+// for while the network runs (the host-socket address with hostLoopback off). The
+// gateway's own address is never passed here.
+func (e *Endpoint) SetVirtualIP(ip tcpip.Address, claim bool) {
+	for {
+		old := e.arpSenders.Load()
+		next := make(map[tcpip.Address]struct{}, len(*old)+1)
+		for a := range *old {
+			next[a] = struct{}{}
+		}
+		if claim {
+			next[ip] = struct{}{}
+		} else {
+			delete(next, ip)
+		}
+		if e.arpSenders.CompareAndSwap(old, &next) {
+			return
+		}
+	}
 }
 
 // MTU implements stack.LinkEndpoint.

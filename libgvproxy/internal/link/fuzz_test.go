@@ -12,6 +12,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"bun-gvproxy/framing"
 )
 
 // fuzzMTU is small so that fuzzed lengths hit both sides of the limit often.
@@ -62,7 +64,7 @@ func endOf(err error) string {
 	switch {
 	case errors.Is(err, io.EOF):
 		return "eof"
-	case errors.Is(err, errTruncatedFrame):
+	case errors.Is(err, framing.ErrTruncated):
 		return "truncated"
 	case isProtocolError(err):
 		return "protocol"
@@ -94,7 +96,7 @@ func FuzzStreamFrames(f *testing.F) {
 			_, _ = guest.Write(data)
 			_ = guest.(interface{ CloseWrite() error }).CloseWrite()
 		}()
-		got := endOf(e.Serve(gw, Stream))
+		got := endOf(e.Serve(gw, framing.Qemu))
 
 		accepted, end := expectedOutcome(data, maxFrameSize(fuzzMTU))
 		if got != end {

@@ -16,6 +16,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"bun-gvproxy/framing"
 )
 
 // testTimeout bounds waits so a broken link fails instead of hanging; nothing asserts
@@ -138,12 +140,12 @@ type served struct {
 func serve(t testing.TB, e *Endpoint, typ int) *served {
 	t.Helper()
 	gw, guest := socketPair(t, typ)
-	framing := Stream
+	transport := framing.Qemu
 	if typ == syscall.SOCK_DGRAM {
-		framing = Datagram
+		transport = framing.Vfkit
 	}
 	s := &served{guest: guest, result: make(chan error, 1)}
-	go func() { s.result <- e.Serve(gw, framing) }()
+	go func() { s.result <- e.Serve(gw, transport) }()
 	waitFor(t, "guest attached", func() bool { return e.current.Load() != nil && e.current.Load().conn == gw })
 	return s
 }
@@ -185,8 +187,7 @@ func ethernetFrame(dst tcpip.LinkAddress, payloadSize int, seq byte) []byte {
 func streamEncode(frames ...[]byte) []byte {
 	var out []byte
 	for _, f := range frames {
-		out = binary.BigEndian.AppendUint32(out, uint32(len(f)))
-		out = append(out, f...)
+		out = framing.AppendFrame(out, f)
 	}
 	return out
 }
@@ -229,7 +230,7 @@ func flatten(pkt *stack.PacketBuffer) []byte {
 func readStreamFrame(t testing.TB, conn net.Conn) []byte {
 	t.Helper()
 	_ = conn.SetReadDeadline(time.Now().Add(testTimeout))
-	var prefix [4]byte
+	var prefix [framing.PrefixSize]byte
 	if _, err := io.ReadFull(conn, prefix[:]); err != nil {
 		t.Fatalf("read length prefix: %v", err)
 	}

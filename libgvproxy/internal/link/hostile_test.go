@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+
+	"bun-gvproxy/framing"
 )
 
 func prefixOnly(size uint32) []byte { return binary.BigEndian.AppendUint32(nil, size) }
@@ -79,7 +81,7 @@ func TestStreamTruncatedFrameThenEOFIsDropped(t *testing.T) {
 	full := streamEncode(ethernetFrame(gatewayMAC, 500, 4))
 	_, _ = g.guest.Write(full[:len(full)-100])
 	_ = g.guest.Close()
-	if err := g.wait(t); !errors.Is(err, errTruncatedFrame) {
+	if err := g.wait(t); !errors.Is(err, framing.ErrTruncated) {
 		t.Fatalf("Serve returned %v, want the truncated-frame error", err)
 	}
 	d.none(t)
@@ -116,7 +118,7 @@ func TestStreamOfRandomBytesIsSurvived(t *testing.T) {
 			_ = g.guest.Close()
 		}()
 		err := g.wait(t)
-		if !isProtocolError(err) && !errors.Is(err, errTruncatedFrame) && !errors.Is(err, io.EOF) {
+		if !isProtocolError(err) && !errors.Is(err, framing.ErrTruncated) && !errors.Is(err, io.EOF) {
 			t.Fatalf("run %d: Serve returned %v after %d random bytes", i, err, len(junk))
 		}
 		if e.Stats().Attached {

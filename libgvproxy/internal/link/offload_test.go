@@ -23,6 +23,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+
+	"bun-gvproxy/framing"
 )
 
 // wireInspector checks every frame the gateway sends as a real NIC's peer would: no
@@ -166,7 +168,7 @@ func TestBulkTCPThroughSegmentationOffloadAndCoalescing(t *testing.T) {
 			}
 			gwStack := newGatewayTCPStack(t, e)
 			gw, guestEnd := socketPair(t, syscall.SOCK_STREAM)
-			go func() { _ = e.Serve(gw, Stream) }()
+			go func() { _ = e.Serve(gw, framing.Qemu) }()
 			inspect := &wireInspector{maxFrame: maxFrameSize(mtu)}
 			guestStack := startGuestTCPStack(t, guestEnd, mtu, inspect)
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+
+	"bun-gvproxy/framing"
 )
 
 // A VM that goes away and comes back (a reboot) is served by the same endpoint; while
@@ -73,7 +75,7 @@ func TestClosingTheEndpointDetachesTheGuestAndRefusesNewOnes(t *testing.T) {
 		t.Fatalf("Serve returned %v, want errEndpointClosed", err)
 	}
 	gw, guest := socketPair(t, syscall.SOCK_STREAM)
-	if err := e.Serve(gw, Stream); !errors.Is(err, errEndpointClosed) {
+	if err := e.Serve(gw, framing.Qemu); !errors.Is(err, errEndpointClosed) {
 		t.Fatalf("Serve after Close returned %v", err)
 	}
 	if _, err := guest.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {

@@ -6,12 +6,14 @@ import (
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack/gro"
+
+	"bun-gvproxy/framing"
 )
 
 // readLoop reads the guest's frames until the connection fails or breaks the
 // protocol, and returns why.
 func (s *session) readLoop() error {
-	if s.framing == Datagram {
+	if s.transport.Datagram() {
 		return s.readDatagrams()
 	}
 	return s.readStream()
@@ -31,7 +33,7 @@ func (s *session) readStream() error {
 			return err
 		}
 		s.e.receive(v, gro)
-		if !r.frameBuffered() {
+		if !r.FrameBuffered() {
 			s.e.flush(gro)
 		}
 	}
@@ -48,7 +50,7 @@ func (s *session) readDatagrams() error {
 		if err != nil {
 			return err
 		}
-		if err := checkFrameSize(n, s.e.maxFrame); err != nil {
+		if err := asProtocolError(frameLimits(s.e.maxFrame).Check(n)); err != nil {
 			s.e.counters.protocolErrors.Add(1)
 			s.e.counters.rxDropped.Add(1)
 			if !warned { // one line per guest: a flood must not flood the log
@@ -67,7 +69,7 @@ func (s *session) noteReadError(err error) {
 	case errors.As(err, &perr):
 		s.e.counters.protocolErrors.Add(1)
 		s.e.log.Warnf("dropping guest connection: %v", err)
-	case errors.Is(err, errTruncatedFrame):
+	case errors.Is(err, framing.ErrTruncated):
 		s.e.counters.rxDropped.Add(1)
 	}
 }

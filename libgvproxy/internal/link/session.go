@@ -4,24 +4,9 @@ import (
 	"errors"
 	"net"
 	"sync"
+
+	"bun-gvproxy/framing"
 )
-
-// Framing is how frames travel on a guest connection.
-type Framing int
-
-const (
-	// Stream is the QEMU protocol: a 4-byte big-endian length before each frame.
-	Stream Framing = iota
-	// Datagram is the vfkit protocol: one frame per datagram.
-	Datagram
-)
-
-func (f Framing) String() string {
-	if f == Datagram {
-		return "datagram"
-	}
-	return "stream"
-}
 
 var (
 	errEndpointClosed = errors.New("link closed")
@@ -31,25 +16,25 @@ var (
 // session is one attached guest connection: its reader runs in Serve's goroutine, its
 // writer in a goroutine Serve waits for.
 type session struct {
-	e       *Endpoint
-	conn    net.Conn
-	framing Framing
-	tx      txQueue
+	e         *Endpoint
+	conn      net.Conn
+	transport framing.Transport
+	tx        txQueue
 
 	stopOnce sync.Once
 	done     chan struct{}
 	reason   error
 }
 
-// Serve attaches conn as the guest and exchanges frames with it until the guest goes
+// Serve attaches conn, framed as transport says, as the guest and exchanges frames with it until the guest goes
 // away, breaks the protocol, another connection replaces it, or the endpoint is
 // closed. It returns why the guest was detached (io.EOF for a clean close). conn is
 // closed on return, and every goroutine Serve started has exited.
 //
 // One guest is attached at a time: a new connection (a rebooted VM) replaces the one
 // attached before, whose Serve returns.
-func (e *Endpoint) Serve(conn net.Conn, framing Framing) error {
-	s := &session{e: e, conn: conn, framing: framing, done: make(chan struct{})}
+func (e *Endpoint) Serve(conn net.Conn, transport framing.Transport) error {
+	s := &session{e: e, conn: conn, transport: transport, done: make(chan struct{})}
 	s.tx.init()
 	if err := e.attach(s); err != nil {
 		_ = conn.Close()

@@ -114,7 +114,7 @@ type frameWriter interface {
 // fails (which stops the session).
 func (s *session) writeLoop() {
 	var w frameWriter
-	if s.framing == Datagram {
+	if s.transport.Datagram() {
 		w = &datagramWriter{conn: s.conn, e: s.e}
 	} else {
 		w = &streamWriter{conn: s.conn, e: s.e}

@@ -1,14 +1,15 @@
 package network
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
-	"bun-gvproxy/libgvproxy/internal/link"
+	"bun-gvproxy/framing"
+	"bun-gvproxy/libgvproxy/internal/audit"
 )
 
 // Guest socket buffer sizes. Large buffers let a burst of full-MTU frames (up to 64 KiB
@@ -18,10 +19,29 @@ const (
 	guestReceiveBuffer = 4 << 20
 )
 
-// guestStats counts guest connections for stats.guest.
+// guestStats counts guest connections for stats.guest and guest().
 type guestStats struct {
 	active atomic.Int64
 	total  atomic.Uint64
+	since  atomic.Int64  // unix nanoseconds the current guest attached
+	flows  atomic.Uint64 // NAT connections and flows the guest opened
+	leased atomic.Bool   // the guest has sent from its leased address
+}
+
+// attached records a guest connecting and reports it to `guest` listeners.
+func (n *Network) attached(peer string) {
+	n.guests.total.Add(1)
+	if n.guests.active.Add(1) == 1 {
+		n.guests.since.Store(time.Now().UnixNano())
+		n.guests.leased.Store(false)
+	}
+	n.audit.Guest(audit.GuestConnected, peer, "", n.guests.total.Load())
+}
+
+// detached records a guest leaving, with why.
+func (n *Network) detached(peer, reason string) {
+	n.guests.active.Add(-1)
+	n.audit.Guest(audit.GuestDisconnected, peer, reason, n.guests.total.Load())
 }
 
 // serveStreamGuests accepts QEMU-protocol guests in a loop: a guest that disconnects and
@@ -51,11 +71,14 @@ func (n *Network) serveGuest(conn net.Conn) {
 	if !ok {
 		return
 	}
-	n.guests.total.Add(1)
-	n.guests.active.Add(1)
-	defer n.guests.active.Add(-1)
+	n.attached("")
 	n.log.Infof("guest connected to %s", n.socket.Path)
-	err := n.link.Serve(conn, link.Stream)
+	err := n.link.Serve(conn, framing.Qemu)
+	reason := "closed"
+	if err != nil {
+		reason = err.Error()
+	}
+	n.detached("", reason)
 	n.log.Infof("guest disconnected from %s: %v", n.socket.Path, err)
 }
 
@@ -66,9 +89,6 @@ func setBuffers(conn interface {
 	_ = conn.SetReadBuffer(guestReceiveBuffer)
 	_ = conn.SetWriteBuffer(guestSendBuffer)
 }
-
-// vfkitHandshake is the datagram old vfkit versions send first; it is not a frame.
-var vfkitHandshake = []byte("VFKT")
 
 // datagramGuest adapts the bound SOCK_DGRAM socket to a connected-looking socket:
 // it reads frames from any peer and sends to the peer that sent last, so a rebooted VM
@@ -90,7 +110,7 @@ func (g *datagramGuest) Read(b []byte) (int, error) {
 			continue // an unbound client cannot be answered
 		}
 		g.notePeer(from)
-		if nr == len(vfkitHandshake) && bytes.Equal(b[:nr], vfkitHandshake) {
+		if framing.IsVfkitHandshake(b[:nr]) {
 			continue
 		}
 		return nr, nil
@@ -103,11 +123,11 @@ func (g *datagramGuest) notePeer(from *net.UnixAddr) {
 	if g.peer != nil && g.peer.Name == from.Name {
 		return
 	}
-	if g.peer == nil {
-		g.n.guests.active.Add(1)
+	if g.peer != nil {
+		g.n.detached(g.peer.Name, "replaced by "+from.Name)
 	}
 	g.peer = from
-	g.n.guests.total.Add(1)
+	g.n.attached(from.Name)
 	g.n.log.Infof("guest %s connected to %s", from.Name, g.n.socket.Path)
 }
 
@@ -135,7 +155,7 @@ func (g *datagramGuest) Close() error { return nil }
 func (n *Network) serveDatagramGuests(conn *net.UnixConn) {
 	setBuffers(conn)
 	g := &datagramGuest{UnixConn: conn, n: n}
-	if err := n.link.Serve(g, link.Datagram); err != nil && !n.group.Closing() {
+	if err := n.link.Serve(g, framing.Vfkit); err != nil && !n.group.Closing() {
 		n.log.Errorf("guest socket %s: %v", n.socket.Path, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
 
+	"bun-gvproxy/libgvproxy/internal/audit"
 	"bun-gvproxy/libgvproxy/internal/policy"
 )
 
@@ -22,7 +23,8 @@ const tcpMaxInFlight = 256
 // SYN it dials the (translated) destination from the host and, only if that succeeds,
 // completes the guest's handshake, so a refused connect is a reset for the guest.
 // Connections the policy allows only after inspecting their first bytes take the
-// other order (nat_tcp_inspect.go).
+// other order (nat_tcp_inspect.go). Connections to a host socket (hostSockets) go to
+// that Unix socket instead (hostsocket.go).
 type natTCP struct {
 	n *Network
 }
@@ -42,36 +44,42 @@ func (f *natTCP) handle(r *tcp.ForwarderRequest) {
 	}
 	defer done()
 
-	dst := destinationOf(r.ID())
-	target, decision, allowed := f.n.admit(TCP, dst)
+	src, dst := sourceOf(r.ID()), destinationOf(r.ID())
+	if hs, ok := f.n.hostSocketFor(dst); ok {
+		f.n.serveHostSocket(r, src, dst, hs)
+		return
+	}
+	target, decision, allowed := f.n.admit(TCP, src, dst)
 	if !allowed {
 		r.Complete(true)
 		return
 	}
 	hostAddr := netip.AddrPortFrom(target, dst.Port())
 	if decision.Inspect != policy.InspectNone {
-		f.inspectThenDial(r, hostAddr, decision)
+		f.inspectThenDial(r, src, hostAddr, decision)
 		return
 	}
-	f.dialThenAccept(r, hostAddr)
+	f.dialThenAccept(r, src, hostAddr, decision)
 }
 
 // dialThenAccept dials the host first and completes the guest's handshake only if
 // that worked, so a refused host port is a refused connect for the guest.
-func (f *natTCP) dialThenAccept(r *tcp.ForwarderRequest, hostAddr netip.AddrPort) {
+func (f *natTCP) dialThenAccept(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) {
 	hostConn, err := f.dial(hostAddr)
 	if err != nil {
 		f.n.log.Tracef("nat tcp: dial %s: %v", hostAddr, err)
 		r.Complete(true)
 		return
 	}
-	guestConn, _, err := acceptGuest(r)
+	guestConn, ep, err := acceptGuest(r)
 	if err != nil {
 		_ = hostConn.Close()
 		f.n.log.Debugf("nat tcp: accept guest connection to %s: %v", hostAddr, err)
 		return
 	}
-	f.n.spliceTracked(guestConn, hostConn)
+	live := f.n.openNATFlow(TCP, src, d, "", func() { resetGuest(guestConn, ep); resetHost(hostConn) })
+	defer live.end()
+	live.fromGuest, live.toGuest = f.n.spliceTracked(guestConn, hostConn)
 }
 
 func (f *natTCP) dial(hostAddr netip.AddrPort) (net.Conn, error) {
@@ -102,34 +110,81 @@ func destinationOf(id stack.TransportEndpointID) netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom4(id.LocalAddress.As4()), id.LocalPort)
 }
 
+// sourceOf is the guest's address and port of a flow.
+func sourceOf(id stack.TransportEndpointID) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4(id.RemoteAddress.As4()), id.RemotePort)
+}
+
 // admit applies the destination guard, then the policy, to a guest's new outbound flow
-// to dst and returns the host address to dial with the policy's decision. The policy
-// sees the destination as the guest named it (the host loopback address, not
-// 127.0.0.1). Every refusal counts in policy.denied: the guard's here, the policy's
-// through its OnDeny hook (watchDenials). Broadcast and multicast are local chatter
-// (the DHCP server's own replies among them), never forwarded and not counted.
-func (n *Network) admit(proto Transport, dst netip.AddrPort) (netip.Addr, policy.Decision, bool) {
+// from src to dst and returns the host address to dial with the policy's decision. The
+// policy sees the destination as the guest named it (the host loopback address, not
+// 127.0.0.1). Every refusal is reported to the auditor, which counts it. Broadcast and
+// multicast are local chatter (the DHCP server's own replies among them), never
+// forwarded and not counted.
+func (n *Network) admit(proto Transport, src, dst netip.AddrPort) (netip.Addr, policy.Decision, bool) {
 	if n.guard.isBroadcastOrMulticast(dst.Addr()) {
 		return netip.Addr{}, policy.Decision{}, false
 	}
-	target, reason := n.guard.resolve(dst.Addr())
-	if reason != "" {
-		n.policyDenied.Add(1)
-		n.log.Debugf("egress denied: %s %s: %s", proto, dst, reason)
+	if src.Addr() == n.cfg.GuestIP {
+		n.guests.leased.Store(true)
+	}
+	target, code, detail := n.guard.resolve(dst.Addr())
+	if code != "" {
+		n.audit.Deny(audit.Denial{Reason: code, Proto: string(proto), Source: audit.AddrPort(src), Destination: audit.AddrPort(dst), Detail: detail})
 		return netip.Addr{}, policy.Decision{}, false
 	}
-	decision := n.policy.Decide(proto, dst)
+	decision := n.rules.Load().Decide(string(proto), dst)
 	if !decision.Allow {
+		denial := decision.Denial()
+		denial.Source = audit.AddrPort(src)
+		n.audit.Deny(denial)
 		return netip.Addr{}, decision, false
 	}
 	return target, decision, true
 }
 
-// spliceTracked splices a and b, closing both if the network shuts down meanwhile.
-func (n *Network) spliceTracked(a, b net.Conn) {
+// natFlow is an admitted NAT flow from open to end: its audit record and its entry in
+// the live set setAllowNet re-judges.
+type natFlow struct {
+	flow               *audit.Flow
+	remove             func()
+	fromGuest, toGuest uint64
+}
+
+// openNATFlow records an admitted flow: its `open` event, and its place in the live set
+// with the function that cuts it. name is the server name inspection proved, if any.
+func (n *Network) openNATFlow(proto Transport, src netip.AddrPort, d policy.Decision, name string, cut func()) *natFlow {
+	shown := name
+	if shown == "" && len(d.Names) > 0 {
+		shown = d.Names[0]
+	}
+	flow := n.audit.Open(audit.Conn{Proto: string(proto), Via: audit.ViaNAT, Source: audit.AddrPort(src),
+		Destination: audit.AddrPort(d.Destination()), Name: shown})
+	n.guests.flows.Add(1)
+	live := &liveFlow{proto: proto, dst: d.Destination(), name: name, flow: flow, cut: cut}
+	remove := n.live.add(live)
+	// A setAllowNet between the admission and here did not see this flow: judge it
+	// again under the rules in force now that it is in the live set.
+	if rules := n.rules.Load(); rules != d.Rules() && !live.stillAllowed(rules) {
+		flow.EndedBy(audit.PolicyChanged)
+		cut()
+	}
+	return &natFlow{flow: flow, remove: remove}
+}
+
+// end leaves the live set and records the close with the bytes counted.
+func (f *natFlow) end() {
+	f.remove()
+	f.flow.Close(f.fromGuest, f.toGuest)
+}
+
+// spliceTracked splices a and b, closing both if the network shuts down meanwhile, and
+// returns the bytes copied each way.
+func (n *Network) spliceTracked(a, b net.Conn) (aToB, bToA uint64) {
 	release, ok := n.trackPair(a, b)
 	defer release()
 	if ok {
-		splice(a, b)
+		return splice(a, b)
 	}
+	return 0, 0
 }

@@ -11,6 +11,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 
+	"bun-gvproxy/libgvproxy/internal/audit"
 	"bun-gvproxy/libgvproxy/internal/policy"
 )
 
@@ -26,7 +27,7 @@ const inspectTimeout = 10 * time.Second
 // On port 80 every later request of the connection is checked as well. A refusal, a
 // silent guest or a failed dial resets the guest's connection: unlike a plain NAT
 // connection, a refused host port shows as a reset after connect.
-func (f *natTCP) inspectThenDial(r *tcp.ForwarderRequest, hostAddr netip.AddrPort, d policy.Decision) {
+func (f *natTCP) inspectThenDial(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) {
 	guestConn, ep, err := acceptGuest(r)
 	if err != nil {
 		f.n.log.Debugf("nat tcp: accept guest connection to %s: %v", hostAddr, err)
@@ -41,9 +42,10 @@ func (f *natTCP) inspectThenDial(r *tcp.ForwarderRequest, hostAddr netip.AddrPor
 	_ = guestConn.SetReadDeadline(time.Now().Add(inspectTimeout))
 	prefix, err := d.ReadPrefix(guestConn)
 	if err != nil {
-		// Denials are counted and logged by the policy's hook; this is the rest
-		// (EOF, the deadline).
-		if !policy.IsDenied(err) {
+		if denial, denied := policy.AsDenied(err); denied {
+			denial.Source = audit.AddrPort(src)
+			f.n.audit.Deny(denial)
+		} else {
 			f.n.log.Debugf("nat tcp: %s inspection of %s: %v", d.Inspect, hostAddr, err)
 		}
 		resetGuest(guestConn, ep)
@@ -59,7 +61,15 @@ func (f *natTCP) inspectThenDial(r *tcp.ForwarderRequest, hostAddr netip.AddrPor
 	// The stream from the guest starts with the bytes already read; the HTTP guard
 	// (a no-op for TLS) must see it from its first byte.
 	fromGuest := d.GuardHTTPRequests(io.MultiReader(bytes.NewReader(prefix), guestConn))
-	f.n.spliceInspected(guestConn, ep, fromGuest, hostConn)
+	live := f.n.openNATFlow(TCP, src, d, d.ServerName(prefix), func() { resetGuest(guestConn, ep); resetHost(hostConn) })
+	defer live.end()
+	var denial error
+	live.fromGuest, live.toGuest, denial = f.n.spliceInspected(guestConn, ep, fromGuest, hostConn)
+	if d, denied := policy.AsDenied(denial); denied {
+		d.Source = audit.AddrPort(src)
+		f.n.audit.Deny(d)
+		live.flow.EndedBy(d.Reason)
+	}
 }
 
 // resetGuest aborts the guest's connection with a RST (closing it would send a FIN,
@@ -72,22 +82,24 @@ func resetGuest(guestConn net.Conn, ep tcpip.Endpoint) {
 // spliceInspected is splice for inspected connections: guest->host bytes come from
 // fromGuest (the guest connection behind the policy's checks). When those checks
 // refuse a later request, both sides are reset instead of closed, so neither end reads
-// a truncated exchange as complete.
-func (n *Network) spliceInspected(guestConn net.Conn, ep tcpip.Endpoint, fromGuest io.Reader, hostConn net.Conn) {
+// a truncated exchange as complete, and the denial is returned for the caller to report.
+func (n *Network) spliceInspected(guestConn net.Conn, ep tcpip.Endpoint, fromGuest io.Reader, hostConn net.Conn) (fromGuestBytes, toGuestBytes uint64, denial error) {
 	release, ok := n.group.Track(hostConn)
 	defer release()
 	if !ok {
 		resetGuest(guestConn, ep)
-		return
+		return 0, 0, nil
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pipe(guestConn, hostConn)
+		toGuestBytes = pipe(guestConn, hostConn)
 	}()
-	if err := pipeFrom(hostConn, fromGuest); err != nil {
+	fromGuestBytes, err := pipeFrom(hostConn, fromGuest)
+	if err != nil {
 		if policy.IsDenied(err) {
+			denial = err
 			// The guest first, so it sees the reset rather than the FIN the other
 			// direction would send once the host side is gone.
 			resetGuest(guestConn, ep)
@@ -99,6 +111,7 @@ func (n *Network) spliceInspected(guestConn net.Conn, ep tcpip.Endpoint, fromGue
 	wg.Wait()
 	_ = guestConn.Close()
 	_ = hostConn.Close()
+	return fromGuestBytes, toGuestBytes, denial
 }
 
 // resetHost closes a host TCP connection with a RST (linger 0).

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"bun-gvproxy/libgvproxy/internal/audit"
 	"bun-gvproxy/libgvproxy/internal/policy"
 )
 
@@ -41,8 +42,8 @@ func tcpPair(t *testing.T) (client, server *net.TCPConn) {
 
 func TestPipeFromCopiesToEOFAndHalfClosesTheHost(t *testing.T) {
 	host, peer := tcpPair(t)
-	if err := pipeFrom(host, strings.NewReader("GET / HTTP/1.1\r\n\r\n")); err != nil {
-		t.Fatalf("clean EOF returned %v", err)
+	if n, err := pipeFrom(host, strings.NewReader("GET / HTTP/1.1\r\n\r\n")); err != nil || n != 18 {
+		t.Fatalf("clean EOF returned %d, %v; want 18 bytes, nil", n, err)
 	}
 	got, err := io.ReadAll(peer)
 	if err != nil || string(got) != "GET / HTTP/1.1\r\n\r\n" {
@@ -67,12 +68,12 @@ func (r *deniedAfter) Read(b []byte) (int, error) {
 		r.data = r.data[n:]
 		return n, nil
 	}
-	return 0, &policy.DeniedError{Denial: policy.Denial{Proto: "tcp", Reason: "http inspection: test"}}
+	return 0, &policy.DeniedError{Denial: audit.Denial{Proto: "tcp", Reason: audit.HostMismatch, Detail: "http inspection: test"}}
 }
 
 func TestPipeFromReturnsADenialAndLeavesTheResetToTheCaller(t *testing.T) {
 	host, peer := tcpPair(t)
-	err := pipeFrom(host, &deniedAfter{data: []byte("first request")})
+	_, err := pipeFrom(host, &deniedAfter{data: []byte("first request")})
 	if !policy.IsDenied(err) {
 		t.Fatalf("got %v, want the denial", err)
 	}

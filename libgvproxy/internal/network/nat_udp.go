@@ -13,6 +13,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 	"gvisor.dev/gvisor/pkg/waiter"
+
+	"bun-gvproxy/libgvproxy/internal/policy"
 )
 
 // udpIdleTimeout ends a UDP flow after this long without a datagram in either direction
@@ -31,21 +33,21 @@ const udpBufferSize = 65535
 // broadcast or multicast), so the guest's socket fails at once instead of waiting.
 func (n *Network) startNATUDP() {
 	n.stack.SetTransportProtocolHandler(udp.ProtocolNumber, func(id stack.TransportEndpointID, pkt *stack.PacketBuffer) bool {
-		dst := destinationOf(id)
-		target, _, allowed := n.admit(UDP, dst)
+		src, dst := sourceOf(id), destinationOf(id)
+		target, decision, allowed := n.admit(UDP, src, dst)
 		if !allowed {
 			return false
 		}
 		hostAddr := netip.AddrPortFrom(target, dst.Port())
 		// A forwarder is two words; one per flow carries the admitted address to the
 		// handler, which runs synchronously inside HandlePacket.
-		fwd := udp.NewForwarder(n.stack, func(r *udp.ForwarderRequest) { n.openUDPFlow(r, hostAddr) })
+		fwd := udp.NewForwarder(n.stack, func(r *udp.ForwarderRequest) { n.openUDPFlow(r, src, hostAddr, decision) })
 		return fwd.HandlePacket(id, pkt)
 	})
 }
 
 // openUDPFlow connects the guest's flow to hostAddr and starts relaying.
-func (n *Network) openUDPFlow(r *udp.ForwarderRequest, hostAddr netip.AddrPort) {
+func (n *Network) openUDPFlow(r *udp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) {
 	var wq waiter.Queue
 	ep, tcpErr := r.CreateEndpoint(&wq)
 	if tcpErr != nil {
@@ -61,7 +63,12 @@ func (n *Network) openUDPFlow(r *udp.ForwarderRequest, hostAddr netip.AddrPort) 
 		return
 	}
 	flow := &udpFlow{a: guestConn, b: hostConn}
-	if !n.group.Go(func() { n.runUDPFlow(flow) }) {
+	if !n.group.Go(func() {
+		live := n.openNATFlow(UDP, src, d, "", flow.close)
+		defer live.end()
+		n.runUDPFlow(flow)
+		live.fromGuest, live.toGuest = flow.aToB.Load(), flow.bToA.Load()
+	}) {
 		flow.close()
 	}
 }
@@ -69,8 +76,9 @@ func (n *Network) openUDPFlow(r *udp.ForwarderRequest, hostAddr netip.AddrPort) 
 // udpFlow relays datagrams between two connected sockets until both are idle for
 // udpIdleTimeout or the network shuts down.
 type udpFlow struct {
-	a, b     net.Conn
-	lastSeen atomic.Int64 // unix nanoseconds of the last datagram in either direction
+	a, b       net.Conn
+	lastSeen   atomic.Int64 // unix nanoseconds of the last datagram in either direction
+	aToB, bToA atomic.Uint64
 }
 
 func (f *udpFlow) close() {
@@ -88,15 +96,15 @@ func (n *Network) runUDPFlow(f *udpFlow) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		f.relay(f.b, f.a)
+		f.relay(f.b, f.a, &f.aToB)
 	}()
-	f.relay(f.a, f.b)
+	f.relay(f.a, f.b, &f.bToA)
 	<-done
 }
 
 // relay copies datagrams src->dst. A read deadline that passes while the other
 // direction was active is extended, so only a flow idle both ways expires.
-func (f *udpFlow) relay(dst, src net.Conn) {
+func (f *udpFlow) relay(dst, src net.Conn, copied *atomic.Uint64) {
 	defer f.close()
 	buf := make([]byte, udpBufferSize)
 	for {
@@ -113,6 +121,7 @@ func (f *udpFlow) relay(dst, src net.Conn) {
 		if _, err := dst.Write(buf[:nr]); err != nil && !isTransientUDP(err) {
 			return
 		}
+		copied.Add(uint64(nr))
 	}
 }
 

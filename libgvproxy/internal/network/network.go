@@ -17,11 +17,13 @@ import (
 	"github.com/sirupsen/logrus"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 
+	"bun-gvproxy/libgvproxy/internal/audit"
 	"bun-gvproxy/libgvproxy/internal/config"
 	"bun-gvproxy/libgvproxy/internal/errs"
 	"bun-gvproxy/libgvproxy/internal/lifecycle"
 	"bun-gvproxy/libgvproxy/internal/link"
 	"bun-gvproxy/libgvproxy/internal/policy"
+	"bun-gvproxy/libgvproxy/internal/policy/dnsscreen"
 	"bun-gvproxy/libgvproxy/internal/socketpath"
 )
 
@@ -29,9 +31,6 @@ import (
 type Options struct {
 	// Log receives the network's log lines; nil means the standard logrus logger.
 	Log Logger
-	// Policy filters the guest's outbound flows; nil means cfg.AllowNet (allow all
-	// when empty).
-	Policy Policy
 }
 
 // Network is one running virtual network.
@@ -44,12 +43,24 @@ type Network struct {
 	stack   *stack.Stack
 	capture *os.File
 	guard   *destinationGuard
-	policy  Policy
 	guests  guestStats
 
-	policyDenied atomic.Uint64
-	portForwards []func()
-	closeOnce    sync.Once
+	// rules is the egress policy (nil: no filtering); setAllowNet replaces it.
+	rules atomic.Pointer[policy.Policy]
+	// audit counts every denial and queues the network's events (internal/audit).
+	audit *audit.Auditor
+	// dns screens the gateway DNS with the current rules and zones.
+	dns *dnsscreen.Screen
+	// live holds the admitted NAT flows, for setAllowNet to re-judge.
+	live liveFlows
+
+	// fwd is the active forwards; pendingForwards the configured ones bound but not
+	// yet served while the network starts.
+	fwd             forwards
+	pendingForwards []*forward
+	// sockets is the host sockets the guest reaches on the host loopback address.
+	sockets   hostSockets
+	closeOnce sync.Once
 }
 
 // New builds and starts a network. When it returns without error the guest socket is
@@ -57,22 +68,21 @@ type Network struct {
 // cfg must come from config.Decode.
 func New(cfg *config.Config, opts Options) (*Network, error) {
 	n := &Network{
-		cfg:    cfg,
-		log:    opts.Log,
-		group:  lifecycle.NewGroup(),
-		guard:  newDestinationGuard(cfg.Subnet, cfg.HostLoopback, cfg.HostLoopbackIP),
-		policy: opts.Policy,
+		cfg:   cfg,
+		log:   opts.Log,
+		group: lifecycle.NewGroup(),
+		guard: newDestinationGuard(cfg.Subnet, cfg.HostLoopback, cfg.HostLoopbackIP),
 	}
 	if n.log == nil {
 		n.log = logrus.StandardLogger()
 	}
-	if n.policy == nil {
-		p, err := defaultPolicy(cfg)
-		if err != nil {
-			return nil, err
-		}
-		n.policy = p
+	n.audit = audit.New(n.log, audit.DefaultCapacity)
+	rules, err := buildRules(cfg.AllowNet, cfg.AllowNone, cfg.HostLoopback, cfg.HostLoopbackIP)
+	if err != nil {
+		return nil, errs.Wrap(errs.InvalidConfig, err, "allowNet").WithField("allowNet")
 	}
+	n.rules.Store(rules)
+	n.dns = dnsscreen.New(n.dnsRules, n.audit)
 	if err := n.start(); err != nil {
 		n.Close()
 		return nil, err
@@ -80,31 +90,11 @@ func New(cfg *config.Config, opts Options) (*Network, error) {
 	return n, nil
 }
 
-// defaultPolicy is no filtering for an empty allowNet, else the policy engine with the
-// host loopback address marked as the host's (reachable only when listed exactly).
-func defaultPolicy(cfg *config.Config) (Policy, error) {
-	if len(cfg.AllowNet) == 0 {
-		return AllowAll{}, nil
-	}
-	engine, err := policy.ParseAllowNet(cfg.AllowNet)
-	if err != nil {
-		return nil, errs.Wrap(errs.InvalidConfig, err, "allowNet").WithField("allowNet")
-	}
-	if cfg.HostLoopback {
-		engine.MarkHostAddress(cfg.HostLoopbackIP)
-	}
-	return allowNetPolicy{engine: engine}, nil
-}
-
 // start acquires the resources that can fail for reasons of the caller's environment
 // first (socket path, host ports), then builds the stack and services, and only then
 // starts serving.
 func (n *Network) start() error {
-	kind := socketpath.Stream
-	if n.cfg.Protocol == config.ProtocolVfkit {
-		kind = socketpath.Datagram
-	}
-	socket, err := socketpath.Bind(n.cfg.SocketPath, kind)
+	socket, err := socketpath.Bind(n.cfg.SocketPath, n.cfg.Protocol)
 	if err != nil {
 		return err
 	}
@@ -115,8 +105,6 @@ func (n *Network) start() error {
 	if err := n.buildStack(); err != nil {
 		return errs.OrWrap(errs.Internal, err, "cannot start the virtual network")
 	}
-	// Refusals are wired to the stats and the log before any flow can reach the policy.
-	n.watchDenials()
 	n.startNATTCP()
 	n.startNATUDP()
 	if err := n.startDHCP(n.cfg); err != nil {
@@ -126,6 +114,11 @@ func (n *Network) start() error {
 		return errs.Wrap(errs.Internal, err, "cannot start the virtual network")
 	}
 	n.servePortMappings()
+	for _, hs := range n.cfg.HostSockets {
+		if err := n.AddHostSocket(hs); err != nil {
+			return err
+		}
+	}
 	if socket.Listener != nil {
 		n.group.Go(func() { n.serveStreamGuests(socket.Listener) })
 	} else {
@@ -201,6 +194,14 @@ func (n *Network) close() {
 	// Closing tracked resources stops new guest frames, host connections and flows;
 	// closing the guest socket makes the accept loop return.
 	n.group.CloseResources()
+	for _, f := range n.pendingForwards {
+		f.close()
+	}
+	n.fwd.mu.Lock()
+	for _, f := range n.fwd.list {
+		f.close()
+	}
+	n.fwd.mu.Unlock()
 	if n.socket != nil {
 		if err := n.socket.Close(); err != nil {
 			n.log.Warnf("close guest socket: %v", err)

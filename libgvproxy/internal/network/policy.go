@@ -1,13 +1,14 @@
 package network
 
 import (
-	"net"
 	"net/netip"
 
+	"bun-gvproxy/libgvproxy/internal/audit"
 	"bun-gvproxy/libgvproxy/internal/policy"
+	"bun-gvproxy/libgvproxy/internal/policy/dnsscreen"
 )
 
-// Transport names the protocol of an outbound flow for a Policy.
+// Transport names the protocol of an outbound flow.
 type Transport string
 
 const (
@@ -15,55 +16,28 @@ const (
 	UDP Transport = "udp"
 )
 
-// Policy is the egress policy hook: it rules on every new outbound flow of the guest
-// and screens the gateway DNS. Refusals it makes itself (connections, inspected first
-// bytes, DNS queries) are reported to the OnDeny hook, which counts and logs them.
-type Policy interface {
-	// Decide rules on a new flow to dst as the guest addressed it (before NAT). An
-	// allowed decision may ask for inspection of the connection's first bytes.
-	Decide(proto Transport, dst netip.AddrPort) policy.Decision
-	// ScreenDNS wraps the gateway DNS server's sockets; zones are the configured
-	// dnsZones, whose names the gateway answers whatever the policy.
-	ScreenDNS(udp net.PacketConn, tcp net.Listener, zones []string) (net.PacketConn, net.Listener)
-	// OnDeny installs the function told of every refusal the policy makes.
-	OnDeny(fn func(policy.Denial))
+// buildRules is the egress policy of an allowNet list: nil (no filtering) for an empty
+// list, policy.None() for "none", else the parsed rules with the host loopback address
+// marked as the host's (reachable only when listed exactly).
+func buildRules(allowNet []string, none bool, hostLoopback bool, hostLoopbackIP netip.Addr) (*policy.Policy, error) {
+	if none {
+		return policy.None(), nil
+	}
+	if len(allowNet) == 0 {
+		return nil, nil
+	}
+	rules, err := policy.ParseAllowNet(allowNet)
+	if err != nil {
+		return nil, err
+	}
+	if hostLoopback {
+		rules.MarkHostAddress(hostLoopbackIP)
+	}
+	return rules, nil
 }
 
-// AllowAll is the default policy: no egress filtering.
-type AllowAll struct{}
-
-func (AllowAll) Decide(Transport, netip.AddrPort) policy.Decision {
-	return policy.Decision{Allow: true, Reason: "egress filtering off (allowNet empty)"}
-}
-
-func (AllowAll) ScreenDNS(udp net.PacketConn, tcp net.Listener, _ []string) (net.PacketConn, net.Listener) {
-	return udp, tcp
-}
-
-func (AllowAll) OnDeny(func(policy.Denial)) {}
-
-// allowNetPolicy adapts the egress policy engine (config `allowNet`) to Policy.
-type allowNetPolicy struct{ engine *policy.Policy }
-
-func (a allowNetPolicy) Decide(proto Transport, dst netip.AddrPort) policy.Decision {
-	return a.engine.Decide(string(proto), dst)
-}
-
-func (a allowNetPolicy) ScreenDNS(udp net.PacketConn, tcp net.Listener, zones []string) (net.PacketConn, net.Listener) {
-	a.engine.ExemptDNSZones(zones...)
-	return a.engine.ScreenDNSPacketConn(udp), a.engine.ScreenDNSListener(tcp)
-}
-
-func (a allowNetPolicy) OnDeny(fn func(policy.Denial)) { a.engine.OnDeny(fn) }
-
-// watchDenials counts every refusal the policy reports in policy.denied and logs it at
-// debug with destination and reason.
-func (n *Network) watchDenials() {
-	n.policy.OnDeny(func(d policy.Denial) {
-		n.policyDenied.Add(1)
-		n.log.Debugf("egress denied: %s", d)
-	})
-}
+// dnsRules is the current policy as the DNS screen sees it.
+func (n *Network) dnsRules() dnsscreen.Rules { return n.rules.Load() }
 
 // destinationGuard holds the rules no policy can relax: the NAT forwarders never dial
 // the host itself (loopback, 0.0.0.0) except through the host loopback address, never
@@ -97,24 +71,24 @@ func newDestinationGuard(subnet netip.Prefix, hostLoopback bool, loopbackIP neti
 	return g
 }
 
-// resolve maps the guest's destination to the host address to dial, or explains why
-// there is none.
-func (g *destinationGuard) resolve(dst netip.Addr) (netip.Addr, string) {
+// resolve maps the guest's destination to the host address to dial, or says why there
+// is none (a reason code and a sentence).
+func (g *destinationGuard) resolve(dst netip.Addr) (netip.Addr, audit.Reason, string) {
 	switch {
 	case g.loopbackIP.IsValid() && dst == g.loopbackIP:
-		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), ""
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), "", ""
 	case g.isBroadcastOrMulticast(dst):
-		return netip.Addr{}, "destination is broadcast or multicast"
+		return netip.Addr{}, audit.VirtualSubnet, "destination is broadcast or multicast"
 	case g.subnet.Contains(dst):
-		return netip.Addr{}, "destination is inside the virtual subnet"
+		return netip.Addr{}, audit.VirtualSubnet, "destination is inside the virtual subnet"
 	case g.loopbackNet.Contains(dst), dst.IsUnspecified():
-		return netip.Addr{}, "destination is the host's loopback or unspecified address"
+		return netip.Addr{}, audit.HostLoopback, "destination is the host's loopback or unspecified address"
 	case g.linkLocal.Contains(dst):
-		return netip.Addr{}, "destination is link-local"
+		return netip.Addr{}, audit.LinkLocal, "destination is link-local"
 	case !g.hostLoopback && g.isHostAddr(dst):
-		return netip.Addr{}, "destination is an address of the host itself, and hostLoopback is off"
+		return netip.Addr{}, audit.HostLoopback, "destination is an address of the host itself, and hostLoopback is off"
 	}
-	return dst, ""
+	return dst, "", ""
 }
 
 // isBroadcastOrMulticast reports local-network chatter (mDNS, SSDP, broadcasts) that is

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"bun-gvproxy/libgvproxy/internal/audit"
+	"bun-gvproxy/libgvproxy/internal/config"
 	"bun-gvproxy/libgvproxy/internal/policy"
 )
 
@@ -37,7 +39,7 @@ func TestDestinationGuard(t *testing.T) {
 	}
 	for _, tc := range cases {
 		g := newDestinationGuard(subnet, tc.hostLoopback, loopback)
-		target, reason := g.resolve(netip.MustParseAddr(tc.dst))
+		target, _, reason := g.resolve(netip.MustParseAddr(tc.dst))
 		got := reason
 		if reason == "" {
 			got = target.String()
@@ -48,13 +50,12 @@ func TestDestinationGuard(t *testing.T) {
 	}
 }
 
-func TestAllowNetPolicyAsksForInspectionOnlyWhereANameOpenedTheAddress(t *testing.T) {
-	engine, err := policy.ParseAllowNet([]string{"203.0.113.0/24:443", "198.51.100.9", "api.example.com"})
+func TestRulesAskForInspectionOnlyWhereANameOpenedTheAddress(t *testing.T) {
+	rules, err := buildRules([]string{"203.0.113.0/24:443", "198.51.100.9", "api.example.com"}, false, true, netip.MustParseAddr("192.168.127.254"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine.ObserveDNSAnswer("api.example.com", []net.IP{net.ParseIP("192.0.2.80")}, time.Minute)
-	p := allowNetPolicy{engine: engine}
+	rules.ObserveDNSAnswer("api.example.com", []net.IP{net.ParseIP("192.0.2.80")}, time.Minute)
 	cases := []struct {
 		proto   Transport
 		dst     string
@@ -68,10 +69,11 @@ func TestAllowNetPolicyAsksForInspectionOnlyWhereANameOpenedTheAddress(t *testin
 		{TCP, "192.0.2.80:443", true, policy.InspectTLS}, // opened by a name
 		{TCP, "192.0.2.80:80", true, policy.InspectHTTP},
 		{TCP, "192.0.2.80:8080", true, policy.InspectNone},
-		{UDP, "192.0.2.80:443", false, policy.InspectNone}, // QUIC hides the name
+		{UDP, "192.0.2.80:443", false, policy.InspectNone},     // QUIC hides the name
+		{TCP, "192.168.127.254:22", false, policy.InspectNone}, // the host, unless listed exactly
 	}
 	for _, tc := range cases {
-		d := p.Decide(tc.proto, netip.MustParseAddrPort(tc.dst))
+		d := rules.Decide(string(tc.proto), netip.MustParseAddrPort(tc.dst))
 		if d.Allow != tc.allow || (d.Allow && d.Inspect != tc.inspect) {
 			t.Errorf("Decide(%s %s) = allow %v inspect %s (%s), want %v %s", tc.proto, tc.dst, d.Allow, d.Inspect, d.Reason, tc.allow, tc.inspect)
 		}
@@ -79,42 +81,59 @@ func TestAllowNetPolicyAsksForInspectionOnlyWhereANameOpenedTheAddress(t *testin
 			t.Errorf("decision on %s has no reason", tc.dst)
 		}
 	}
-	if d := (AllowAll{}).Decide(TCP, netip.MustParseAddrPort("192.0.2.1:1")); !d.Allow || d.Inspect != policy.InspectNone {
-		t.Error("AllowAll refused or asked for inspection")
+	if none, _ := buildRules(nil, true, true, netip.Addr{}); !none.IsNone() {
+		t.Error("allowNet none did not build the none policy")
+	}
+	if off, _ := buildRules(nil, false, true, netip.Addr{}); off != nil {
+		t.Error("an empty allowNet filters")
 	}
 }
 
-func TestPolicyRefusalsAreCountedOnceAndGuardRefusalsToo(t *testing.T) {
-	engine, err := policy.ParseAllowNet([]string{"203.0.113.0/24"})
+func TestEveryRefusalIsCountedOnceThroughTheAuditor(t *testing.T) {
+	rules, err := policy.ParseAllowNet([]string{"203.0.113.0/24"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := &recordingLogger{}
 	n := &Network{
-		guard:  newDestinationGuard(netip.MustParsePrefix("192.168.127.0/24"), true, netip.MustParseAddr("192.168.127.254")),
-		policy: allowNetPolicy{engine: engine},
-		log:    log,
+		cfg:   &config.Config{GuestIP: netip.MustParseAddr("192.168.127.2")},
+		guard: newDestinationGuard(netip.MustParsePrefix("192.168.127.0/24"), true, netip.MustParseAddr("192.168.127.254")),
+		log:   log,
+		audit: audit.New(log, 16),
 	}
-	n.watchDenials()
-	if _, _, ok := n.admit(TCP, netip.MustParseAddrPort("198.51.100.1:22")); ok {
+	n.audit.Subscribe(audit.KindConnection)
+	n.rules.Store(rules)
+	src := netip.MustParseAddrPort("192.168.127.2:40000")
+	if _, _, ok := n.admit(TCP, src, netip.MustParseAddrPort("198.51.100.1:22")); ok {
 		t.Fatal("an address outside allowNet was admitted")
 	}
-	if _, _, ok := n.admit(UDP, netip.MustParseAddrPort("169.254.169.254:80")); ok {
+	if _, _, ok := n.admit(UDP, src, netip.MustParseAddrPort("169.254.169.254:80")); ok {
 		t.Fatal("link-local was admitted")
 	}
-	if target, _, ok := n.admit(TCP, netip.MustParseAddrPort("203.0.113.9:22")); !ok || target.String() != "203.0.113.9" {
+	if target, _, ok := n.admit(TCP, src, netip.MustParseAddrPort("203.0.113.9:22")); !ok || target.String() != "203.0.113.9" {
 		t.Fatalf("allowed address: %v %v", target, ok)
 	}
-	if got := n.policyDenied.Load(); got != 2 {
+	if got := n.audit.Denied(); got != 2 {
 		t.Fatalf("policy.denied = %d, want 2 (one policy refusal, one guard refusal)", got)
 	}
-	want := []string{"198.51.100.1:22", "169.254.169.254:80"}
+	want := []struct {
+		dst    string
+		reason audit.Reason
+	}{{"198.51.100.1:22", audit.IPNotAllowed}, {"169.254.169.254:80", audit.LinkLocal}}
 	if len(log.debug) != 2 {
 		t.Fatalf("debug lines %q, want one per refusal", log.debug)
 	}
+	events := n.audit.Drain(0)
+	if len(events) != 2 {
+		t.Fatalf("events %v, want one denied event per refusal", events)
+	}
 	for i, line := range log.debug {
-		if !strings.Contains(line, "egress denied") || !strings.Contains(line, want[i]) {
-			t.Errorf("debug line %q does not name the refused destination %s", line, want[i])
+		if !strings.Contains(line, "egress denied") || !strings.Contains(line, want[i].dst) || !strings.Contains(line, string(want[i].reason)) {
+			t.Errorf("debug line %q does not name the refused destination %s and reason %s", line, want[i].dst, want[i].reason)
+		}
+		e := events[i].(*audit.ConnectionEvent)
+		if e.Phase != audit.PhaseDenied || e.Reason != want[i].reason || e.Destination.String() != want[i].dst || e.Source.String() != src.String() {
+			t.Errorf("event %+v, want denied %s to %s", e, want[i].reason, want[i].dst)
 		}
 	}
 }
@@ -128,10 +147,10 @@ func TestWithoutHostLoopbackTheHostsOwnAddressesAreRefused(t *testing.T) {
 	off.isHostAddr = isHost
 	on := newDestinationGuard(subnet, true, loopback)
 	on.isHostAddr = isHost
-	if _, reason := off.resolve(hostAddr); !strings.Contains(reason, "host itself") {
+	if _, code, reason := off.resolve(hostAddr); code != audit.HostLoopback || !strings.Contains(reason, "host itself") {
 		t.Fatalf("hostLoopback off: %s was not refused as the host (%q)", hostAddr, reason)
 	}
-	if target, reason := on.resolve(hostAddr); reason != "" || target != hostAddr {
+	if target, _, reason := on.resolve(hostAddr); reason != "" || target != hostAddr {
 		t.Fatalf("hostLoopback on: %s refused by the guard (%q); the policy rules on it", hostAddr, reason)
 	}
 }

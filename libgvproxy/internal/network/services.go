@@ -3,7 +3,6 @@ package network
 import (
 	"fmt"
 	"net"
-	"net/netip"
 
 	"github.com/containers/gvisor-tap-vsock/pkg/services/dhcp"
 	"github.com/containers/gvisor-tap-vsock/pkg/services/dns"
@@ -14,6 +13,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 
 	"bun-gvproxy/libgvproxy/internal/config"
+	"bun-gvproxy/libgvproxy/internal/policy/dnsscreen"
 )
 
 const dnsPort = 53
@@ -61,11 +61,14 @@ func (n *Network) startDNS(cfg *config.Config) error {
 		return fmt.Errorf("dns: listen tcp %s:%d: %w", cfg.GatewayIP, dnsPort, err)
 	}
 	n.group.Track(tcpLn)
-	// With allowNet set, the policy screens the server's sockets: queries for names it
+	// The screen sits on the server's sockets: with allowNet set, queries for names it
 	// does not allow are answered NXDOMAIN before the server sees them, and answers
-	// teach it which addresses allowed names resolve to.
-	screenedUDP, screenedTCP := n.policy.ScreenDNS(udpConn, tcpLn, zoneNames(cfg.DNSZones))
-	server, err := dns.New(screenedUDP, screenedTCP, upstreamZones(cfg.DNSZones))
+	// teach the rules which addresses allowed names resolve to; with a listener, every
+	// query becomes a `dns` event.
+	// The zones are answered by the screen (replaceable at runtime), so the server
+	// gets none and forwards the rest to the host's resolvers.
+	n.dns.SetZones(screenZones(cfg.DNSZones))
+	server, err := dns.New(n.dns.PacketConn(udpConn), n.dns.Listener(tcpLn), nil)
 	if err != nil {
 		return fmt.Errorf("dns: create server: %w", err)
 	}
@@ -85,30 +88,15 @@ func (n *Network) serveInBackground(name string, serve func() error) {
 	})
 }
 
-// zoneNames are the configured zones' names, as the server matches them.
-func zoneNames(zones []config.DNSZone) []string {
-	names := make([]string, 0, len(zones))
+// screenZones converts validated zones for the DNS screen.
+func screenZones(zones []config.DNSZone) []dnsscreen.Zone {
+	out := make([]dnsscreen.Zone, 0, len(zones))
 	for _, z := range zones {
-		names = append(names, z.Name)
-	}
-	return names
-}
-
-func upstreamZones(zones []config.DNSZone) []types.Zone {
-	out := make([]types.Zone, 0, len(zones))
-	for _, z := range zones {
-		uz := types.Zone{Name: z.Name, DefaultIP: ipOrNil(z.DefaultIP)}
+		sz := dnsscreen.Zone{Name: z.Name, DefaultIP: z.DefaultIP}
 		for _, r := range z.Records {
-			uz.Records = append(uz.Records, types.Record{Name: r.Name, IP: ipOrNil(r.IP)})
+			sz.Records = append(sz.Records, dnsscreen.Record{Name: r.Name, IP: r.IP})
 		}
-		out = append(out, uz)
+		out = append(out, sz)
 	}
 	return out
-}
-
-func ipOrNil(ip netip.Addr) net.IP {
-	if !ip.IsValid() {
-		return nil
-	}
-	return net.IP(ip.AsSlice())
 }

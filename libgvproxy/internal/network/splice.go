@@ -14,46 +14,52 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize);
 
 type halfCloser interface{ CloseWrite() error }
 
-// splice copies a->b and b->a until both directions end, then closes both. A clean EOF
-// half-closes the other side (so request/response protocols that shut down writing keep
-// working); an error tears down both directions at once. It uses pooled buffers and no
-// per-read allocation.
-func splice(a, b net.Conn) {
+// splice copies a->b and b->a until both directions end, then closes both, and returns
+// the bytes copied each way. A clean EOF half-closes the other side (so request/response
+// protocols that shut down writing keep working); an error tears down both directions
+// at once. It uses pooled buffers and no per-read allocation.
+func splice(a, b net.Conn) (aToB, bToA uint64) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pipe(b, a)
+		bToA = pipe(a, b)
 	}()
-	pipe(a, b)
+	aToB = pipe(b, a)
 	wg.Wait()
 	_ = a.Close()
 	_ = b.Close()
+	return aToB, bToA
 }
 
 // pipe copies src to dst and then signals the end to dst: a clean EOF half-closes dst
-// (pipeFrom does that), anything else closes both connections.
-func pipe(dst, src net.Conn) {
-	if err := pipeFrom(dst, src); err != nil {
+// (pipeFrom does that), anything else closes both connections. It returns the bytes
+// copied.
+func pipe(dst, src net.Conn) uint64 {
+	n, err := pipeFrom(dst, src)
+	if err != nil {
 		_ = src.Close()
 		_ = dst.Close()
 	}
+	return n
 }
 
 // pipeFrom copies src to dst with a pooled buffer; src may be any Reader (the
 // inspected path reads the guest through the policy's checks). A clean EOF
 // half-closes dst and returns nil; otherwise it returns the error that ended the copy
 // and leaves closing to the caller: pipe closes both sides, spliceInspected treats a
-// policy denial differently from an I/O error.
-func pipeFrom(dst net.Conn, src io.Reader) error {
+// policy denial differently from an I/O error. n is the bytes written to dst.
+func pipeFrom(dst net.Conn, src io.Reader) (n uint64, err error) {
 	bp := copyBuffers.Get().(*[]byte)
 	defer copyBuffers.Put(bp)
 	buf := *bp
 	for {
 		nr, rerr := src.Read(buf)
 		if nr > 0 {
-			if _, werr := dst.Write(buf[:nr]); werr != nil {
-				return werr
+			nw, werr := dst.Write(buf[:nr])
+			n += uint64(nw)
+			if werr != nil {
+				return n, werr
 			}
 		}
 		switch {
@@ -62,9 +68,9 @@ func pipeFrom(dst net.Conn, src io.Reader) error {
 		case errors.Is(rerr, io.EOF):
 			if hc, ok := dst.(halfCloser); ok {
 				_ = hc.CloseWrite()
-				return nil
+				return n, nil
 			}
 		}
-		return rerr
+		return n, rerr
 	}
 }

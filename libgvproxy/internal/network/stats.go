@@ -18,7 +18,8 @@ func (n *Network) Stats() stats.Snapshot {
 			Timeouts:                 tcp.Timeouts.Value(),
 			ForwardMaxInflightDrop:   tcp.ForwardMaxInFlightDrop.Value(),
 		},
-		Policy: stats.Policy{Denied: n.policyDenied.Load()},
+		Policy: stats.Policy{Denied: n.audit.Denied()},
+		Events: n.audit.Stats(),
 		Guest: stats.Guest{
 			Connected:   n.guests.active.Load() > 0,
 			Connections: n.guests.total.Load(),

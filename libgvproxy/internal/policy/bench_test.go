@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -19,9 +18,8 @@ func benchPolicy(b *testing.B) *Policy {
 	if err != nil {
 		b.Fatal(err)
 	}
-	p.OnDeny(func(Denial) {})
 	for i := 0; i < 1000; i++ {
-		p.observe(fmt.Sprintf("host%d.zone%d.example", i, i%50), []netip.Addr{netip.AddrFrom4([4]byte{203, 0, byte(i >> 8), byte(i)})}, time.Hour)
+		p.Learn(fmt.Sprintf("host%d.zone%d.example", i, i%50), []netip.Addr{netip.AddrFrom4([4]byte{203, 0, byte(i >> 8), byte(i)})}, time.Hour)
 	}
 	return p
 }
@@ -39,25 +37,5 @@ func BenchmarkDecide(b *testing.B) {
 				p.Decide("tcp", dst)
 			}
 		})
-	}
-}
-
-func BenchmarkInspectTLSClientHello(b *testing.B) {
-	hello := captureClientHello(b, &tls.Config{ServerName: "example.com"})
-	b.SetBytes(int64(len(hello)))
-	for b.Loop() {
-		if _, complete, err := InspectTLSClientHello(hello); !complete || err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkInspectHTTPHost(b *testing.B) {
-	req := []byte("GET /index.html HTTP/1.1\r\nHost: example.com\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n")
-	b.SetBytes(int64(len(req)))
-	for b.Loop() {
-		if _, complete, err := InspectHTTPHost(req); !complete || err != nil {
-			b.Fatal(err)
-		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"bun-gvproxy/libgvproxy/internal/audit"
 )
 
 // Inspection says what the first bytes of an allowed TCP connection must prove before
@@ -33,7 +35,9 @@ func (i Inspection) String() string {
 // Decision is the verdict on one new TCP connection or UDP flow.
 type Decision struct {
 	Allow  bool
-	Reason string // for the debug log: which entry allowed it, or why it was refused
+	Reason string // for a person: which entry allowed it, or why it was refused
+	// Code is the reason code of a refusal (empty when allowed).
+	Code audit.Reason
 	// Inspect is set when the destination is allowed only because an allowed name
 	// resolved to it, on TCP 443 or 80: the address may serve many sites, so the first
 	// bytes must name an allowed host (see ReadPrefix and CheckFirstBytes; for HTTP,
@@ -60,7 +64,8 @@ func (d Decision) AcceptsName(host string) bool {
 
 // Decide rules on a new outbound TCP connection or UDP flow from the guest to dst, as
 // the guest addressed it (before any NAT), before the host dials anything. proto is
-// "tcp" or "udp". A denial is counted and reported to the OnDeny hook.
+// "tcp" or "udp". A refusal is only returned: the caller reports it (Denial) to the
+// auditor, which counts it.
 //
 // In order: an IP/CIDR entry covering dst and its port allows it (the host's own
 // addresses only through an entry naming that exact address); otherwise an allowed
@@ -74,27 +79,37 @@ func (p *Policy) Decide(proto string, dst netip.AddrPort) Decision {
 	dst = netip.AddrPortFrom(dst.Addr().Unmap().WithZone(""), dst.Port())
 	d := p.decide(proto, dst)
 	d.proto, d.dst, d.policy = proto, dst, p
-	if !d.Allow {
-		p.recordDenial(Denial{Proto: proto, Dst: dst, Reason: d.Reason})
-	}
 	return d
 }
 
+// Denial is the refusal to report for a decision that did not allow the flow.
+func (d Decision) Denial() audit.Denial {
+	return audit.Denial{Reason: d.Code, Proto: d.proto, Destination: audit.AddrPort(d.dst), Detail: d.Reason}
+}
+
 func (p *Policy) decide(proto string, dst netip.AddrPort) Decision {
-	deny := func(format string, args ...any) Decision {
-		return Decision{Reason: fmt.Sprintf(format, args...)}
+	deny := func(code audit.Reason, format string, args ...any) Decision {
+		return Decision{Code: code, Reason: fmt.Sprintf(format, args...)}
+	}
+	if p.none {
+		return deny(audit.EgressNone, "allowNet is \"none\": no egress")
 	}
 	if proto != "tcp" && proto != "udp" {
-		return deny("protocol %q is not filtered, so it is refused", proto)
+		return deny(audit.IPNotAllowed, "protocol %q is not filtered, so it is refused", proto)
 	}
 	addr, port := dst.Addr(), dst.Port()
 	if !addr.IsValid() || port == 0 {
-		return deny("invalid destination")
+		return deny(audit.IPNotAllowed, "invalid destination")
 	}
 	isHost := p.isHostAddress(addr)
 	hostBlockedBy := ""
+	portBlockedBy := ""
 	for _, r := range p.prefixes {
-		if !r.allowsPort(port) || !r.prefix.Contains(addr) {
+		if !r.prefix.Contains(addr) {
+			continue
+		}
+		if !r.allowsPort(port) {
+			portBlockedBy = r.String()
 			continue
 		}
 		if isHost && !r.prefix.IsSingleIP() {
@@ -104,12 +119,15 @@ func (p *Policy) decide(proto string, dst netip.AddrPort) Decision {
 		return Decision{Allow: true, Reason: fmt.Sprintf("allowed by allowNet[%d] %s", r.index, r)}
 	}
 	if hostBlockedBy != "" {
-		return deny("%s is the host itself; %s covers it but only an entry naming the exact address opens the host", addr, hostBlockedBy)
+		return deny(audit.HostLoopback, "%s is the host itself; %s covers it but only an entry naming the exact address opens the host", addr, hostBlockedBy)
 	}
 
 	learned := p.learned.namesFor(addr, p.now())
+	if len(learned) == 0 && portBlockedBy != "" {
+		return deny(audit.PortNotAllowed, "port %d is not allowed for %s (%s covers the address on another port)", port, addr, portBlockedBy)
+	}
 	if len(learned) == 0 {
-		return deny("no allowNet entry covers %s and no allowed name resolved to it", dst)
+		return deny(audit.IPNotAllowed, "no allowNet entry covers %s and no allowed name resolved to it", dst)
 	}
 	var names []string
 	for _, n := range learned {
@@ -118,15 +136,15 @@ func (p *Policy) decide(proto string, dst netip.AddrPort) Decision {
 		}
 	}
 	if len(names) == 0 {
-		return deny("port %d is not allowed for %s", port, strings.Join(learned, ", "))
+		return deny(audit.PortNotAllowed, "port %d is not allowed for %s", port, strings.Join(learned, ", "))
 	}
 	if isHost {
-		return deny("%s resolved to %s, the host itself (DNS rebinding); only an entry naming the exact address opens the host", strings.Join(names, ", "), addr)
+		return deny(audit.HostLoopback, "%s resolved to %s, the host itself (DNS rebinding); only an entry naming the exact address opens the host", strings.Join(names, ", "), addr)
 	}
 	d := Decision{Allow: true, Names: names, Reason: "resolved from allowed name " + strings.Join(names, ", ")}
 	switch {
 	case proto == "udp" && port == 443:
-		return deny("UDP 443 (QUIC) to %s cannot be checked by server name; use TCP", strings.Join(names, ", "))
+		return deny(audit.QUICRefused, "UDP 443 (QUIC) to %s cannot be checked by server name; use TCP", strings.Join(names, ", "))
 	case proto == "tcp" && port == 443:
 		d.Inspect = InspectTLS
 	case proto == "tcp" && port == 80:
@@ -134,3 +152,6 @@ func (p *Policy) decide(proto string, dst netip.AddrPort) Decision {
 	}
 	return d
 }
+
+// Rules is the policy that made the decision (nil for no filtering).
+func (d Decision) Rules() *Policy { return d.policy }

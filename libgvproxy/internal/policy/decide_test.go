@@ -7,10 +7,12 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"bun-gvproxy/libgvproxy/internal/audit"
 )
 
 func TestDecide(t *testing.T) {
-	p, _, denials := newTestPolicy(t,
+	p, _ := newTestPolicy(t,
 		"10.0.0.0/8:5432",
 		"198.51.100.7",
 		"example.com",
@@ -18,9 +20,9 @@ func TestDecide(t *testing.T) {
 		"api.example.net:8443",
 		"[2001:db8::1]:53",
 	)
-	p.observe("example.com", addrs("203.0.113.1"), time.Minute)
-	p.observe("www.example.org", addrs("203.0.113.2"), time.Minute)
-	p.observe("api.example.net", addrs("203.0.113.3"), time.Minute)
+	p.Learn("example.com", addrs("203.0.113.1"), time.Minute)
+	p.Learn("www.example.org", addrs("203.0.113.2"), time.Minute)
+	p.Learn("api.example.net", addrs("203.0.113.3"), time.Minute)
 
 	cases := []struct {
 		name    string
@@ -35,7 +37,7 @@ func TestDecide(t *testing.T) {
 		{"DNS over TLS to own server", "tcp", "1.1.1.1:853", false, InspectNone, "no allowNet entry covers"},
 		{"CIDR with its port", "tcp", "10.1.2.3:5432", true, InspectNone, "allowNet[0] 10.0.0.0/8:5432"},
 		{"CIDR with its port over UDP", "udp", "10.200.0.1:5432", true, InspectNone, "allowNet[0]"},
-		{"CIDR with another port", "tcp", "10.1.2.3:22", false, InspectNone, "no allowNet entry covers 10.1.2.3:22"},
+		{"CIDR with another port", "tcp", "10.1.2.3:22", false, InspectNone, "port 22 is not allowed for 10.1.2.3 (10.0.0.0/8:5432 covers"},
 		{"IPv4-mapped destination", "tcp", "[::ffff:10.1.2.3]:5432", true, InspectNone, "allowNet[0]"},
 		{"IP entry, any port, not inspected", "tcp", "198.51.100.7:443", true, InspectNone, "allowNet[1] 198.51.100.7"},
 		{"learned name on 443 needs SNI", "tcp", "203.0.113.1:443", true, InspectTLS, "resolved from allowed name example.com"},
@@ -48,48 +50,75 @@ func TestDecide(t *testing.T) {
 		{"name with port on its port", "tcp", "203.0.113.3:8443", true, InspectNone, "api.example.net"},
 		{"name with port on 443", "tcp", "203.0.113.3:443", false, InspectNone, "port 443 is not allowed for api.example.net"},
 		{"IPv6 entry with port", "udp", "[2001:db8::1]:53", true, InspectNone, "allowNet[5] [2001:db8::1]:53"},
-		{"IPv6 entry other port", "tcp", "[2001:db8::1]:80", false, InspectNone, "no allowNet entry"},
+		{"IPv6 entry other port", "tcp", "[2001:db8::1]:80", false, InspectNone, "port 80 is not allowed"},
 		{"host loopback", "tcp", "127.0.0.1:80", false, InspectNone, "no allowNet entry"},
 		{"hostLoopback NAT address unless listed", "tcp", "192.168.127.254:8080", false, InspectNone, "no allowNet entry"},
 		{"unknown protocol", "icmp", "10.1.2.3:5432", false, InspectNone, `protocol "icmp" is not filtered`},
 		{"port zero", "tcp", "10.1.2.3:0", false, InspectNone, "invalid destination"},
 	}
-	wantDenied := 0
+	codes := map[string]audit.Reason{
+		"IP literal over TCP":                    audit.IPNotAllowed,
+		"CIDR with another port":                 audit.PortNotAllowed,
+		"QUIC to a learned name":                 audit.QUICRefused,
+		"wildcard-learned name on another port":  audit.PortNotAllowed,
+		"host loopback":                          audit.IPNotAllowed,
+		"hostLoopback NAT address unless listed": audit.IPNotAllowed,
+	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			d := p.Decide(c.proto, addrPort(c.dst))
-			if d.Allow != c.allow || d.Inspect != c.inspect {
-				t.Errorf("Decide(%s, %s) = allow %v inspect %v (%s), want allow %v inspect %v",
-					c.proto, c.dst, d.Allow, d.Inspect, d.Reason, c.allow, c.inspect)
+		d := p.Decide(c.proto, addrPort(c.dst))
+		if d.Allow != c.allow || d.Inspect != c.inspect {
+			t.Errorf("%s: Decide(%s, %s) = allow %v inspect %v (%s), want allow %v inspect %v",
+				c.name, c.proto, c.dst, d.Allow, d.Inspect, d.Reason, c.allow, c.inspect)
+		}
+		if !strings.Contains(d.Reason, c.reason) {
+			t.Errorf("%s: reason %q does not contain %q", c.name, d.Reason, c.reason)
+		}
+		if d.Allow {
+			if d.Code != "" {
+				t.Errorf("%s: allowed with code %q", c.name, d.Code)
 			}
-			if !strings.Contains(d.Reason, c.reason) {
-				t.Errorf("reason %q does not contain %q", d.Reason, c.reason)
-			}
-		})
-		if !c.allow {
-			wantDenied++
+			continue
+		}
+		if d.Code == "" {
+			t.Errorf("%s: refused without a code", c.name)
+		}
+		if want, ok := codes[c.name]; ok && d.Code != want {
+			t.Errorf("%s: code %q, want %q", c.name, d.Code, want)
 		}
 	}
-	if got := p.Denied(); got != uint64(wantDenied) {
-		t.Errorf("Denied() = %d, want %d", got, wantDenied)
+	first := p.Decide("tcp", addrPort("8.8.8.8:53")).Denial()
+	if first.Proto != "tcp" || first.Destination != audit.AddrPort(addrPort("8.8.8.8:53")) || first.Detail == "" {
+		t.Errorf("denial = %+v, want tcp 8.8.8.8:53 with a detail", first)
 	}
-	if len(*denials) != wantDenied {
-		t.Fatalf("OnDeny saw %d denials, want %d", len(*denials), wantDenied)
-	}
-	first := (*denials)[0]
-	if first.Proto != "tcp" || first.Dst != addrPort("8.8.8.8:53") || first.Reason == "" {
-		t.Errorf("first denial = %+v, want tcp 8.8.8.8:53 with a reason", first)
-	}
-	if s := first.String(); !strings.Contains(s, "tcp 8.8.8.8:53: no allowNet entry") {
+	if s := first.String(); !strings.Contains(s, "tcp 8.8.8.8:53 [ip-not-allowed]: no allowNet entry") {
 		t.Errorf("Denial.String() = %q", s)
 	}
 }
 
+func TestNoneRefusesEveryFlowAndName(t *testing.T) {
+	p := None()
+	if !p.Enabled() || !p.IsNone() || p.MatchesName("example.com") {
+		t.Fatalf("None() = enabled %v, none %v", p.Enabled(), p.IsNone())
+	}
+	for _, dst := range []string{"203.0.113.1:443", "10.0.0.1:53", "127.0.0.1:80"} {
+		if d := p.Decide("tcp", addrPort(dst)); d.Allow || d.Code != audit.EgressNone {
+			t.Errorf("Decide(%s) under none = %+v", dst, d)
+		}
+	}
+	p.Learn("example.com", addrs("203.0.113.1"), time.Hour)
+	if d := p.Decide("tcp", addrPort("203.0.113.1:443")); d.Allow {
+		t.Error("none learned a name")
+	}
+	if got := p.Rules(); len(got) != 1 || got[0] != "none" {
+		t.Errorf("Rules() = %q", got)
+	}
+}
+
 func TestDecideNamesOfAnInspectedDestination(t *testing.T) {
-	p, _, _ := newTestPolicy(t, "a.example", "b.example:443", "c.example:80")
+	p, _ := newTestPolicy(t, "a.example", "b.example:443", "c.example:80")
 	shared := addrs("203.0.113.9")
 	for _, name := range []string{"c.example", "b.example", "a.example"} {
-		p.observe(name, shared, time.Minute)
+		p.Learn(name, shared, time.Minute)
 	}
 	d := p.Decide("tcp", addrPort("203.0.113.9:443"))
 	if !d.Allow || d.Inspect != InspectTLS {
@@ -113,9 +142,6 @@ func TestDecideWithoutFilteringAllowsEverything(t *testing.T) {
 		if !d.Allow || d.Inspect != InspectNone {
 			t.Errorf("Decide with empty allowNet = %+v, want allowed", d)
 		}
-		if p.Denied() != 0 {
-			t.Errorf("Denied() = %d, want 0", p.Denied())
-		}
 	}
 }
 
@@ -130,7 +156,7 @@ func mustParse(t *testing.T, entries ...string) *Policy {
 
 func TestHostAddressesNeedAnExactEntry(t *testing.T) {
 	t.Run("broad CIDRs do not open the host", func(t *testing.T) {
-		p, _, _ := newTestPolicy(t, "0.0.0.0/0", "::/0")
+		p, _ := newTestPolicy(t, "0.0.0.0/0", "::/0")
 		for _, dst := range []string{"127.0.0.1:22", "127.8.9.10:80", "0.0.0.0:80", "[::1]:22", "[::]:22", "192.0.2.10:22", "[::ffff:127.0.0.1]:22"} {
 			d := p.Decide("tcp", addrPort(dst))
 			if d.Allow {
@@ -144,7 +170,7 @@ func TestHostAddressesNeedAnExactEntry(t *testing.T) {
 		}
 	})
 	t.Run("an exact entry opens that address and port", func(t *testing.T) {
-		p, _, _ := newTestPolicy(t, "127.0.0.1:8080", "192.0.2.10")
+		p, _ := newTestPolicy(t, "127.0.0.1:8080", "192.0.2.10")
 		cases := map[string]bool{"127.0.0.1:8080": true, "127.0.0.1:22": false, "192.0.2.10:22": true, "127.0.0.2:8080": false}
 		for dst, want := range cases {
 			if got := p.Decide("tcp", addrPort(dst)).Allow; got != want {
@@ -153,7 +179,7 @@ func TestHostAddressesNeedAnExactEntry(t *testing.T) {
 		}
 	})
 	t.Run("the hostLoopback NAT address is the host", func(t *testing.T) {
-		p, _, _ := newTestPolicy(t, "192.168.127.0/24")
+		p, _ := newTestPolicy(t, "192.168.127.0/24")
 		p.MarkHostAddress(netip.MustParseAddr("192.168.127.254"))
 		if d := p.Decide("tcp", addrPort("192.168.127.254:8080")); d.Allow {
 			t.Errorf("NAT address opened by a CIDR: %s", d.Reason)
@@ -161,15 +187,15 @@ func TestHostAddressesNeedAnExactEntry(t *testing.T) {
 		if d := p.Decide("tcp", addrPort("192.168.127.3:8080")); !d.Allow {
 			t.Errorf("other subnet address refused: %s", d.Reason)
 		}
-		exact, _, _ := newTestPolicy(t, "192.168.127.254:8080")
+		exact, _ := newTestPolicy(t, "192.168.127.254:8080")
 		exact.MarkHostAddress(netip.MustParseAddr("192.168.127.254"))
 		if d := exact.Decide("tcp", addrPort("192.168.127.254:8080")); !d.Allow {
 			t.Errorf("NAT address refused despite an exact entry: %s", d.Reason)
 		}
 	})
 	t.Run("a name resolving to the host does not open it (DNS rebinding)", func(t *testing.T) {
-		p, _, _ := newTestPolicy(t, "rebind.example")
-		p.observe("rebind.example", addrs("127.0.0.1", "192.0.2.10"), time.Minute)
+		p, _ := newTestPolicy(t, "rebind.example")
+		p.Learn("rebind.example", addrs("127.0.0.1", "192.0.2.10"), time.Minute)
 		for _, dst := range []string{"127.0.0.1:8080", "192.0.2.10:22"} {
 			d := p.Decide("tcp", addrPort(dst))
 			if d.Allow || !strings.Contains(d.Reason, "DNS rebinding") {
@@ -193,7 +219,7 @@ func TestLearnedNamesExpire(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, clock, _ := newTestPolicy(t, "example.com")
+			p, clock := newTestPolicy(t, "example.com")
 			p.ObserveDNSAnswer("example.com.", []net.IP{net.ParseIP("203.0.113.1")}, c.ttl)
 			clock.advance(c.openUntil - time.Second)
 			if d := p.Decide("tcp", dst); !d.Allow {
@@ -208,12 +234,12 @@ func TestLearnedNamesExpire(t *testing.T) {
 }
 
 func TestReResolutionExtendsButNeverShortens(t *testing.T) {
-	p, clock, _ := newTestPolicy(t, "example.com")
+	p, clock := newTestPolicy(t, "example.com")
 	dst := addrPort("203.0.113.1:22")
-	p.observe("example.com", addrs("203.0.113.1"), 60*time.Second)
+	p.Learn("example.com", addrs("203.0.113.1"), 60*time.Second)
 	clock.advance(50 * time.Second)
-	p.observe("example.com", addrs("203.0.113.1"), 60*time.Second) // now open until 110 s
-	p.observe("example.com", addrs("203.0.113.1"), 0)              // a shorter answer changes nothing
+	p.Learn("example.com", addrs("203.0.113.1"), 60*time.Second) // now open until 110 s
+	p.Learn("example.com", addrs("203.0.113.1"), 0)              // a shorter answer changes nothing
 	clock.advance(59 * time.Second)
 	if d := p.Decide("tcp", dst); !d.Allow {
 		t.Fatalf("re-resolved name refused at 109 s: %s", d.Reason)
@@ -225,10 +251,10 @@ func TestReResolutionExtendsButNeverShortens(t *testing.T) {
 }
 
 func TestNameMovingToNewAddress(t *testing.T) {
-	p, clock, _ := newTestPolicy(t, "example.com")
-	p.observe("example.com", addrs("203.0.113.1"), MinLearnTTL)
+	p, clock := newTestPolicy(t, "example.com")
+	p.Learn("example.com", addrs("203.0.113.1"), MinLearnTTL)
 	clock.advance(MinLearnTTL)
-	p.observe("example.com", addrs("203.0.113.2", "2001:db8::2"), MinLearnTTL)
+	p.Learn("example.com", addrs("203.0.113.2", "2001:db8::2"), MinLearnTTL)
 	for dst, want := range map[string]bool{"203.0.113.1:22": false, "203.0.113.2:22": true, "[2001:db8::2]:22": true} {
 		if got := p.Decide("tcp", addrPort(dst)).Allow; got != want {
 			t.Errorf("Decide(tcp %s).Allow = %v, want %v", dst, got, want)
@@ -237,7 +263,7 @@ func TestNameMovingToNewAddress(t *testing.T) {
 }
 
 func TestObserveIgnoresNamesNotAllowedAndUselessAddresses(t *testing.T) {
-	p, _, _ := newTestPolicy(t, "example.com")
+	p, _ := newTestPolicy(t, "example.com")
 	p.ObserveDNSAnswer("evil.example", []net.IP{net.ParseIP("203.0.113.66")}, time.Hour)
 	p.ObserveDNSAnswer("example.com", []net.IP{net.IPv4zero, nil, {1, 2, 3}}, time.Hour)
 	if n := p.learned.len(); n != 0 {
@@ -249,11 +275,11 @@ func TestObserveIgnoresNamesNotAllowedAndUselessAddresses(t *testing.T) {
 }
 
 func TestLearnedTableIsPrunedAndBounded(t *testing.T) {
-	p, clock, _ := newTestPolicy(t, "*.example.com")
-	p.observe("a.example.com", addrs("203.0.113.1"), 0)
-	p.observe("b.example.com", addrs("203.0.113.2"), time.Hour)
+	p, clock := newTestPolicy(t, "*.example.com")
+	p.Learn("a.example.com", addrs("203.0.113.1"), 0)
+	p.Learn("b.example.com", addrs("203.0.113.2"), time.Hour)
 	clock.advance(MinLearnTTL)
-	p.observe("c.example.com", addrs("203.0.113.3"), time.Hour) // prunes a.example.com
+	p.Learn("c.example.com", addrs("203.0.113.3"), time.Hour) // prunes a.example.com
 	if n := p.learned.len(); n != 2 {
 		t.Errorf("after pruning: %d bindings, want 2", n)
 	}
@@ -263,7 +289,7 @@ func TestLearnedTableIsPrunedAndBounded(t *testing.T) {
 	flood := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
 	total := maxLearnedBindings + 100
 	for i := 0; i < total; i++ {
-		p.observe("flood.example.com", []netip.Addr{flood(i)}, 30*time.Minute+time.Duration(i)*time.Millisecond)
+		p.Learn("flood.example.com", []netip.Addr{flood(i)}, 30*time.Minute+time.Duration(i)*time.Millisecond)
 		if n := p.learned.len(); n > maxLearnedBindings {
 			t.Fatalf("after %d insertions: %d bindings, above the bound %d", i+1, n, maxLearnedBindings)
 		}
@@ -281,15 +307,14 @@ func TestLearnedTableIsPrunedAndBounded(t *testing.T) {
 }
 
 func TestConcurrentDecideAndObserve(t *testing.T) {
-	p, _, _ := newTestPolicy(t, "*.example.com", "10.0.0.0/8")
-	p.OnDeny(func(Denial) {})
+	p, _ := newTestPolicy(t, "*.example.com", "10.0.0.0/8")
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 500; i++ {
-				p.observe("x.example.com", []netip.Addr{netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})}, time.Minute)
+				p.Learn("x.example.com", []netip.Addr{netip.AddrFrom4([4]byte{203, 0, 113, byte(i)})}, time.Minute)
 			}
 		}()
 		go func() {
@@ -303,4 +328,22 @@ func TestConcurrentDecideAndObserve(t *testing.T) {
 	if d := p.Decide("tcp", addrPort("203.0.113.250:443")); !d.Allow {
 		t.Errorf("binding lost under concurrency: %s", d.Reason)
 	}
+}
+
+func TestInheritLearnedKeepsOnlyNamesStillAllowed(t *testing.T) {
+	old, _ := newTestPolicy(t, "keep.example", "drop.example")
+	old.Learn("keep.example", addrs("203.0.113.1"), time.Hour)
+	old.Learn("drop.example", addrs("203.0.113.2"), time.Hour)
+	next, _ := newTestPolicy(t, "keep.example")
+	next.InheritLearned(old)
+	if d := next.Decide("tcp", addrPort("203.0.113.1:22")); !d.Allow {
+		t.Errorf("a name still allowed lost its address: %s", d.Reason)
+	}
+	if d := next.Decide("tcp", addrPort("203.0.113.2:22")); d.Allow {
+		t.Error("a name no longer allowed kept its address")
+	}
+	None().InheritLearned(old) // nothing to keep, and no panic
+	var nilPolicy *Policy
+	nilPolicy.InheritLearned(old)
+	next.InheritLearned(nil)
 }

@@ -16,9 +16,9 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-// newTestPolicy parses entries into a Policy with a fake clock, fake host interface
-// addresses (testHostAddr) and a hook recording every denial.
-func newTestPolicy(t *testing.T, entries ...string) (*Policy, *fakeClock, *[]Denial) {
+// newTestPolicy parses entries into a Policy with a fake clock and fake host interface
+// addresses (testHostAddr).
+func newTestPolicy(t *testing.T, entries ...string) (*Policy, *fakeClock) {
 	t.Helper()
 	p, err := ParseAllowNet(entries)
 	if err != nil {
@@ -30,9 +30,7 @@ func newTestPolicy(t *testing.T, entries ...string) (*Policy, *fakeClock, *[]Den
 		list: func() ([]netip.Addr, error) { return []netip.Addr{testHostAddr}, nil },
 		now:  clock.now,
 	}
-	var denials []Denial
-	p.OnDeny(func(d Denial) { denials = append(denials, d) })
-	return p, clock, &denials
+	return p, clock
 }
 
 func addrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }

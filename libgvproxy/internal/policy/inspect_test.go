@@ -9,14 +9,18 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"bun-gvproxy/libgvproxy/internal/audit"
+	"bun-gvproxy/libgvproxy/internal/policy/sniff"
+	"bun-gvproxy/libgvproxy/internal/policy/sniff/snifftest"
 )
 
 // sharedIPPolicy allows two names on a CDN address they share with sites not allowed.
-func sharedIPPolicy(t *testing.T) (*Policy, *[]Denial) {
-	p, _, denials := newTestPolicy(t, "allowed.example", "tls-only.example:443")
-	p.observe("allowed.example", addrs("203.0.113.80"), time.Minute)
-	p.observe("tls-only.example", addrs("203.0.113.80"), time.Minute)
-	return p, denials
+func sharedIPPolicy(t *testing.T) *Policy {
+	p, _ := newTestPolicy(t, "allowed.example", "tls-only.example:443")
+	p.Learn("allowed.example", addrs("203.0.113.80"), time.Minute)
+	p.Learn("tls-only.example", addrs("203.0.113.80"), time.Minute)
+	return p
 }
 
 func TestReadPrefixAllowsOnlyAllowedNamesOnSharedAddresses(t *testing.T) {
@@ -26,22 +30,23 @@ func TestReadPrefixAllowsOnlyAllowedNamesOnSharedAddresses(t *testing.T) {
 		first  func(t *testing.T) []byte
 		allow  bool
 		reason string
+		code   audit.Reason
 	}{
-		{"SNI of an allowed name", "443", tlsHello("allowed.example"), true, ""},
-		{"SNI of a name allowed on 443 only", "443", tlsHello("tls-only.example"), true, ""},
-		{"SNI of another site on the same address", "443", tlsHello("other-site.example"), false, "other-site.example is not allowed on port 443"},
-		{"no SNI", "443", tlsHello(""), false, "no server name"},
-		{"plain HTTP on 443", "443", raw("GET / HTTP/1.1\r\nHost: allowed.example\r\n\r\n"), false, "not a TLS handshake record"},
-		{"Host of an allowed name", "80", raw("GET / HTTP/1.1\r\nHost: allowed.example\r\n\r\n"), true, ""},
-		{"Host allowed only on 443", "80", raw("GET / HTTP/1.1\r\nHost: tls-only.example\r\n\r\n"), false, "tls-only.example is not allowed on port 80"},
-		{"Host of another site", "80", raw("GET / HTTP/1.1\r\nHost: other-site.example\r\n\r\n"), false, "other-site.example is not allowed on port 80"},
-		{"proxy request for another site", "80", raw("GET http://other-site.example/ HTTP/1.1\r\nHost: allowed.example\r\n\r\n"), false, "disagrees"},
-		{"TLS on 80", "80", tlsHello("allowed.example"), false, "not an HTTP request"},
-		{"IP literal as Host", "80", raw("GET / HTTP/1.1\r\nHost: 203.0.113.80\r\n\r\n"), false, "203.0.113.80 is not allowed on port 80"},
+		{"SNI of an allowed name", "443", tlsHello("allowed.example"), true, "", ""},
+		{"SNI of a name allowed on 443 only", "443", tlsHello("tls-only.example"), true, "", ""},
+		{"SNI of another site on the same address", "443", tlsHello("other-site.example"), false, "other-site.example is not allowed on port 443", audit.SNIMismatch},
+		{"no SNI", "443", tlsHello(""), false, "no server name", audit.SNIMismatch},
+		{"plain HTTP on 443", "443", raw("GET / HTTP/1.1\r\nHost: allowed.example\r\n\r\n"), false, "not a TLS handshake record", audit.NotInspectable},
+		{"Host of an allowed name", "80", raw("GET / HTTP/1.1\r\nHost: allowed.example\r\n\r\n"), true, "", ""},
+		{"Host allowed only on 443", "80", raw("GET / HTTP/1.1\r\nHost: tls-only.example\r\n\r\n"), false, "tls-only.example is not allowed on port 80", audit.HostMismatch},
+		{"Host of another site", "80", raw("GET / HTTP/1.1\r\nHost: other-site.example\r\n\r\n"), false, "other-site.example is not allowed on port 80", audit.HostMismatch},
+		{"proxy request for another site", "80", raw("GET http://other-site.example/ HTTP/1.1\r\nHost: allowed.example\r\n\r\n"), false, "disagrees", audit.NotInspectable},
+		{"TLS on 80", "80", tlsHello("allowed.example"), false, "not an HTTP request", audit.NotInspectable},
+		{"IP literal as Host", "80", raw("GET / HTTP/1.1\r\nHost: 203.0.113.80\r\n\r\n"), false, "203.0.113.80 is not allowed on port 80", audit.HostMismatch},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, denials := sharedIPPolicy(t)
+			p := sharedIPPolicy(t)
 			d := p.Decide("tcp", addrPort("203.0.113.80:"+c.port))
 			if !d.Allow || d.Inspect == InspectNone {
 				t.Fatalf("Decide = %+v, want allowed with inspection", d)
@@ -56,16 +61,14 @@ func TestReadPrefixAllowsOnlyAllowedNamesOnSharedAddresses(t *testing.T) {
 				if !bytes.Equal(prefix, first) {
 					t.Errorf("prefix of %d bytes, want all %d to replay", len(prefix), len(first))
 				}
-				if p.Denied() != 0 {
-					t.Errorf("Denied() = %d after an allowed connection", p.Denied())
-				}
 				return
 			}
 			if !IsDenied(err) || !strings.Contains(err.Error(), c.reason) {
 				t.Fatalf("ReadPrefix error %v, want a denial containing %q", err, c.reason)
 			}
-			if p.Denied() != 1 || len(*denials) != 1 || (*denials)[0].Dst != d.Destination() {
-				t.Errorf("denial not counted once with its destination: %d, %+v", p.Denied(), *denials)
+			denial, _ := AsDenied(err)
+			if denial.Reason != c.code || denial.Destination != audit.AddrPort(d.Destination()) || denial.Proto != "tcp" {
+				t.Errorf("denial %+v, want code %s with the destination", denial, c.code)
 			}
 		})
 	}
@@ -74,9 +77,9 @@ func TestReadPrefixAllowsOnlyAllowedNamesOnSharedAddresses(t *testing.T) {
 func tlsHello(serverName string) func(t *testing.T) []byte {
 	return func(t *testing.T) []byte {
 		if serverName == "" {
-			return helloWithExtensions(nil)
+			return snifftest.HelloWithExtensions(nil)
 		}
-		return captureClientHello(t, &tls.Config{ServerName: serverName})
+		return snifftest.CaptureClientHello(t, &tls.Config{ServerName: serverName})
 	}
 }
 
@@ -84,10 +87,10 @@ func raw(s string) func(t *testing.T) []byte {
 	return func(*testing.T) []byte { return []byte(s) }
 }
 
-func TestReadPrefixReportsReaderErrorsWithoutCountingThem(t *testing.T) {
-	p, _ := sharedIPPolicy(t)
+func TestReadPrefixReportsReaderErrorsAsNoDenial(t *testing.T) {
+	p := sharedIPPolicy(t)
 	d := p.Decide("tcp", addrPort("203.0.113.80:443"))
-	partial := captureClientHello(t, &tls.Config{ServerName: "allowed.example"})[:20]
+	partial := snifftest.CaptureClientHello(t, &tls.Config{ServerName: "allowed.example"})[:20]
 	_, err := d.ReadPrefix(bytes.NewReader(partial))
 	if !errors.Is(err, io.EOF) || IsDenied(err) {
 		t.Fatalf("ReadPrefix on a short stream = %v, want a wrapped EOF", err)
@@ -96,9 +99,6 @@ func TestReadPrefixReportsReaderErrorsWithoutCountingThem(t *testing.T) {
 	_, err = d.ReadPrefix(iotest.ErrReader(timeout))
 	if !errors.Is(err, timeout) {
 		t.Fatalf("ReadPrefix = %v, want the reader's error", err)
-	}
-	if p.Denied() != 0 {
-		t.Errorf("Denied() = %d; a guest that goes quiet is not a denial", p.Denied())
 	}
 }
 
@@ -112,21 +112,21 @@ func (z *zeroReader) Read(b []byte) (int, error) {
 }
 
 func TestReadPrefixIsBounded(t *testing.T) {
-	p, _ := sharedIPPolicy(t)
+	p := sharedIPPolicy(t)
 	d := p.Decide("tcp", addrPort("203.0.113.80:80"))
-	endless := io.MultiReader(strings.NewReader("GET / HTTP/1.1\r\nX: "), iotest.OneByteReader(&zeroReader{first: bytes.Repeat([]byte("a"), 2*MaxInspectBytes)}))
+	endless := io.MultiReader(strings.NewReader("GET / HTTP/1.1\r\nX: "), iotest.OneByteReader(&zeroReader{first: bytes.Repeat([]byte("a"), 2*sniff.MaxInspectBytes)}))
 	prefix, err := d.ReadPrefix(endless)
-	if !IsDenied(err) || len(prefix) > MaxInspectBytes {
-		t.Fatalf("ReadPrefix read %d bytes, err %v; want a denial within %d bytes", len(prefix), err, MaxInspectBytes)
+	if !IsDenied(err) || len(prefix) > sniff.MaxInspectBytes {
+		t.Fatalf("ReadPrefix read %d bytes, err %v; want a denial within %d bytes", len(prefix), err, sniff.MaxInspectBytes)
 	}
-	stalled := &zeroReader{first: []byte("GET / HTTP/1.1\r\nX: " + strings.Repeat("a", MaxInspectBytes))}
+	stalled := &zeroReader{first: []byte("GET / HTTP/1.1\r\nX: " + strings.Repeat("a", sniff.MaxInspectBytes))}
 	if _, err := d.ReadPrefix(stalled); !IsDenied(err) {
 		t.Fatalf("ReadPrefix on a reader returning 0, nil at the limit = %v, want a denial", err)
 	}
 }
 
 func TestCheckFirstBytesWithoutInspection(t *testing.T) {
-	p, _, _ := newTestPolicy(t, "10.0.0.0/8")
+	p, _ := newTestPolicy(t, "10.0.0.0/8")
 	d := p.Decide("tcp", addrPort("10.0.0.1:443"))
 	if done, err := d.CheckFirstBytes([]byte("anything")); !done || err != nil {
 		t.Errorf("CheckFirstBytes = %v, %v; want done", done, err)

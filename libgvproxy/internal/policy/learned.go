@@ -153,10 +153,12 @@ func (p *Policy) ObserveDNSAnswer(qname string, ips []net.IP, ttl time.Duration)
 			addrs = append(addrs, addr)
 		}
 	}
-	p.observe(qname, addrs, ttl)
+	p.Learn(qname, addrs, ttl)
 }
 
-func (p *Policy) observe(qname string, addrs []netip.Addr, ttl time.Duration) {
+// Learn records that qname resolved to addrs, for ttl (clamped to [MinLearnTTL,
+// MaxLearnTTL]); ignored unless qname is allowed by a name or wildcard entry.
+func (p *Policy) Learn(qname string, addrs []netip.Addr, ttl time.Duration) {
 	if !p.Enabled() || !p.MatchesName(qname) {
 		return
 	}
@@ -173,5 +175,33 @@ func (p *Policy) observe(qname string, addrs []netip.Addr, ttl time.Duration) {
 	}
 	if len(usable) > 0 {
 		p.learned.observe(name, usable, ttl, p.now())
+	}
+}
+
+// InheritLearned copies from old the unexpired bindings of names p allows too, so that
+// replacing the rules (setAllowNet) keeps addresses open for names still allowed and
+// forgets those of names no longer allowed. Either may be nil.
+func (p *Policy) InheritLearned(old *Policy) {
+	if !p.Enabled() || p.none || old == nil || old.learned == nil {
+		return
+	}
+	now := p.now()
+	type binding struct {
+		addr   netip.Addr
+		name   string
+		expiry time.Time
+	}
+	var keep []binding
+	old.learned.mu.RLock()
+	for addr, names := range old.learned.byAddr {
+		for name, expiry := range names {
+			if now.Before(expiry) && p.MatchesName(name) {
+				keep = append(keep, binding{addr, name, expiry})
+			}
+		}
+	}
+	old.learned.mu.RUnlock()
+	for _, b := range keep {
+		p.learned.observe(b.name, []netip.Addr{b.addr}, b.expiry.Sub(now), now)
 	}
 }

@@ -6,12 +6,16 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"bun-gvproxy/libgvproxy/internal/audit"
 )
 
 // Policy is a parsed allowNet list plus what it learned from DNS answers. Rules never
-// change after ParseAllowNet; learned names change under their own lock; the denial
-// counter and hook are atomic. All methods are safe for concurrent use, and a nil or
-// empty Policy allows everything (no filtering).
+// change after ParseAllowNet (setAllowNet builds a new Policy, see Replace); learned
+// names change under their own lock. It counts nothing: refusals come back as values
+// (Decision, *DeniedError) for the caller to report to internal/audit, the one place
+// denials are counted. All methods are safe for concurrent use, and a nil or empty
+// Policy allows everything (no filtering).
 type Policy struct {
 	exact     map[string][]rule // kindName rules by name
 	wildcards map[string][]rule // kindWildcard rules by the domain below "*."
@@ -19,11 +23,19 @@ type Policy struct {
 	learned   *learnedNames
 	hostAddrs *hostAddresses
 	aliases   atomic.Pointer[[]netip.Addr] // guest-visible addresses NATed to the host
-	zones     []string                     // dnsZones the gateway answers itself (ExemptDNSZones)
-	denied    atomic.Uint64
-	onDeny    atomic.Pointer[func(Denial)]
+	none      bool                         // allowNet "none": every egress flow is refused
 	now       func() time.Time
 }
+
+// None is the policy of allowNet "none": every egress flow is refused and no name
+// resolves through the host's resolvers (configured zones still answer).
+func None() *Policy {
+	return &Policy{exact: map[string][]rule{}, wildcards: map[string][]rule{}, learned: newLearnedNames(),
+		hostAddrs: defaultHostAddresses, none: true, now: time.Now}
+}
+
+// IsNone reports whether this is the "none" policy.
+func (p *Policy) IsNone() bool { return p != nil && p.none }
 
 // ParseAllowNet validates and normalises the allowNet entries. The first bad entry
 // is reported as an *EntryError naming its index. An empty list yields a Policy that
@@ -55,7 +67,7 @@ func ParseAllowNet(entries []string) (*Policy, error) {
 
 // Enabled reports whether the policy filters anything (allowNet was non-empty).
 func (p *Policy) Enabled() bool {
-	return p != nil && (len(p.exact) > 0 || len(p.wildcards) > 0 || len(p.prefixes) > 0)
+	return p != nil && (p.none || len(p.exact) > 0 || len(p.wildcards) > 0 || len(p.prefixes) > 0)
 }
 
 // Rules returns the entries in canonical form (lowercase names, no trailing dot,
@@ -63,6 +75,9 @@ func (p *Policy) Enabled() bool {
 func (p *Policy) Rules() []string {
 	if p == nil {
 		return nil
+	}
+	if p.none {
+		return []string{"none"}
 	}
 	all := make([]rule, 0, len(p.prefixes))
 	for _, rs := range p.exact {
@@ -146,56 +161,9 @@ func (p *Policy) isHostAddress(addr netip.Addr) bool {
 	return p.hostAddrs.contains(addr)
 }
 
-// Denial describes one refused attempt, for the debug log.
-type Denial struct {
-	Proto  string         // "tcp", "udp" or "dns"
-	Dst    netip.AddrPort // zero for DNS
-	Name   string         // the DNS name, SNI or Host involved, if any
-	Reason string
-}
-
-func (d Denial) String() string {
-	var b strings.Builder
-	b.WriteString(d.Proto)
-	if d.Dst.IsValid() {
-		b.WriteString(" ")
-		b.WriteString(d.Dst.String())
-	}
-	if d.Name != "" {
-		b.WriteString(" name=")
-		b.WriteString(d.Name)
-	}
-	b.WriteString(": ")
-	b.WriteString(d.Reason)
-	return b.String()
-}
-
-// OnDeny installs a function called (synchronously, on the connecting goroutine) for
-// every denial, so the network core can log it at debug. It must not block.
-func (p *Policy) OnDeny(fn func(Denial)) {
-	if p != nil {
-		p.onDeny.Store(&fn)
-	}
-}
-
-// Denied is the number of attempts refused so far: connections, inspected first bytes
-// and DNS queries. It feeds the `policy.denied` stat.
-func (p *Policy) Denied() uint64 {
-	if p == nil {
-		return 0
-	}
-	return p.denied.Load()
-}
-
-func (p *Policy) recordDenial(d Denial) {
-	p.denied.Add(1)
-	if fn := p.onDeny.Load(); fn != nil && *fn != nil {
-		(*fn)(d)
-	}
-}
-
-// DeniedError is returned when inspected first bytes refuse a connection.
-type DeniedError struct{ Denial Denial }
+// DeniedError is returned when inspected bytes refuse a connection; Denial is what to
+// report to the auditor.
+type DeniedError struct{ Denial audit.Denial }
 
 func (e *DeniedError) Error() string { return "egress denied: " + e.Denial.String() }
 
@@ -203,4 +171,13 @@ func (e *DeniedError) Error() string { return "egress denied: " + e.Denial.Strin
 func IsDenied(err error) bool {
 	var d *DeniedError
 	return errors.As(err, &d)
+}
+
+// AsDenied returns the denial err carries, if it is one.
+func AsDenied(err error) (audit.Denial, bool) {
+	var d *DeniedError
+	if errors.As(err, &d) {
+		return d.Denial, true
+	}
+	return audit.Denial{}, false
 }

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"syscall"
 
+	"bun-gvproxy/framing"
 	"bun-gvproxy/libgvproxy/internal/errs"
 )
 
@@ -26,22 +27,8 @@ func MaxLen() int {
 	return 107
 }
 
-// Kind is the socket type the VM expects.
-type Kind int
-
-const (
-	Stream   Kind = iota // SOCK_STREAM (QEMU protocol)
-	Datagram             // SOCK_DGRAM (vfkit protocol)
-)
-
-func (k Kind) network() string {
-	if k == Datagram {
-		return "unixgram"
-	}
-	return "unix"
-}
-
-// Socket is a bound socket file: Listener for Stream, PacketConn for Datagram.
+// Socket is a bound socket file: Listener for the QEMU transport (SOCK_STREAM),
+// PacketConn for vfkit (SOCK_DGRAM).
 type Socket struct {
 	Path       string
 	Listener   *net.UnixListener
@@ -49,21 +36,25 @@ type Socket struct {
 	ino        uint64
 }
 
-const field = "socketPath"
+// Bind checks path, clears a stale socket and binds a new one of the transport's type;
+// errors name the field socketPath.
+func Bind(path string, transport framing.Transport) (*Socket, error) {
+	return BindField(path, transport, "socketPath")
+}
 
-// Bind checks path, clears a stale socket and binds a new one of the given kind.
-func Bind(path string, kind Kind) (*Socket, error) {
+// BindField is Bind for a socket path given as another field (a Unix listener forward).
+func BindField(path string, transport framing.Transport, field string) (*Socket, error) {
 	if len(path) > MaxLen() {
 		return nil, &errs.Error{Code: errs.SocketPathTooLong, Field: field,
 			Message: fmt.Sprintf("socket path %s is %d bytes; the limit on %s is %d", path, len(path), runtime.GOOS, MaxLen())}
 	}
-	if err := checkDirectory(path); err != nil {
+	if err := checkDirectory(path, field); err != nil {
 		return nil, err
 	}
-	if err := clearStale(path); err != nil {
+	if err := clearStale(path, field); err != nil {
 		return nil, err
 	}
-	s, err := listen(path, kind)
+	s, err := listen(path, transport, field)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +67,7 @@ func Bind(path string, kind Kind) (*Socket, error) {
 	return s, nil
 }
 
-func checkDirectory(path string) error {
+func checkDirectory(path, field string) error {
 	dir := filepath.Dir(path)
 	info, err := os.Stat(dir)
 	switch {
@@ -94,31 +85,31 @@ func checkDirectory(path string) error {
 
 // clearStale removes a socket file nothing listens on. Anything else at the path is left
 // untouched and reported.
-func clearStale(path string) error {
+func clearStale(path, field string) error {
 	info, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return mapPathError(path, err)
+		return mapPathError(path, err, field)
 	}
 	if info.Mode().Type() != fs.ModeSocket {
 		return errs.Field(errs.NotASocket, field, "%s exists and is not a socket (%s); it was left untouched", path, describe(info))
 	}
-	if live, err := isLive(path); err != nil {
+	if live, err := isLive(path, field); err != nil {
 		return err
 	} else if live {
 		return errs.Field(errs.SocketInUse, field, "socket %s is in use: something is listening on it", path)
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return mapPathError(path, fmt.Errorf("cannot remove stale socket: %w", err))
+		return mapPathError(path, fmt.Errorf("cannot remove stale socket: %w", err), field)
 	}
 	return nil
 }
 
 // isLive connects to the socket with both socket types: a listener of either type means
 // the path is in use; ECONNREFUSED from both means nobody is bound to it any more.
-func isLive(path string) (bool, error) {
+func isLive(path, field string) (bool, error) {
 	for _, network := range []string{"unix", "unixgram"} {
 		conn, err := net.Dial(network, path)
 		if err == nil {
@@ -140,11 +131,11 @@ func isLive(path string) (bool, error) {
 	return false, nil
 }
 
-func listen(path string, kind Kind) (*Socket, error) {
-	addr := &net.UnixAddr{Name: path, Net: kind.network()}
+func listen(path string, transport framing.Transport, field string) (*Socket, error) {
+	addr := &net.UnixAddr{Name: path, Net: transport.Network()}
 	s := &Socket{Path: path}
 	var err error
-	if kind == Datagram {
+	if transport.Datagram() {
 		s.PacketConn, err = net.ListenUnixgram(addr.Net, addr)
 	} else {
 		s.Listener, err = net.ListenUnix(addr.Net, addr)
@@ -157,12 +148,12 @@ func listen(path string, kind Kind) (*Socket, error) {
 		if errors.Is(err, syscall.EADDRINUSE) {
 			return nil, errs.Field(errs.SocketInUse, field, "socket %s was created by someone else meanwhile", path)
 		}
-		return nil, mapPathError(path, err)
+		return nil, mapPathError(path, err, field)
 	}
 	return s, nil
 }
 
-func mapPathError(path string, err error) error {
+func mapPathError(path string, err error, field string) error {
 	switch {
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EROFS):
 		return errs.Field(errs.PermissionDenied, field, "cannot create socket %s: %v", path, err)

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"bun-gvproxy/libgvproxy/internal/errs"
+
+	"bun-gvproxy/framing"
 )
 
 // shortDir is a temp dir with a short path, so socket paths stay under sun_path.
@@ -39,7 +41,7 @@ func wantCode(t *testing.T, err error, code errs.Code, fragment string) {
 
 func TestBindCreatesAStreamSocketAndCloseRemovesIt(t *testing.T) {
 	path := filepath.Join(shortDir(t), "net.sock")
-	s, err := Bind(path, Stream)
+	s, err := Bind(path, framing.Qemu)
 	if err != nil {
 		t.Fatalf("Bind: %v", err)
 	}
@@ -58,7 +60,7 @@ func TestBindCreatesAStreamSocketAndCloseRemovesIt(t *testing.T) {
 
 func TestBindCreatesADatagramSocket(t *testing.T) {
 	path := filepath.Join(shortDir(t), "net.sock")
-	s, err := Bind(path, Datagram)
+	s, err := Bind(path, framing.Vfkit)
 	if err != nil {
 		t.Fatalf("Bind: %v", err)
 	}
@@ -73,14 +75,14 @@ func TestBindCreatesADatagramSocket(t *testing.T) {
 
 func TestBindRefusesAPathLongerThanSunPath(t *testing.T) {
 	path := "/tmp/" + strings.Repeat("a", MaxLen()-len("/tmp/")+1)
-	_, err := Bind(path, Stream)
+	_, err := Bind(path, framing.Qemu)
 	wantCode(t, err, errs.SocketPathTooLong, "limit")
 }
 
 func TestBindAcceptsAPathOfExactlyTheLimit(t *testing.T) {
 	dir := shortDir(t)
 	path := dir + "/" + strings.Repeat("b", MaxLen()-len(dir)-1)
-	s, err := Bind(path, Stream)
+	s, err := Bind(path, framing.Qemu)
 	if err != nil {
 		t.Fatalf("Bind(%d bytes): %v", len(path), err)
 	}
@@ -88,21 +90,21 @@ func TestBindAcceptsAPathOfExactlyTheLimit(t *testing.T) {
 }
 
 func TestBindReplacesAStaleSocket(t *testing.T) {
-	for _, kind := range []Kind{Stream, Datagram} {
+	for _, transport := range []framing.Transport{framing.Qemu, framing.Vfkit} {
 		path := filepath.Join(shortDir(t), "net.sock")
-		makeStaleSocket(t, path, kind)
-		s, err := Bind(path, Stream)
+		makeStaleSocket(t, path, transport)
+		s, err := Bind(path, framing.Qemu)
 		if err != nil {
-			t.Fatalf("Bind over a stale %v socket: %v", kind, err)
+			t.Fatalf("Bind over a stale %v socket: %v", transport, err)
 		}
 		_ = s.Close()
 	}
 }
 
 // makeStaleSocket leaves a socket file nobody listens on, as a crashed process would.
-func makeStaleSocket(t *testing.T, path string, kind Kind) {
+func makeStaleSocket(t *testing.T, path string, transport framing.Transport) {
 	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_UNIX, map[Kind]int{Stream: syscall.SOCK_STREAM, Datagram: syscall.SOCK_DGRAM}[kind], 0)
+	fd, err := syscall.Socket(syscall.AF_UNIX, map[framing.Transport]int{framing.Qemu: syscall.SOCK_STREAM, framing.Vfkit: syscall.SOCK_DGRAM}[transport], 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +127,7 @@ func TestBindRefusesALiveSocketOfEitherType(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = Bind(path, Stream)
+		_, err = Bind(path, framing.Qemu)
 		wantCode(t, err, errs.SocketInUse, "something is listening")
 		if _, statErr := os.Lstat(path); statErr != nil {
 			t.Fatalf("live %s socket was removed: %v", network, statErr)
@@ -140,7 +142,7 @@ func TestBindNeverDeletesARegularFileOrADirectory(t *testing.T) {
 	if err := os.WriteFile(file, []byte("keep me"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Bind(file, Stream)
+	_, err := Bind(file, framing.Qemu)
 	wantCode(t, err, errs.NotASocket, "a regular file")
 	if data, _ := os.ReadFile(file); string(data) != "keep me" {
 		t.Fatalf("regular file changed: %q", data)
@@ -150,7 +152,7 @@ func TestBindNeverDeletesARegularFileOrADirectory(t *testing.T) {
 	if err := os.Mkdir(sub, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Bind(sub, Stream)
+	_, err = Bind(sub, framing.Qemu)
 	wantCode(t, err, errs.NotASocket, "a directory")
 	if info, err := os.Stat(sub); err != nil || !info.IsDir() {
 		t.Fatalf("directory was touched: %v", err)
@@ -158,7 +160,7 @@ func TestBindNeverDeletesARegularFileOrADirectory(t *testing.T) {
 }
 
 func TestBindRefusesAMissingDirectory(t *testing.T) {
-	_, err := Bind("/tmp/does-not-exist-gvproxy/net.sock", Stream)
+	_, err := Bind("/tmp/does-not-exist-gvproxy/net.sock", framing.Qemu)
 	wantCode(t, err, errs.InvalidConfig, "directory /tmp/does-not-exist-gvproxy of socket /tmp/does-not-exist-gvproxy/net.sock does not exist")
 }
 
@@ -167,7 +169,7 @@ func TestBindRefusesAParentThatIsAFile(t *testing.T) {
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Bind(filepath.Join(file, "net.sock"), Stream)
+	_, err := Bind(filepath.Join(file, "net.sock"), framing.Qemu)
 	wantCode(t, err, errs.InvalidConfig, "is not a directory")
 }
 
@@ -182,13 +184,13 @@ func TestBindReportsAnUnwritableDirectoryAsPermissionDenied(t *testing.T) {
 		}
 		path = filepath.Join(dir, "net.sock")
 	}
-	_, err := Bind(path, Stream)
+	_, err := Bind(path, framing.Qemu)
 	wantCode(t, err, errs.PermissionDenied, path)
 }
 
 func TestCloseLeavesASuccessorsSocketAlone(t *testing.T) {
 	path := filepath.Join(shortDir(t), "net.sock")
-	first, err := Bind(path, Stream)
+	first, err := Bind(path, framing.Qemu)
 	if err != nil {
 		t.Fatal(err)
 	}

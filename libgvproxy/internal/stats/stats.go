@@ -1,6 +1,8 @@
 // Package stats defines the JSON shape of an instance's counters (docs/ABI.md, "Stats").
 package stats
 
+import "bun-gvproxy/libgvproxy/internal/audit"
+
 // Snapshot is the value of gvproxy_stats.
 type Snapshot struct {
 	BytesSent     uint64 `json:"bytesSent"`
@@ -9,6 +11,9 @@ type Snapshot struct {
 	Policy        Policy `json:"policy"`
 	Guest         Guest  `json:"guest"`
 	Link          Link   `json:"link"`
+	// Events counts the event stream's queue (events dropped because the JS side did
+	// not drain fast enough, and delivered).
+	Events audit.Stats `json:"events"`
 }
 
 // TCP are the gateway stack's TCP counters.

@@ -1,12 +1,14 @@
-package policy
+package dnsscreen
 
 import (
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"bun-gvproxy/libgvproxy/internal/audit"
+	"bun-gvproxy/libgvproxy/internal/policy"
 )
 
 func query(name string, qtype uint16) *dns.Msg {
@@ -16,13 +18,16 @@ func query(name string, qtype uint16) *dns.Msg {
 }
 
 func TestFilterQueryRefusesEveryTypeForBlockedNames(t *testing.T) {
-	p, _, denials := newTestPolicy(t, "example.com", "*.example.org")
+	p := newTestRules(t, "example.com", "*.example.org")
+	var denials []audit.Denial
 	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeMX, dns.TypeCNAME, dns.TypeSRV, dns.TypeHTTPS, dns.TypeANY, dns.TypeNS, dns.TypePTR}
 	blocked := []string{"evil.example", "www.example.com", "example.org", "example.com.evil.example", "4.3.2.1.in-addr.arpa"}
 	for _, name := range blocked {
 		for _, qtype := range types {
 			q := query(name, qtype)
-			if p.FilterQuery(q) {
+			allowed, denial := FilterQuery(p, q)
+			denials = append(denials, denial)
+			if allowed {
 				t.Errorf("FilterQuery(%s %s) = allowed", dns.TypeToString[qtype], name)
 				continue
 			}
@@ -33,39 +38,39 @@ func TestFilterQueryRefusesEveryTypeForBlockedNames(t *testing.T) {
 			}
 		}
 	}
-	if want := len(blocked) * len(types); len(*denials) != want || p.Denied() != uint64(want) {
-		t.Errorf("%d denials reported, counter %d; want %d", len(*denials), p.Denied(), want)
+	for _, d := range denials {
+		if d.Reason != audit.DNSRefused || d.Proto != "dns" || d.Name == "" || d.QueryType == "" {
+			t.Fatalf("denial = %+v, want a dns-refused denial naming the name and type", d)
+		}
 	}
-	d := (*denials)[0]
-	if d.Proto != "dns" || d.Name != "evil.example." || !strings.Contains(d.Reason, "A query") {
+	d := denials[0]
+	if d.Name != "evil.example." || d.QueryType != "A" || !strings.Contains(d.Detail, "A query") {
 		t.Errorf("first denial = %+v", d)
 	}
 }
 
 func TestFilterQueryPassesAllowedNames(t *testing.T) {
-	p, _, _ := newTestPolicy(t, "example.com:443", "*.example.org", "10.0.0.0/8")
+	p := newTestRules(t, "example.com:443", "*.example.org", "10.0.0.0/8")
 	for _, name := range []string{"example.com", "EXAMPLE.COM", "a.example.org", "x.y.example.org"} {
 		for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeMX, dns.TypeCNAME} {
-			if !p.FilterQuery(query(name, qtype)) {
+			if allowed, _ := FilterQuery(p, query(name, qtype)); !allowed {
 				t.Errorf("FilterQuery(%s %s) refused", dns.TypeToString[qtype], name)
 			}
 		}
 	}
-	if p.Denied() != 0 {
-		t.Errorf("Denied() = %d, want 0", p.Denied())
-	}
 }
 
 func TestFilterQueryRefusesOddMessages(t *testing.T) {
-	p, _, _ := newTestPolicy(t, "example.com")
+	p := newTestRules(t, "example.com")
 	noQuestion := new(dns.Msg)
 	mixed := query("example.com", dns.TypeA)
 	mixed.Question = append(mixed.Question, dns.Question{Name: "evil.example.", Qtype: dns.TypeA, Qclass: dns.ClassINET})
 	update := query("example.com", dns.TypeA)
 	update.Opcode = dns.OpcodeUpdate
 	for name, q := range map[string]*dns.Msg{"nil": nil, "no question": noQuestion, "one blocked question of two": mixed, "UPDATE": update} {
-		if p.FilterQuery(q) {
-			t.Errorf("%s: allowed", name)
+		allowed, denial := FilterQuery(p, q)
+		if allowed || denial.Reason == "" {
+			t.Errorf("%s: allowed (%+v)", name, denial)
 		}
 	}
 	if reply := NXDomainReply(nil); reply.Rcode != dns.RcodeNameError {
@@ -74,8 +79,10 @@ func TestFilterQueryRefusesOddMessages(t *testing.T) {
 }
 
 func TestFilterQueryWithoutFilteringAllowsAll(t *testing.T) {
-	p := mustParse(t)
-	if !p.FilterQuery(query("anything.example", dns.TypeTXT)) || !p.FilterQuery(nil) {
+	p := newTestRules(t)
+	txt, _ := FilterQuery(p, query("anything.example", dns.TypeTXT))
+	empty, _ := FilterQuery(p, nil)
+	if !txt || !empty {
 		t.Error("empty allowNet must not filter DNS")
 	}
 }
@@ -94,13 +101,13 @@ func answer(q *dns.Msg, rrs ...string) *dns.Msg {
 }
 
 func TestObserveResponseLearnsAddressesOfAllowedNames(t *testing.T) {
-	p, clock, _ := newTestPolicy(t, "example.com", "www.example.net")
+	p := newTestRules(t, "example.com", "www.example.net")
 	q := query("example.com", dns.TypeA)
-	if !p.FilterQuery(q) {
+	if allowed, _ := FilterQuery(p, q); !allowed {
 		t.Fatal("allowed name refused")
 	}
-	p.ObserveResponse(answer(q, "example.com. 300 IN A 203.0.113.1", "example.com. 300 IN A 203.0.113.2"))
-	p.ObserveResponse(answer(query("example.com", dns.TypeAAAA), "Example.COM. 60 IN AAAA 2001:db8::1"))
+	ObserveResponse(p, answer(q, "example.com. 300 IN A 203.0.113.1", "example.com. 300 IN A 203.0.113.2"))
+	ObserveResponse(p, answer(query("example.com", dns.TypeAAAA), "Example.COM. 60 IN AAAA 2001:db8::1"))
 	for _, dst := range []string{"203.0.113.1:22", "203.0.113.2:22", "[2001:db8::1]:22"} {
 		if d := p.Decide("tcp", addrPort(dst)); !d.Allow {
 			t.Errorf("Decide(tcp %s) refused after the answer: %s", dst, d.Reason)
@@ -110,7 +117,7 @@ func TestObserveResponseLearnsAddressesOfAllowedNames(t *testing.T) {
 	// A CNAME chain: the final addresses belong to the name asked for, with the
 	// shortest TTL on the chain; the chain's target (not allowed) is not learned.
 	q = query("www.example.net", dns.TypeA)
-	p.ObserveResponse(answer(q,
+	ObserveResponse(p, answer(q,
 		"www.example.net. 600 IN CNAME edge.cdn.example.",
 		"edge.cdn.example. 120 IN CNAME node7.cdn.example.",
 		"node7.cdn.example. 600 IN A 198.51.100.7",
@@ -123,20 +130,19 @@ func TestObserveResponseLearnsAddressesOfAllowedNames(t *testing.T) {
 	if d := p.Decide("tcp", addrPort("198.51.100.99:443")); d.Allow {
 		t.Errorf("address of a name outside the chain was learned")
 	}
-	if p.FilterQuery(query("edge.cdn.example", dns.TypeA)) {
+	if allowed, _ := FilterQuery(p, query("edge.cdn.example", dns.TypeA)); allowed {
 		t.Errorf("CNAME target became an allowed name")
 	}
-	clock.advance(120 * time.Second)
-	if d := p.Decide("tcp", addrPort("198.51.100.7:443")); d.Allow {
-		t.Errorf("chained binding outlived the chain's shortest TTL")
+	if ttl, _ := p.learnedTTL("198.51.100.7"); ttl != 120*time.Second {
+		t.Errorf("chained binding learned for %s, want the chain's shortest TTL, 120s", ttl)
 	}
-	if d := p.Decide("tcp", addrPort("203.0.113.1:22")); !d.Allow {
-		t.Errorf("300 s binding expired at 120 s")
+	if ttl, _ := p.learnedTTL("203.0.113.1"); ttl != 300*time.Second {
+		t.Errorf("binding learned for %s, want 300s", ttl)
 	}
 }
 
 func TestObserveResponseIgnoresWhatItMustNotLearn(t *testing.T) {
-	p, _, _ := newTestPolicy(t, "example.com")
+	p := newTestRules(t, "example.com")
 	loop := answer(query("example.com", dns.TypeA),
 		"example.com. 60 IN CNAME a.example.",
 		"a.example. 60 IN CNAME example.com.",
@@ -152,35 +158,25 @@ func TestObserveResponseIgnoresWhatItMustNotLearn(t *testing.T) {
 		"TXT":                      answer(query("example.com", dns.TypeTXT), `example.com. 60 IN TXT "203.0.113.8"`),
 	}
 	for name, resp := range responses {
-		p.ObserveResponse(resp)
-		if n := p.learned.len(); n != 0 {
+		ObserveResponse(p, resp)
+		if n := p.learnedCount(); n != 0 {
 			t.Fatalf("%s: learned %d bindings", name, n)
 		}
 	}
 }
 
-func TestObserveDNSAnswerMatchesObserveResponse(t *testing.T) {
-	p, _, _ := newTestPolicy(t, "example.com")
-	p.ObserveDNSAnswer("example.com", []net.IP{net.ParseIP("2001:db8::9"), net.ParseIP("203.0.113.9").To4()}, time.Minute)
-	for _, dst := range []string{"[2001:db8::9]:22", "203.0.113.9:22"} {
-		if d := p.Decide("tcp", addrPort(dst)); !d.Allow {
-			t.Errorf("%s refused: %s", dst, d.Reason)
-		}
-	}
-}
-
 func TestCapTTLsKeepsGuestCachesWithinTheBinding(t *testing.T) {
-	p, _, _ := newTestPolicy(t, "example.com")
+	p := newTestRules(t, "example.com")
 	resp := answer(query("example.com", dns.TypeA), "example.com. 86400 IN A 203.0.113.1", "example.com. 60 IN A 203.0.113.2")
-	p.CapTTLs(resp)
-	if got := resp.Answer[0].Header().Ttl; got != uint32(MaxLearnTTL.Seconds()) {
-		t.Errorf("long TTL = %d, want %d", got, uint32(MaxLearnTTL.Seconds()))
+	CapTTLs(p, resp)
+	if got := resp.Answer[0].Header().Ttl; got != uint32(policy.MaxLearnTTL.Seconds()) {
+		t.Errorf("long TTL = %d, want %d", got, uint32(policy.MaxLearnTTL.Seconds()))
 	}
 	if got := resp.Answer[1].Header().Ttl; got != 60 {
 		t.Errorf("short TTL = %d, want 60 (unchanged)", got)
 	}
 	off := answer(query("example.com", dns.TypeA), "example.com. 86400 IN A 203.0.113.1")
-	mustParse(t).CapTTLs(off)
+	CapTTLs(newTestRules(t), off)
 	if off.Answer[0].Header().Ttl != 86400 {
 		t.Errorf("CapTTLs changed an answer with filtering off")
 	}

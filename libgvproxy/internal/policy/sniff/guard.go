@@ -1,4 +1,4 @@
-package policy
+package sniff
 
 import (
 	"bytes"
@@ -11,22 +11,26 @@ import (
 // maxChunkLine bounds a chunk-size or trailer line of a chunked request body.
 const maxChunkLine = 4096
 
-// GuardHTTPRequests returns a reader of the guest's side of a connection this decision
-// marked InspectHTTP, to copy to the host side in place of the guest connection itself
-// (give it the bytes ReadPrefix returned first, e.g. io.MultiReader). It follows HTTP/1.x
-// request framing (Content-Length, chunked) and checks the host of every request on
-// the connection, not only the first, so a keep-alive connection to a shared address
-// cannot ask for another site in its second request. A violation ends the stream with
-// a *DeniedError (counted and reported): reset both connections. Bytes of a request are
-// released only after its head was checked. Requests it cannot follow to their end are
-// refused: protocol upgrades (WebSocket, h2c), CONNECT, Transfer-Encoding other than
-// chunked, and Content-Length together with Transfer-Encoding (request smuggling).
-// For other decisions it returns guest unchanged.
-func (d Decision) GuardHTTPRequests(guest io.Reader) io.Reader {
-	if d.Inspect != InspectHTTP {
-		return guest
-	}
-	return &httpRequestGuard{d: d, src: guest}
+// Judge rules on the request heads a RequestGuard sees.
+type Judge interface {
+	// CheckFirstBytes rules on the bytes of one request head so far: done=false with a
+	// nil error while more are needed, done=true to let the request through, or an error
+	// to end the stream.
+	CheckFirstBytes(head []byte) (done bool, err error)
+	// Refuse is the error that ends the stream for a framing violation (detail says what).
+	Refuse(detail string) error
+}
+
+// GuardRequests returns a reader of src (the client's side of an HTTP/1.x connection)
+// that follows request framing (Content-Length, chunked) and has judge rule on the head
+// of every request, not only the first, so a keep-alive connection cannot ask for
+// another site in its second request. The first error judge returns ends the stream.
+// Bytes of a request are released only after its head was judged. Requests it cannot
+// follow to their end are refused through judge.Refuse: protocol upgrades (WebSocket,
+// h2c), CONNECT, Transfer-Encoding other than chunked, and Content-Length together with
+// Transfer-Encoding (request smuggling).
+func GuardRequests(src io.Reader, judge Judge) io.Reader {
+	return &httpRequestGuard{d: judge, src: src}
 }
 
 type guardState int
@@ -41,7 +45,7 @@ const (
 )
 
 type httpRequestGuard struct {
-	d         Decision
+	d         Judge
 	src       io.Reader
 	state     guardState
 	pending   []byte // bytes of the current head or line, not yet released
@@ -113,7 +117,7 @@ func (g *httpRequestGuard) takeHead(p []byte) ([]byte, error) {
 			return nil, err
 		}
 		if len(g.pending) >= MaxInspectBytes {
-			return nil, g.d.deny("", fmt.Sprintf("http request head larger than %d bytes", MaxInspectBytes))
+			return nil, g.d.Refuse(fmt.Sprintf("http request head larger than %d bytes", MaxInspectBytes))
 		}
 		return nil, nil
 	}
@@ -121,11 +125,11 @@ func (g *httpRequestGuard) takeHead(p []byte) ([]byte, error) {
 	if done, err := g.d.CheckFirstBytes(head); err != nil {
 		return nil, err
 	} else if !done {
-		return nil, g.d.deny("", "http request head not conclusive")
+		return nil, g.d.Refuse("http request head not conclusive")
 	}
 	state, length, err := requestFraming(head)
 	if err != nil {
-		return nil, g.d.deny("", "http framing: "+err.Error())
+		return nil, g.d.Refuse("http framing: " + err.Error())
 	}
 	g.out = append(g.out, head...)
 	g.state, g.remaining = state, length
@@ -140,7 +144,7 @@ func (g *httpRequestGuard) takeLine(p []byte) ([]byte, error) {
 	if nl < 0 {
 		g.pending = append(g.pending, p...)
 		if len(g.pending) > maxChunkLine {
-			return nil, g.d.deny("", "http chunked framing: line too long")
+			return nil, g.d.Refuse("http chunked framing: line too long")
 		}
 		return nil, nil
 	}
@@ -148,19 +152,19 @@ func (g *httpRequestGuard) takeLine(p []byte) ([]byte, error) {
 	rest := p[nl+1:]
 	line := g.pending
 	if !bytes.HasSuffix(line, []byte("\r\n")) {
-		return nil, g.d.deny("", "http chunked framing: line not ended by CRLF")
+		return nil, g.d.Refuse("http chunked framing: line not ended by CRLF")
 	}
 	text := string(line[:len(line)-2])
 	switch g.state {
 	case guardChunkEnd:
 		if text != "" {
-			return nil, g.d.deny("", "http chunked framing: data longer than its chunk size")
+			return nil, g.d.Refuse("http chunked framing: data longer than its chunk size")
 		}
 		g.state = guardChunkSize
 	case guardChunkSize:
 		size, err := parseChunkSize(text)
 		if err != nil {
-			return nil, g.d.deny("", "http chunked framing: "+err.Error())
+			return nil, g.d.Refuse("http chunked framing: " + err.Error())
 		}
 		if size == 0 {
 			g.state = guardTrailer

@@ -1,40 +1,19 @@
-package policy
+package sniff
 
 import (
 	"bytes"
 	"crypto/tls"
 	"encoding/binary"
-	"net"
 	"strings"
 	"testing"
-	"time"
+
+	"bun-gvproxy/libgvproxy/internal/policy/sniff/snifftest"
 )
 
-// captureClientHello returns the first bytes crypto/tls sends as a client for config:
-// a real ClientHello, with whatever extensions Go puts in it (key shares, ALPN ...).
-func captureClientHello(t testing.TB, config *tls.Config) []byte {
-	t.Helper()
-	client, server := net.Pipe()
-	defer server.Close()
-	go func() {
-		defer client.Close()
-		_ = tls.Client(client, config).Handshake()
-	}()
-	_ = server.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var hello []byte
-	buf := make([]byte, 4096)
-	for {
-		n, err := server.Read(buf)
-		hello = append(hello, buf[:n]...)
-		if _, complete, perr := InspectTLSClientHello(hello); complete || perr != nil {
-			break
-		}
-		if err != nil {
-			t.Fatalf("reading ClientHello: %v", err)
-		}
-	}
-	return hello
-}
+var (
+	captureClientHello  = snifftest.CaptureClientHello
+	helloWithExtensions = snifftest.HelloWithExtensions
+)
 
 func TestInspectTLSClientHelloReadsRealClientHellos(t *testing.T) {
 	cases := []struct {
@@ -99,22 +78,6 @@ func TestInspectTLSClientHelloAcrossRecords(t *testing.T) {
 			t.Errorf("records of %d bytes, last byte missing: complete %v, err %v; want need-more", size, complete, err)
 		}
 	}
-}
-
-// helloWithExtensions builds a minimal ClientHello record with the given extensions
-// block (nil: none at all).
-func helloWithExtensions(exts []byte) []byte {
-	body := []byte{0x03, 0x03}
-	body = append(body, make([]byte, 32)...) // random
-	body = append(body, 0)                   // session id
-	body = append(body, 0, 2, 0x13, 0x01)    // one cipher suite
-	body = append(body, 1, 0)                // null compression
-	if exts != nil {
-		body = binary.BigEndian.AppendUint16(body, uint16(len(exts)))
-		body = append(body, exts...)
-	}
-	msg := append([]byte{1, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}, body...)
-	return append([]byte{0x16, 0x03, 0x01, byte(len(msg) >> 8), byte(len(msg))}, msg...)
 }
 
 func extension(typ uint16, data []byte) []byte {

@@ -1,4 +1,4 @@
-package policy
+package dnsscreen
 
 import (
 	"encoding/binary"
@@ -6,53 +6,53 @@ import (
 	"sync"
 
 	"github.com/miekg/dns"
+
+	"bun-gvproxy/libgvproxy/internal/audit"
+	"bun-gvproxy/libgvproxy/internal/policy"
 )
 
-// The gateway DNS server (gvisor-tap-vsock's, built on miekg/dns) is not ours to
-// change, so the filter sits on its sockets instead: queries are screened as the server
-// reads them (refused ones are answered NXDOMAIN here and never reach it), and answers
-// are observed (and their TTLs capped) as the server writes them, before the guest can
-// act on them.
-
-// ScreenDNSPacketConn wraps the UDP socket the gateway DNS server serves on. With
-// filtering off it returns pc unchanged.
-func (p *Policy) ScreenDNSPacketConn(pc net.PacketConn) net.PacketConn {
-	if !p.Enabled() {
-		return pc
-	}
-	return &screenedPacketConn{PacketConn: pc, policy: p}
+// PacketConn wraps the UDP socket the gateway DNS server serves on.
+func (s *Screen) PacketConn(pc net.PacketConn) net.PacketConn {
+	return &screenedPacketConn{PacketConn: pc, screen: s}
 }
 
-// ScreenDNSListener wraps the TCP listener the gateway DNS server serves on. With
-// filtering off it returns ln unchanged.
-func (p *Policy) ScreenDNSListener(ln net.Listener) net.Listener {
-	if !p.Enabled() {
-		return ln
-	}
-	return &screenedListener{Listener: ln, policy: p}
+// Listener wraps the TCP listener the gateway DNS server serves on.
+func (s *Screen) Listener(ln net.Listener) net.Listener {
+	return &screenedListener{Listener: ln, screen: s}
 }
 
 // screenQuery decides on one wire-format query: pass it to the server, or answer it
-// with reply (nil: drop it, for what does not parse as a query).
-func (p *Policy) screenQuery(raw []byte) (pass bool, reply []byte) {
+// with reply (nil: drop it, for what does not parse as a query). transport is "udp" or
+// "tcp", for the report.
+func (s *Screen) screenQuery(raw []byte, transport string) (pass bool, reply []byte) {
+	rules := s.rules()
+	if !s.active(rules) {
+		return true, nil
+	}
 	q := new(dns.Msg)
 	if err := q.Unpack(raw); err != nil || q.Response {
-		p.recordDenial(Denial{Proto: "dns", Reason: "malformed DNS query dropped"})
-		return false, nil
-	}
-	if handled, pass, zoneReply := p.screenZoneQuery(q); handled {
-		if pass {
-			return true, nil
+		if rules.Enabled() {
+			s.audit.Deny(audit.Denial{Reason: audit.DNSMalformed, Proto: "dns", Transport: transport, Detail: "malformed DNS query dropped"})
+			return false, nil
 		}
+		return true, nil // unfiltered: the server decides what to do with it
+	}
+	if handled, zoneReply := s.screenZoneQuery(rules, q); handled {
+		// A zone's answer for an allowed name opens its address, like any answer.
+		ObserveResponse(rules, zoneReply)
+		s.emitAnswer(zoneReply, transport)
 		packed, err := zoneReply.Pack()
 		if err != nil {
 			return false, nil
 		}
 		return false, packed
 	}
-	if p.FilterQuery(q) {
+	allowed, denial := FilterQuery(rules, q)
+	if allowed {
 		return true, nil
 	}
+	denial.Transport = transport
+	s.audit.Deny(denial)
 	reply, err := NXDomainReply(q).Pack()
 	if err != nil {
 		return false, nil
@@ -62,16 +62,24 @@ func (p *Policy) screenQuery(raw []byte) (pass bool, reply []byte) {
 
 // screenResponse learns from one wire-format answer and returns it with TTLs capped.
 // What does not parse goes out unchanged (and teaches nothing).
-func (p *Policy) screenResponse(raw []byte) []byte {
+func (s *Screen) screenResponse(raw []byte, transport string) []byte {
+	rules := s.rules()
+	if !s.active(rules) {
+		return raw
+	}
 	m := new(dns.Msg)
 	if err := m.Unpack(raw); err != nil {
 		return raw
 	}
-	p.ObserveResponse(m)
-	if !hasTTLAbove(m, uint32(MaxLearnTTL.Seconds())) {
+	s.emitAnswer(m, transport)
+	if !rules.Enabled() {
 		return raw
 	}
-	p.CapTTLs(m)
+	ObserveResponse(rules, m)
+	if !hasTTLAbove(m, uint32(policy.MaxLearnTTL.Seconds())) {
+		return raw
+	}
+	CapTTLs(rules, m)
 	m.Compress = true
 	out, err := m.Pack()
 	if err != nil || len(out) > len(raw) {
@@ -81,6 +89,27 @@ func (p *Policy) screenResponse(raw []byte) []byte {
 		return raw
 	}
 	return out
+}
+
+// emitAnswer queues the `dns` event of an answered query.
+func (s *Screen) emitAnswer(m *dns.Msg, transport string) {
+	s.audit.DNS(func() audit.DNSEvent {
+		e := audit.DNSEvent{Protocol: transport, Decision: audit.DNSAllowed, Rcode: dns.RcodeToString[m.Rcode]}
+		if len(m.Question) > 0 {
+			e.Name, e.Query = m.Question[0].Name, dns.TypeToString[m.Question[0].Qtype]
+		}
+		for _, rr := range m.Answer {
+			switch r := rr.(type) {
+			case *dns.A:
+				e.Answer = append(e.Answer, r.A.String())
+			case *dns.AAAA:
+				e.Answer = append(e.Answer, r.AAAA.String())
+			case *dns.CNAME:
+				e.Answer = append(e.Answer, r.Target)
+			}
+		}
+		return e
+	})
 }
 
 func hasTTLAbove(m *dns.Msg, limit uint32) bool {
@@ -96,7 +125,7 @@ func hasTTLAbove(m *dns.Msg, limit uint32) bool {
 
 type screenedPacketConn struct {
 	net.PacketConn
-	policy *Policy
+	screen *Screen
 }
 
 // ReadFrom returns the next query the policy lets through; refused ones are answered
@@ -107,7 +136,7 @@ func (c *screenedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 		if err != nil {
 			return n, addr, err
 		}
-		pass, reply := c.policy.screenQuery(b[:n])
+		pass, reply := c.screen.screenQuery(b[:n], "udp")
 		if pass {
 			return n, addr, nil
 		}
@@ -118,7 +147,7 @@ func (c *screenedPacketConn) ReadFrom(b []byte) (int, net.Addr, error) {
 }
 
 func (c *screenedPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	if _, err := c.PacketConn.WriteTo(c.policy.screenResponse(b), addr); err != nil {
+	if _, err := c.PacketConn.WriteTo(c.screen.screenResponse(b, "udp"), addr); err != nil {
 		return 0, err
 	}
 	return len(b), nil
@@ -126,7 +155,7 @@ func (c *screenedPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 
 type screenedListener struct {
 	net.Listener
-	policy *Policy
+	screen *Screen
 }
 
 func (l *screenedListener) Accept() (net.Conn, error) {
@@ -134,14 +163,14 @@ func (l *screenedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &screenedConn{Conn: conn, policy: l.policy}, nil
+	return &screenedConn{Conn: conn, screen: l.screen}, nil
 }
 
 // screenedConn screens DNS over TCP: messages framed by a 2-byte length (RFC 1035
 // section 4.2.2), which may arrive split or several to a read.
 type screenedConn struct {
 	net.Conn
-	policy *Policy
+	screen *Screen
 
 	readMu   sync.Mutex
 	received []byte // from the guest, not yet a whole frame
@@ -156,7 +185,7 @@ func (c *screenedConn) Read(b []byte) (int, error) {
 	defer c.readMu.Unlock()
 	for len(c.passed) == 0 {
 		if frame, ok := nextFrame(&c.received); ok {
-			pass, reply := c.policy.screenQuery(frame)
+			pass, reply := c.screen.screenQuery(frame, "tcp")
 			switch {
 			case pass:
 				c.passed = appendFrame(c.passed, frame)
@@ -197,7 +226,7 @@ func (c *screenedConn) writeFrames(b []byte) error {
 		if !ok {
 			return nil
 		}
-		if _, err := c.Conn.Write(appendFrame(nil, c.policy.screenResponse(frame))); err != nil {
+		if _, err := c.Conn.Write(appendFrame(nil, c.screen.screenResponse(frame, "tcp"))); err != nil {
 			return err
 		}
 	}

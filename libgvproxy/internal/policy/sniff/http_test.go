@@ -1,4 +1,4 @@
-package policy
+package sniff
 
 import (
 	"net/http"

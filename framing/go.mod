@@ -1,0 +1,3 @@
+module bun-gvproxy/framing
+
+go 1.25.0
