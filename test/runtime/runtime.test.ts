@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HOST_LOOPBACK_IP, startGuest } from "../support/guest.ts";
+import { TEST_LIBRARY_ENV } from "../support/test-hooks.ts";
 import { describeRun, runFixture, startFixture, type FixtureResult } from "./run-fixture.ts";
 
 const linux = process.platform === "linux";
@@ -188,7 +189,7 @@ function removeDir(dir: unknown): void {
 }
 
 test("a flood of 1,000,000 records while JS allocates: each delivered in order or counted dropped, memory bounded", async () => {
-  const result = await runFixture("log-flood.ts", { timeoutMs: 120_000 });
+  const result = await runFixture("log-flood.ts", { env: TEST_LIBRARY_ENV, timeoutMs: 120_000 });
   const report = expectClean(result);
   const total = report.total as number;
   expect(total).toBe(1_000_000);
