@@ -69,6 +69,15 @@ function logBridgeGoals(r: BenchResults): GoalCheck[] {
   ];
 }
 
+function eventStreamGoals(r: BenchResults): GoalCheck[] {
+  const e = r.eventStream;
+  if (!e) return [];
+  return [
+    atLeast("events/s to a connection listener", e.eventsPerSecond.median, 200_000, ""),
+    atLeast("NAT throughput with a connection listener (with / without)", e.listenerThroughput.median, 0.97, "x"),
+  ];
+}
+
 export function checkGoals(r: BenchResults): GoalCheck[] {
-  return [...throughputGoals(r), ...latencyGoals(r), ...controlPlaneGoals(r), ...logBridgeGoals(r)];
+  return [...throughputGoals(r), ...latencyGoals(r), ...controlPlaneGoals(r), ...logBridgeGoals(r), ...eventStreamGoals(r)];
 }

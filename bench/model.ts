@@ -95,6 +95,17 @@ export interface LogBridge {
   frameLogging: Partial<Record<NetworkName, LoggingCost>>;
 }
 
+export interface EventStream {
+  /** Events per second delivered to a `connection` listener, the pump run in a loop, while Go floods. */
+  eventsPerSecond: Summary;
+  /** The same with JS idle: only the library's drain timer pumps. */
+  eventsPerSecondTimerOnly: Summary;
+  /** Guest -> host NAT throughput with a `connection` listener / without, per pair: below 1 is the cost. */
+  listenerThroughput: Summary;
+  /** The network process's CPU per byte with / without, per pair: above 1 is the cost. */
+  listenerCpuPerByte: Summary;
+}
+
 /** Logging on relative to off, per pair of back-to-back runs. */
 export interface LoggingCost {
   /** Throughput on / off: below 1 is the cost. */
@@ -119,6 +130,7 @@ export interface BenchResults {
   latency: LatencyCell[];
   controlPlane?: ControlPlane;
   logBridge?: LogBridge;
+  eventStream?: EventStream;
   goals: GoalCheck[];
   /** Parts that could not run, and why. */
   skipped: string[];

@@ -24,6 +24,8 @@ export interface NetworkOptions {
    * gvproxy: `-debug`, which also sets its log level to debug).
    */
   frameLogging?: boolean;
+  /** Ours only: a `connection` event listener is subscribed (counting events). */
+  connectionListener?: boolean;
 }
 
 /** A started network: where the guest connects, and how to stop it. */
@@ -45,7 +47,7 @@ async function startOurs(opts: NetworkOptions): Promise<RunningNetwork> {
   const dir = tempDir("gvb");
   const socketPath = `${dir}/net.sock`;
   const server = await startServer(
-    [BUN_BIN, OURS_HOST, JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging })],
+    [BUN_BIN, OURS_HOST, JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging, connectionListener: !!opts.connectionListener })],
     { GVPROXY_LOG_LEVEL: opts.debugLogging || opts.frameLogging ? "debug" : "info" },
   ).catch((err: unknown) => {
     rmSync(dir, { recursive: true, force: true });

@@ -14,6 +14,8 @@ interface HostArgs {
   mtu: number;
   forwards: { hostPort: number; guestPort: number }[];
   debug: boolean;
+  /** Subscribe a counting `connection` listener (the event stream's cost). */
+  connectionListener?: boolean;
 }
 
 const args = JSON.parse(process.argv[2] ?? "{}") as HostArgs;
@@ -25,10 +27,13 @@ const backend = new GvisorTapBackend({
   debug: args.debug,
   portMappings: args.forwards.map((f) => [f.hostPort, f.guestPort] as const),
 });
+let connectionEvents = 0;
+if (args.connectionListener) backend.on("connection", () => void connectionEvents++);
 console.log(JSON.stringify({ ready: args.socketPath }));
 
 for await (const _ of Bun.stdin.stream()) {
   // Nothing to do: stdin only signals, by closing, that the orchestrator is done.
 }
 backend.close();
+if (args.connectionListener) console.error(`connection events received: ${connectionEvents}`);
 process.exit(0);

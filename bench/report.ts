@@ -2,7 +2,7 @@
 // bench/results/. The JSON is the source of truth; tables and chart derive from it.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { num, ratio, table, withRange } from "./format.ts";
-import type { BenchResults, Ceilings, ControlPlane, LatencyCell, LogBridge, ThroughputCell } from "./model.ts";
+import type { BenchResults, Ceilings, ControlPlane, EventStream, LatencyCell, LogBridge, ThroughputCell } from "./model.ts";
 
 export const RESULTS_DIR = new URL("./results/", import.meta.url).pathname;
 
@@ -75,6 +75,17 @@ function logBridgeTable(l: LogBridge): string {
   return table(["log bridge", "measured"], rows);
 }
 
+function eventStreamTable(e: EventStream): string {
+  return table(
+    ["event stream", "measured"],
+    [
+      ["events/s to a counting `connection` listener, pump in a loop", withRange(e.eventsPerSecond)],
+      ["events/s, JS idle (library drain timer only)", withRange(e.eventsPerSecondTimerOnly)],
+      ["guest -> host NAT with a `connection` listener / without: throughput, CPU per byte", `${ratio(e.listenerThroughput)}, ${ratio(e.listenerCpuPerByte)}`],
+    ],
+  );
+}
+
 /** The whole report as markdown. */
 export function renderReport(r: BenchResults): string {
   const m = r.meta;
@@ -94,6 +105,7 @@ export function renderReport(r: BenchResults): string {
   if (r.ceilings) parts.push("### Ceilings", ceilingsTable(r.ceilings));
   if (r.controlPlane) parts.push("### Control plane", controlPlaneTable(r.controlPlane));
   if (r.logBridge) parts.push("### Log bridge", logBridgeTable(r.logBridge));
+  if (r.eventStream) parts.push("### Event stream", eventStreamTable(r.eventStream));
   if (r.skipped.length) parts.push("### Not measured", r.skipped.map((s) => `- ${s}`).join("\n"));
   return parts.join("\n\n") + "\n";
 }

@@ -2,7 +2,7 @@
 // measures the ceilings, throughput, latency, control plane and log bridge in one run,
 // then writes bench/results/<full|quick>.{json,md} and the throughput chart (SVG).
 //
-// Sections: ceilings, throughput, latency, control-plane, log-bridge. A section that
+// Sections: ceilings, throughput, latency, control-plane, log-bridge, events. A section that
 // fails is reported under "Not measured" with its error; the others still run.
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
@@ -11,6 +11,7 @@ import { measureCeilings } from "./ceilings.ts";
 import { measureControlPlane } from "./control-plane.ts";
 import { checkGoals } from "./goals.ts";
 import { measureLatency } from "./latency.ts";
+import { measureEventStream } from "./events.ts";
 import { measureLogBridge } from "./log-bridge.ts";
 import type { BenchResults, Meta } from "./model.ts";
 import { planFor, type Plan } from "./plan.ts";
@@ -19,7 +20,7 @@ import { missingArtifact, removeSnapshot, snapshotArtifacts, type Artifacts } fr
 import { renderReport, RESULTS_DIR, writeResults } from "./report.ts";
 import { measureThroughput } from "./throughput.ts";
 
-const SECTIONS = ["ceilings", "throughput", "latency", "control-plane", "log-bridge"] as const;
+const SECTIONS = ["ceilings", "throughput", "latency", "control-plane", "log-bridge", "events"] as const;
 type Section = (typeof SECTIONS)[number];
 
 function parseArgs(argv: readonly string[]): { quick: boolean; only: Set<Section> } {
@@ -66,6 +67,7 @@ function missingFor(section: Section): string | undefined {
     latency: ["guest", "gvproxy", "library"],
     "control-plane": ["gvproxy", "library"],
     "log-bridge": ["guest", "gvproxy", "library"],
+    events: ["guest", "library"],
   };
   return missingArtifact(needs[section]);
 }
@@ -105,6 +107,7 @@ async function main(): Promise<void> {
     latency: async () => void (results.latency = await measureLatency(plan, log)),
     "control-plane": async () => void (results.controlPlane = await measureControlPlane(plan, log)),
     "log-bridge": async () => void (results.logBridge = await measureLogBridge(plan, log)),
+    events: async () => void (results.eventStream = await measureEventStream(plan, log)),
   };
   try {
     for (const section of SECTIONS) {

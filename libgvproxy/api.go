@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+
+	"bun-gvproxy/libgvproxy/internal/audit"
 	"bun-gvproxy/libgvproxy/internal/config"
 	"bun-gvproxy/libgvproxy/internal/errs"
 	"bun-gvproxy/libgvproxy/internal/network"
@@ -49,13 +52,28 @@ func createInstance(configJSON []byte) (createResult, error) {
 }
 
 func destroyInstance(id int64) error {
+	_, err := destroyReportingEvents(id)
+	return err
+}
+
+// destroyedValue is the value of gvproxy_destroy when a listener was subscribed: the
+// events the shutdown itself produced (connections it closed) and any still queued,
+// which the caller delivers before destroy returns. Without one it is null.
+type destroyedValue struct {
+	Events json.RawMessage `json:"events"`
+}
+
+func destroyReportingEvents(id int64) (any, error) {
 	n, ok := instances.Remove(id)
 	if !ok {
-		return errNoInstance(id)
+		return nil, errNoInstance(id)
 	}
 	n.Close()
 	instanceLogger{id: uint32(id)}.Infof("network stopped: socket %s", n.SocketPath())
-	return nil
+	if !n.Audit().Wants(audit.AllKinds) {
+		return nil, nil
+	}
+	return destroyedValue{Events: audit.AppendJSON(nil, n.DrainEvents(0))}, nil
 }
 
 func instanceStats(id int64) (stats.Snapshot, error) {

@@ -119,12 +119,18 @@ func subscribeEvents(id int64, mask int64) (any, error) {
 	})
 }
 
-type drainResult struct {
-	Events []any `json:"events"`
-}
-
-func drainEvents(id int64, limit int64) (drainResult, error) {
-	return withInstance(id, func(n *network.Network) (drainResult, error) {
-		return drainResult{Events: n.DrainEvents(int(limit))}, nil
-	})
+// drainEventsEnvelope is the envelope of gvproxy_drain_events, written directly: at
+// 200,000 events/s, passing the events through encoding/json (even as a RawMessage,
+// which it re-scans) would cost more than encoding them.
+func drainEventsEnvelope(id int64, limit int64) string {
+	n, ok := instances.Get(id)
+	if !ok {
+		return render(nil, errNoInstance(id))
+	}
+	events := n.DrainEvents(int(limit))
+	b := make([]byte, 0, 64+320*len(events))
+	b = append(b, `{"ok":true,"value":{"events":`...)
+	b = audit.AppendJSON(b, events)
+	b = append(b, "}}"...)
+	return string(b)
 }

@@ -62,5 +62,5 @@ func gvproxy_subscribe(id C.int64_t, mask C.int64_t) *C.char {
 
 //export gvproxy_drain_events
 func gvproxy_drain_events(id C.int64_t, maxEvents C.int64_t) *C.char {
-	return C.CString(guarded("gvproxy_drain_events", func() (any, error) { return drainEvents(int64(id), int64(maxEvents)) }))
+	return C.CString(guardedRaw("gvproxy_drain_events", func() string { return drainEventsEnvelope(int64(id), int64(maxEvents)) }))
 }

@@ -48,7 +48,13 @@ func render(value any, err error) string {
 var testPanicHook func(export string)
 
 // guarded runs fn and renders its result; a panic in fn becomes an INTERNAL error.
-func guarded(export string, fn func() (any, error)) (out string) {
+func guarded(export string, fn func() (any, error)) string {
+	return guardedRaw(export, func() string { return render(fn()) })
+}
+
+// guardedRaw is guarded for an export that writes its envelope text itself (the event
+// drain); a panic becomes an INTERNAL envelope.
+func guardedRaw(export string, fn func() string) (out string) {
 	defer func() {
 		if r := recover(); r != nil {
 			logPanic(export, r)
@@ -58,5 +64,5 @@ func guarded(export string, fn func() (any, error)) (out string) {
 	if testPanicHook != nil {
 		testPanicHook(export)
 	}
-	return render(fn())
+	return fn()
 }

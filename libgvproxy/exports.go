@@ -40,7 +40,7 @@ func gvproxy_create(configJSON *C.char) *C.char {
 //export gvproxy_destroy
 func gvproxy_destroy(id C.int64_t) *C.char {
 	return C.CString(guarded("gvproxy_destroy", func() (any, error) {
-		return nil, destroyInstance(int64(id))
+		return destroyReportingEvents(int64(id))
 	}))
 }
 

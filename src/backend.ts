@@ -2,8 +2,8 @@
  * {@link GvisorTapBackend}: the network backend a VM runner uses. It owns one
  * {@link GvproxyInstance} and describes how a VM attaches to it (endpoint, QEMU argv).
  */
-import { requireRecord, type DnsZone, type GvproxyConfig, type HostSocket } from "./config.ts";
-import type { Forward, ForwardSelector, ForwardSpec, GuestInfo } from "./control.ts";
+import { requireRecord, type DnsZone, type GvproxyConfig, type HostSocket, type PortMapping } from "./config.ts";
+import type { Forward, ForwardSelector, ForwardSpec, GuestInfo, PortForward, UnixForward, UnixListenerForward } from "./control.ts";
 import { GvproxyError } from "./errors.ts";
 import { GvproxyInstance, type ConnectionType } from "./instance.ts";
 import type { GvproxyEventListener, GvproxyEventType } from "./events.ts";
@@ -38,6 +38,12 @@ export interface QemuNetArgsOptions {
  * A userspace network backend built on gvisor-tap-vsock: DHCP, DNS, NAT to the host and
  * port forwarding for one VM. A constructed backend is a working network; `close()` (or
  * `using`) releases it.
+ *
+ * A backend lives until you close it. The library holds every open backend, so it keeps
+ * running while a VM uses it even when no JavaScript refers to it any more (garbage
+ * collection never stops a network). It never keeps the process alive by itself, and when
+ * the process exits (normally or by `process.exit()`, also from a signal handler) every
+ * backend still open is closed on the way out and its socket file removed.
  */
 export class GvisorTapBackend implements Disposable {
   /** The backend's name. */
@@ -104,6 +110,9 @@ export class GvisorTapBackend implements Disposable {
   }
 
   /** Forwards a host port (`[0, 80]`: the OS picks) or Unix socket to a guest port; see {@link GvproxyInstance.expose}. */
+  expose(spec: PortMapping): PortForward;
+  expose(spec: UnixForward): UnixListenerForward;
+  expose(spec: ForwardSpec): Forward;
   expose(spec: ForwardSpec): Forward {
     return this.instance.expose(spec);
   }
@@ -153,7 +162,10 @@ export class GvisorTapBackend implements Disposable {
     this.instance.off(type, listener);
   }
 
-  /** Stops the network and releases its socket and ports. Calling it again does nothing. */
+  /**
+   * Stops the network and releases its socket and ports; until this is called the network
+   * runs (or until the process exits). Calling it again does nothing.
+   */
   close(): void {
     this.instance.destroy();
   }

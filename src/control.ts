@@ -18,10 +18,23 @@ export interface UnixForward {
 /** What {@link GvisorTapBackend.expose} takes: a port mapping (hostPort 0: the OS picks) or a Unix listener. */
 export type ForwardSpec = PortMapping | UnixForward;
 
+/** An active host-port forward, as bound (`hostPort` is the port the OS gave for 0). */
+export interface PortForward {
+  readonly hostIp: string;
+  readonly hostPort: number;
+  readonly guestPort: number;
+  readonly protocol: "tcp" | "udp";
+}
+
+/** An active Unix-listener forward. */
+export interface UnixListenerForward {
+  readonly hostPath: string;
+  readonly guestPort: number;
+  readonly protocol: "tcp";
+}
+
 /** An active forward, as bound. */
-export type Forward =
-  | { readonly hostIp: string; readonly hostPort: number; readonly guestPort: number; readonly protocol: "tcp" | "udp" }
-  | { readonly hostPath: string; readonly guestPort: number; readonly protocol: "tcp" };
+export type Forward = PortForward | UnixListenerForward;
 
 /** Which forwards {@link GvisorTapBackend.unexpose} removes. */
 export type ForwardSelector =

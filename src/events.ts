@@ -150,9 +150,22 @@ export class EventHub {
     this.#sync();
   }
 
-  /** Delivers what is queued now, then forgets every listener (the network is going away). */
-  close(): void {
+  /** Delivers what is queued and leaves the pump: the network is about to be destroyed. */
+  detach(): void {
     this.drain();
+    this.#removeHook?.();
+    this.#removeHook = undefined;
+  }
+
+  /**
+   * Delivers `finalEvents` (what the network's shutdown produced, from gvproxy_destroy's
+   * value) and then forgets every listener.
+   */
+  close(finalEvents: unknown): void {
+    const events = (finalEvents as { events?: unknown } | null | undefined)?.events;
+    if (this.#mask !== 0 && Array.isArray(events)) {
+      for (const event of events as Array<{ type?: unknown }>) this.#dispatch(event);
+    }
     this.#listeners.clear();
     this.#removeHook?.();
     this.#removeHook = undefined;

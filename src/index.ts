@@ -21,7 +21,7 @@ export {
   type ResolvedPortMapping,
   type ResolvedDnsZone,
 } from "./config.ts";
-export type { Forward, ForwardSelector, ForwardSpec, GuestInfo, UnixForward } from "./control.ts";
+export type { Forward, ForwardSelector, ForwardSpec, GuestInfo, PortForward, UnixForward, UnixListenerForward } from "./control.ts";
 export type {
   ConnectionEvent,
   DnsEvent,

@@ -22,11 +22,15 @@ import {
   type ForwardSpec,
   type GuestInfo,
   type HostSocket,
+  type PortForward,
+  type UnixForward,
+  type UnixListenerForward,
 } from "./control.ts";
 import { GvproxyError } from "./errors.ts";
 import { EventHub, type GvproxyEventListener, type GvproxyEventType } from "./events.ts";
 import { callEnvelope, cString, type EnvelopePointer, type GvproxySymbols } from "./ffi.ts";
 import { drainGvproxyLogs, gvproxyLogger, startLogBridge } from "./logging.ts";
+import { malformedReply, replyChoice, replyRecord, replyText } from "./reply.ts";
 import { parseNetworkStats, type NetworkStats } from "./stats.ts";
 
 /** How the guest socket carries frames: a stream (QEMU protocol) or datagrams (vfkit). */
@@ -42,31 +46,82 @@ export interface GvproxyVersions {
   readonly go: string;
 }
 
-/** What the finalizer needs to destroy an instance that was dropped; never the instance itself. */
-interface Handle {
+/** The value of `gvproxy_create` (docs/ABI.md), shape-checked. */
+export interface CreateReply {
   readonly id: number;
-  readonly socketPath: string;
+  readonly protocol: GvproxyProtocol;
+  readonly connectionType: ConnectionType;
 }
 
 /**
- * Destroys instances that were garbage-collected without `destroy()`: their ports and
- * socket would otherwise stay bound for the life of the process.
+ * Checks the value `gvproxy_create` answered with. Go has created a network by then, so a
+ * reply in another shape must not leak it: when the reply carries a usable id, `destroy`
+ * is called with it (its own failure is attached as the cause) before the `INTERNAL` error
+ * naming the bad field is thrown.
  */
-const dropped = new FinalizationRegistry<Handle>((handle) => {
-  gvproxyLogger().warn(
-    `GvproxyInstance ${handle.id} (${handle.socketPath}) was garbage-collected without destroy(); destroying it now`,
-  );
+export function parseCreateReply(value: unknown, destroy: (id: number) => void): CreateReply {
+  const reply = replyRecord(value, "create");
+  const id = reply.id;
+  const usableId = typeof id === "number" && Number.isSafeInteger(id) && id > 0 ? id : undefined;
   try {
-    callLibrary((symbols) => symbols.gvproxy_destroy(handle.id));
+    if (usableId === undefined) malformedReply("create.id", id);
+    return {
+      id: usableId,
+      protocol: replyChoice(reply.protocol, ["qemu", "vfkit"] as const, "create.protocol"),
+      connectionType: replyChoice(reply.connectionType, ["unix-stream", "unix-dgram"] as const, "create.connectionType"),
+    };
   } catch (error) {
-    gvproxyLogger().warn(`destroying dropped GvproxyInstance ${handle.id} failed: ${String(error)}`);
+    if (usableId !== undefined) {
+      try {
+        destroy(usableId);
+      } catch (cause) {
+        throw new GvproxyError("INTERNAL", `${(error as Error).message}; destroying instance ${usableId} failed too`, { cause });
+      }
+    }
+    throw error;
   }
-});
+}
+
+/**
+ * Every instance that has not been destroyed. A network a VM is using is a resource like a
+ * listening server: it must not depend on the caller keeping a reference, so the library
+ * holds it here (strongly) until `destroy()`, and garbage collection never ends it.
+ */
+const open = new Set<GvproxyInstance>();
+let exitHookInstalled = false;
+
+/**
+ * Destroys every open instance when the process exits (normally, or through
+ * `process.exit()`, also from a signal handler), so no socket file is left behind and
+ * their last log lines are delivered. `exit` listeners run synchronously and so do FFI
+ * calls; a listener adds no handle, so the process still exits when its work is done.
+ */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", destroyOpenInstances);
+}
+
+/** The `exit` listener: destroys every open instance, each failure logged, none skipped. */
+function destroyOpenInstances(): void {
+  for (const instance of [...open]) {
+    try {
+      instance.destroy();
+    } catch (error) {
+      gvproxyLogger().warn(`destroying GvproxyInstance ${instance.id} (${instance.socketPath}) at exit failed: ${String(error)}`);
+    }
+  }
+}
 
 /**
  * A running gvisor-tap-vsock network: DHCP, DNS, NAT to the host and port forwarding for
  * one VM, reached through a Unix socket. Construction either yields a working network
  * (socket listening, host ports bound) or throws a {@link GvproxyError}.
+ *
+ * An instance lives until you destroy it: the library holds every open instance, so
+ * dropping the last reference (while a VM still uses the network) never stops it. It
+ * never keeps the process alive either, and when the process exits every instance still
+ * open is destroyed on the way out (its socket file removed).
  */
 export class GvproxyInstance implements Disposable {
   /** The handle libgvproxy issued for this network. */
@@ -95,20 +150,13 @@ export class GvproxyInstance implements Disposable {
     this.config = resolveConfig({ ...options, socketPath, portMappings });
     const configJson = cString(toGoConfigJson(this.config));
     const created = callLibrary((symbols) => symbols.gvproxy_create(configJson));
-    const value = created as { id?: unknown; protocol?: unknown; connectionType?: unknown };
-    if (typeof value.id !== "number" || !Number.isSafeInteger(value.id) || value.id <= 0) {
-      throw new GvproxyError("INTERNAL", `libgvproxy created ${socketPath} but returned no valid id: ${JSON.stringify(created)}`);
-    }
-    this.id = value.id;
+    const reply = parseCreateReply(created, (id) => callLibrary((symbols) => symbols.gvproxy_destroy(id)));
+    this.id = reply.id;
     this.socketPath = socketPath;
-    this.protocol = value.protocol === "vfkit" || value.protocol === "qemu" ? value.protocol : this.config.protocol;
-    this.connectionType =
-      value.connectionType === "unix-dgram" || value.connectionType === "unix-stream"
-        ? value.connectionType
-        : this.protocol === "vfkit"
-          ? "unix-dgram"
-          : "unix-stream";
-    dropped.register(this, { id: this.id, socketPath }, this);
+    this.protocol = reply.protocol;
+    this.connectionType = reply.connectionType;
+    open.add(this);
+    installExitHook();
   }
 
   /** The gvisor-tap-vsock version compiled into libgvproxy, e.g. `v0.8.9`. */
@@ -118,11 +166,12 @@ export class GvproxyInstance implements Disposable {
 
   /** Every version compiled into libgvproxy: gvisor-tap-vsock, gVisor and Go. */
   static versions(): GvproxyVersions {
-    const value = callLibrary((symbols) => symbols.gvproxy_version()) as Partial<Record<keyof GvproxyVersions, unknown>>;
-    if (typeof value.gvisorTapVsock !== "string") {
-      throw new GvproxyError("INTERNAL", `libgvproxy returned no gvisor-tap-vsock version: ${JSON.stringify(value)}`);
-    }
-    return { gvisorTapVsock: value.gvisorTapVsock, gvisor: String(value.gvisor), go: String(value.go) };
+    const value = replyRecord(callLibrary((symbols) => symbols.gvproxy_version()), "version");
+    return {
+      gvisorTapVsock: replyText(value.gvisorTapVsock, "version.gvisorTapVsock"),
+      gvisor: replyText(value.gvisor, "version.gvisor"),
+      go: replyText(value.go, "version.go"),
+    };
   }
 
   /**
@@ -132,6 +181,9 @@ export class GvproxyInstance implements Disposable {
    * @throws {GvproxyError} `INVALID_CONFIG`, `ADDRESS_IN_USE`, `SOCKET_IN_USE`,
    *   `NOT_A_SOCKET`, `SOCKET_PATH_TOO_LONG`, `PERMISSION_DENIED`, `DESTROYED`
    */
+  expose(spec: PortMapping): PortForward;
+  expose(spec: UnixForward): UnixListenerForward;
+  expose(spec: ForwardSpec): Forward;
   expose(spec: ForwardSpec): Forward {
     this.#assertLive("expose");
     const arg = cString(forwardSpecJson(spec));
@@ -243,12 +295,12 @@ export class GvproxyInstance implements Disposable {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    dropped.unregister(this);
-    try {
-      this.#events?.close();
-    } finally {
-      callLibrary((symbols) => symbols.gvproxy_destroy(this.id));
-    }
+    open.delete(this);
+    // The hub delivers what is queued and leaves the pump (which must not drain a
+    // destroyed network); the events of the shutdown itself come back as the value.
+    this.#events?.detach();
+    const finalEvents = callLibrary((symbols) => symbols.gvproxy_destroy(this.id));
+    this.#events?.close(finalEvents);
   }
 
   /** Same as {@link destroy}, so `using inst = new GvproxyInstance(...)` cleans up. */

@@ -525,6 +525,21 @@ describe.skipIf(skipReason !== undefined)("setAllowNet on a running network", ()
     expect((await guest.tcpRequest({ host: hostB, port: 7, data: "still" })).response).toBe("still");
   });
 
+  test("a live UDP flow the new list no longer allows is closed, with a close event", async () => {
+    const { hostA, hostB } = testHosts();
+    const guest = await startGuest({ allowNet: [hostA, hostB] });
+    const closes: Array<{ protocol?: string; reason?: string; destination?: unknown }> = [];
+    network?.backend.on("connection", (e) => {
+      if (e.phase === "close") closes.push(e);
+    });
+    expect((await guest.udpRequest({ host: hostA, port: 7, data: "u" })).response).toBe(`udp ${hostA}:7 u`);
+    // The flow stays open (idle timeout 90 s) until the policy cuts it.
+    expect(network?.backend.setAllowNet([hostB])).toBe(1);
+    await waitUntil("the flow's close event", () => closes.length === 1);
+    expect(closes[0]).toMatchObject({ protocol: "udp", reason: "policy-changed", destination: { ip: hostA, port: 7 } });
+    expect(await failureCode(guest.udpRequest({ host: hostA, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
+  });
+
   test("a name removed from the list loses its learned addresses; an invalid list changes nothing", async () => {
     const { hostA } = testHosts();
     const guest = await startGuest({ allowNet: [ALLOWED, NEIGHBOUR] });

@@ -8,9 +8,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { createServer, type Server } from "node:net";
 import { existsSync, writeFileSync } from "node:fs";
-import { GvproxyError, type ConnectionEvent, type DnsEvent, type GuestEvent } from "../../src/index.ts";
+import consola from "consola";
+import { GvproxyError, setGvproxyLogger, type ConnectionEvent, type DnsEvent, type GuestEvent } from "../../src/index.ts";
+import { captureGvproxyLogs } from "../support/log-capture.ts";
 import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest } from "../support/guest.ts";
-import { freeTcpPort, tcpExchange, udpExchange } from "../support/host-clients.ts";
+import { tcpExchange, udpExchange } from "../support/host-clients.ts";
 import { startTcpEcho } from "../support/host-servers.ts";
 import { startNetwork, type NetworkConfig, type TestNetwork } from "../support/network.ts";
 
@@ -246,6 +248,8 @@ describe("events", () => {
 
   test("guest events across a reconnect; a throwing listener is logged and the others still run", async () => {
     const { backend, socketPath } = await leasedNetwork();
+    const logs = captureGvproxyLogs("info");
+    cleanups.push(() => setGvproxyLogger(consola));
     const events: GuestEvent[] = [];
     backend.on("guest", () => {
       throw new Error("listener bug");
@@ -260,10 +264,25 @@ describe("events", () => {
     await second.dhcp();
     await until("the reconnect", () => events.filter((e) => e.phase === "connected").length === 1);
     expect(events.map((e) => e.phase)).toEqual(["disconnected", "connected"]);
+    expect(logs.filter((l) => l.type === "error" && l.message.includes('"guest" event listener threw')).length).toBe(2);
     expect(events[1]?.connections).toBe(2);
     const info = backend.guest();
     expect(info.connected).toBe(true);
     expect(info.connectedAt).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  test("close() delivers the events of the shutdown itself before it returns", async () => {
+    const { backend, guest } = await leasedNetwork();
+    await guest.serveTcp(7000, { mode: "echo" });
+    const forward = backend.expose([0, 7000]) as { hostPort: number };
+    const events: ConnectionEvent[] = [];
+    backend.on("connection", (e) => events.push(e));
+    const socket = await Bun.connect({ hostname: "127.0.0.1", port: forward.hostPort, socket: { data() {} } });
+    cleanups.push(() => socket.end());
+    await until("the forwarded connection to open", () => events.some((e) => e.phase === "open"));
+    backend.close();
+    expect(events.map((e) => e.phase)).toEqual(["open", "close"]);
+    expect(events[1]).toMatchObject({ via: "forward", id: events[0]?.id });
   });
 
   test("on() validates the type and the listener", async () => {
@@ -275,5 +294,3 @@ describe("events", () => {
     expect(() => backend.expose([0, 80])).toThrow(expect.objectContaining({ code: "DESTROYED" }));
   });
 });
-
-void freeTcpPort;

@@ -8,7 +8,9 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describeRun, fixturePath, runFixture, type FixtureResult } from "./run-fixture.ts";
+import { HOST_LOOPBACK_IP, startGuest } from "../support/guest.ts";
+import { TEST_LIBRARY_ENV } from "../support/test-hooks.ts";
+import { describeRun, runFixture, startFixture, type FixtureResult } from "./run-fixture.ts";
 
 const linux = process.platform === "linux";
 // Children get their own deadlines (runFixture's timeoutMs); the test waits for them.
@@ -28,40 +30,19 @@ describe("signals", () => {
 
   test.if(linux)("SIGINT and SIGTERM handlers fire while Go is busy; Go's threads block them", async () => {
     const expected = 10;
-    const child = Bun.spawn([process.execPath, fixturePath("signal-handlers.ts")], {
-      env: { ...process.env, EXPECTED_SIGNALS: String(expected), GVPROXY_LOG_LEVEL: "warn" },
-      stdout: "pipe",
-      stderr: "pipe",
-      timeout: 30_000,
-      killSignal: "SIGKILL",
+    const child = startFixture("signal-handlers.ts", {
+      env: { EXPECTED_SIGNALS: String(expected), GVPROXY_LOG_LEVEL: "warn" },
     });
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let output = "";
-    /** Reads the child's stdout until it has printed the line `line`. */
-    const waitForLine = async (line: string): Promise<void> => {
-      while (!output.split("\n").includes(line)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`child ended before printing "${line}": ${output}`);
-        output += value;
-      }
-    };
-    await waitForLine("ready");
+    await child.waitForLine("ready");
     // Signals from outside the process, as a terminal or a supervisor sends them, each
     // one acknowledged by the handler before the next is sent.
     for (let i = 1; i <= expected; i++) {
       child.kill("SIGINT");
-      await waitForLine(`SIGINT ${i}`);
+      await child.waitForLine(`SIGINT ${i}`);
       child.kill("SIGTERM");
-      await waitForLine(`SIGTERM ${i}`);
+      await child.waitForLine(`SIGTERM ${i}`);
     }
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      output += value;
-    }
-    const stderr = await new Response(child.stderr).text();
-    await child.exited;
-    const result = { exitCode: child.exitCode, signalCode: child.signalCode, stdout: output, stderr, report: JSON.parse(output.trim().split("\n").at(-1) ?? "{}") };
+    const result = await child.finish();
     const report = expectClean(result);
     expect(report.SIGINT).toBe(expected);
     expect(report.SIGTERM).toBe(expected);
@@ -93,12 +74,17 @@ test("WebAssembly instantiate, an out-of-bounds trap and a timer work with Go lo
   expect(report).toEqual({ sum: 499500, trap: "RuntimeError", timerFired: true, statsBytesSent: 0 });
 });
 
-test("heavy Bun.gc(true) churn while creating, destroying and dropping instances leaves no socket behind", async () => {
-  const report = expectClean(await runFixture("gc-churn.ts", { env: { ROUNDS: "120" }, timeoutMs: 60_000 }));
-  expect(report.destroyed).toBe(80);
-  expect(report.dropped).toBe(40);
-  expect(report.leftover).toBe(0);
-  expect(report.dirGone).toBe(true);
+test("heavy Bun.gc(true) churn never destroys a dropped instance; the process exit does", async () => {
+  const result = await runFixture("gc-churn.ts", { env: { ROUNDS: "120" }, timeoutMs: 60_000 });
+  try {
+    const report = expectClean(result);
+    expect(report.destroyed).toBe(80);
+    expect(report.dropped).toBe(40);
+    expect(report.listening).toBe(40);
+    expect(socketsIn(report.dir)).toEqual([]);
+  } finally {
+    removeDir(result.report.dir);
+  }
 });
 
 test("Bun.spawn and Bun.spawnSync work: output, exit codes and signal deaths of children", async () => {
@@ -113,19 +99,97 @@ test("Bun.spawn and Bun.spawnSync work: output, exit codes and signal deaths of 
   });
 });
 
-test("the process exits by itself with code 0 while instances are live", async () => {
-  const result = await runFixture("exit-live.ts", { env: { GVPROXY_LOG_LEVEL: "warn" }, timeoutMs: 15_000 });
-  const dir = typeof result.report.dir === "string" ? result.report.dir : undefined;
-  try {
-    const report = expectClean(result);
-    expect(report.live).toBe(2);
-  } finally {
-    if (dir !== undefined && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-  }
+describe("a network lives until it is closed (issue 15)", () => {
+  test.if(linux)("a backend nothing refers to, under a running VM, survives repeated Bun.gc(true) with traffic flowing", async () => {
+    const result = await runFixture("unreferenced-vm.ts", { env: { GVPROXY_LOG_LEVEL: "warn" }, timeoutMs: 90_000 });
+    try {
+      const report = expectClean(result);
+      expect(report.collections as number).toBeGreaterThan(10);
+      expect(report.uploaded as number).toBeGreaterThan(0);
+      expect(report.sinkReceived).toBe(report.uploaded);
+      expect(report.httpOk).toBe(report.rounds);
+      expect(report.guestConnectedAtEnd).toBe(true);
+      expect(report.socketAliveAtEnd).toBe(true);
+      expect(result.stderr).not.toContain("garbage-collected");
+      // Never closed by the script: destroyed on the way out.
+      expect(existsSync(String(report.socketPath))).toBe(false);
+    } finally {
+      removeDir(result.report.dir);
+    }
+  });
+
+  test.if(linux)("a module-level backend of a service survives GC; process.exit() from its SIGTERM handler removes the socket", async () => {
+    const child = startFixture("module-service.ts", { env: { GVPROXY_LOG_LEVEL: "info" }, timeoutMs: 60_000 });
+    const started = JSON.parse(await child.waitForLine((line) => line.startsWith("{"))) as { socketPath: string; servicePort: number; dir: string };
+    try {
+      // Well after the top-level code has run and many full collections later, a VM
+      // attaches and reaches the service through the network.
+      await child.waitForLine("gc 25");
+      const guest = await startGuest({ socketPath: started.socketPath });
+      try {
+        await guest.dhcp();
+        await child.waitForLine("gc 50");
+        const reply = await guest.httpGet(`http://${HOST_LOOPBACK_IP}:${started.servicePort}/`);
+        expect(reply.body).toBe("service");
+      } finally {
+        await guest.close();
+      }
+      expect(existsSync(started.socketPath)).toBe(true);
+      child.kill("SIGTERM");
+      const result = await child.finish();
+      expect(result.exitCode).toBe(0);
+      expect(existsSync(started.socketPath)).toBe(false);
+      expect(`${result.stdout}${result.stderr}`).toContain(`network stopped: socket ${started.socketPath}`);
+    } finally {
+      child.kill("SIGKILL"); // a no-op once it exited
+      removeDir(started.dir);
+    }
+  });
+
+  test("a script that never closes its networks exits by itself with code 0; their sockets are gone and their last logs delivered", async () => {
+    const result = await runFixture("exit-live.ts", { env: { GVPROXY_LOG_LEVEL: "info" }, timeoutMs: 15_000 });
+    try {
+      const report = expectClean(result);
+      expect(report.live).toBe(2);
+      const paths = report.socketPaths as string[];
+      expect(paths.filter((path) => existsSync(path))).toEqual([]);
+      for (const path of paths) expect(`${result.stdout}${result.stderr}`).toContain(`network stopped: socket ${path}`);
+    } finally {
+      removeDir(result.report.dir);
+    }
+  });
+
+  test("process.exit() from a SIGTERM handler destroys the open network: the socket file is gone", async () => {
+    const child = startFixture("sigterm-exit.ts", { env: { GVPROXY_LOG_LEVEL: "info" }, timeoutMs: 15_000 });
+    const started = JSON.parse(await child.waitForLine((line) => line.startsWith("{"))) as { socketPath: string; dir: string };
+    try {
+      expect(existsSync(started.socketPath)).toBe(true);
+      child.kill("SIGTERM");
+      const result = await child.finish();
+      expect(result.exitCode).toBe(0);
+      expect(result.signalCode).toBeNull();
+      expect(existsSync(started.socketPath)).toBe(false);
+      expect(`${result.stdout}${result.stderr}`).toContain(`network stopped: socket ${started.socketPath}`);
+    } finally {
+      child.kill("SIGKILL"); // a no-op once it exited
+      removeDir(started.dir);
+    }
+  });
 });
 
+/** The socket files left in directory `dir` (a fixture's report field). */
+function socketsIn(dir: unknown): string[] {
+  if (typeof dir !== "string") throw new Error(`the fixture reported no directory: ${String(dir)}`);
+  return readdirSync(dir).filter((name) => name.endsWith(".sock"));
+}
+
+/** Removes a fixture's temporary directory, if it reported one. */
+function removeDir(dir: unknown): void {
+  if (typeof dir === "string" && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+}
+
 test("a flood of 1,000,000 records while JS allocates: each delivered in order or counted dropped, memory bounded", async () => {
-  const result = await runFixture("log-flood.ts", { timeoutMs: 120_000 });
+  const result = await runFixture("log-flood.ts", { env: TEST_LIBRARY_ENV, timeoutMs: 120_000 });
   const report = expectClean(result);
   const total = report.total as number;
   expect(total).toBe(1_000_000);

@@ -42,8 +42,8 @@ export function testHostsUnavailable(): string | undefined {
   return undefined;
 }
 
-/** Runs a command and returns its stdout; throws with its stderr when it fails. */
-function run(argv: readonly string[]): string {
+/** Runs a command and returns its stdout; throws with its stderr when it fails (shared by the namespace fixtures). */
+export function run(argv: readonly string[]): string {
   const result = Bun.spawnSync([...argv], { stdout: "pipe", stderr: "pipe" });
   if (result.exitCode !== 0) {
     throw new Error(`\`${argv.join(" ")}\` failed (exit ${result.exitCode}): ${result.stderr.toString().trim()}`);
@@ -51,11 +51,11 @@ function run(argv: readonly string[]): string {
   return result.stdout.toString();
 }
 
-function tryRun(argv: readonly string[]): void {
+export function tryRun(argv: readonly string[]): void {
   Bun.spawnSync([...argv], { stdout: "ignore", stderr: "ignore" });
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -53,3 +53,31 @@ test("DESIGN.md's usage example runs as written", async () => {
   expect(GvproxyInstance.version()).toMatch(/^v0\.8\.\d+/);
   expect(() => inst.stats()).toThrow(GvproxyError);
 });
+
+test("DESIGN.md's live-control example type-checks and runs as written", () => {
+  const backend = new GvisorTapBackend({ socketPath: join(temp.dir, "box-3.sock"), hostSockets: [{ port: 5000, path: join(temp.dir, "agent.sock") }] });
+  try {
+    const f = backend.expose([0, 80]);
+    expect(f.hostPort).toBeGreaterThan(0);
+    const unix = backend.expose({ hostPath: join(temp.dir, "http.sock"), guestPort: 80 });
+    expect(unix.hostPath).toBe(join(temp.dir, "http.sock"));
+    expect(backend.forwards()).toEqual([f, unix]);
+    expect(backend.unexpose({ hostPort: f.hostPort })).toBe(true);
+    backend.addHostSocket({ port: 5001, path: join(temp.dir, "other.sock") });
+    expect(backend.removeHostSocket(5001)).toBe(true);
+    expect(backend.setAllowNet(["example.com:443"])).toBe(0);
+    backend.setAllowNet("none");
+    backend.setDnsZones([{ name: "box.internal.", records: [{ name: "db", ip: "192.168.127.50" }] }]);
+    expect(backend.guest()).toMatchObject({ connected: false, macAddress: "5a:94:ef:e4:0c:ee", connections: 0 });
+    const seen: string[] = [];
+    const listener = (e: api.ConnectionEvent) => void seen.push(e.phase);
+    const off = backend.on("connection", listener);
+    backend.on("guest", (e) => void seen.push(e.phase));
+    backend.on("dns", (e) => void seen.push(e.decision));
+    backend.off("connection", listener);
+    off();
+    expect(backend.stats().events).toEqual({ queued: 0, delivered: 0, dropped: 0 });
+  } finally {
+    backend.close();
+  }
+});

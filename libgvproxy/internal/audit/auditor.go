@@ -40,8 +40,17 @@ func New(log Logger, capacity int) *Auditor {
 }
 
 // Subscribe sets the kinds that have a listener; events of other kinds are not built.
-// Events already queued stay queued.
-func (a *Auditor) Subscribe(kinds Kind) { a.mask.Store(uint32(kinds & AllKinds)) }
+// With no listener left, the queue is emptied: a later listener starts from its own
+// subscription, not from what nobody was listening to.
+func (a *Auditor) Subscribe(kinds Kind) {
+	a.mask.Store(uint32(kinds & AllKinds))
+	if kinds&AllKinds == 0 {
+		a.mu.Lock()
+		clear(a.ring)
+		a.head, a.count = 0, 0
+		a.mu.Unlock()
+	}
+}
 
 // Wants reports whether kind has a listener, so a caller can skip building an event.
 func (a *Auditor) Wants(kind Kind) bool {

@@ -107,6 +107,12 @@ func TestTheQueueIsBoundedAndCountsDrops(t *testing.T) {
 	if s := a.Stats(); s.Queued != 0 || s.Delivered != 4 || s.Dropped != 6 {
 		t.Fatalf("stats %+v", s)
 	}
+	a.Guest(GuestConnected, "stale", "", 0)
+	a.Subscribe(0)
+	a.Subscribe(KindGuest)
+	if got := a.Drain(0); len(got) != 0 {
+		t.Fatalf("a new listener got events queued while nobody listened: %v", got)
+	}
 	var nilAuditor *Auditor
 	nilAuditor.Deny(Denial{})
 	nilAuditor.Open(Conn{}).Close(0, 0)
@@ -120,8 +126,66 @@ func BenchmarkEventPushAndEncode(b *testing.B) {
 		for range 1000 {
 			a.Open(Conn{Proto: "tcp", Source: guestEnd, Destination: outside}).Close(1, 2)
 		}
-		if _, err := json.Marshal(a.Drain(0)); err != nil {
-			b.Fatal(err)
-		}
+		AppendJSON(nil, a.Drain(0))
 	}
+}
+
+func TestAppendJSONWritesWhatEncodingJSONWould(t *testing.T) {
+	a := New(nil, 64)
+	a.Subscribe(AllKinds)
+	f := a.Open(Conn{Proto: "tcp", Source: guestEnd, Destination: Path("/run/a\"b\\c\n.sock"), Name: "ünïcode.example"})
+	f.EndedBy(PolicyChanged)
+	f.Close(0, 7)
+	a.Deny(Denial{Reason: SNIMismatch, Proto: "tcp", Destination: outside, Name: "bad\x00\x1f\xffname", Detail: "tls: <&>"})
+	a.Deny(Denial{Reason: DNSRefused, Proto: "dns", Transport: "udp", Name: "x.", QueryType: "TXT"})
+	a.Guest(GuestDisconnected, "peer", "EOF", 3)
+	a.DNS(func() DNSEvent {
+		return DNSEvent{Protocol: "udp", Name: "db.box.", Query: "A", Decision: DNSAllowed, Rcode: "NOERROR", Answer: []string{"192.168.127.50"}}
+	})
+	events := a.Drain(0)
+	fast := AppendJSON(nil, events)
+	var got, want any
+	if err := json.Unmarshal(fast, &got); err != nil {
+		t.Fatalf("AppendJSON wrote invalid JSON %s: %v", fast, err)
+	}
+	slow, err := json.Marshal(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.Unmarshal(slow, &want)
+	gotText, _ := json.Marshal(got)
+	wantText, _ := json.Marshal(want)
+	if string(gotText) != string(wantText) {
+		t.Fatalf("AppendJSON:\n%s\nencoding/json:\n%s", gotText, wantText)
+	}
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	a := New(nil, DefaultCapacity)
+	a.Subscribe(KindConnection)
+	for range 5000 {
+		a.Open(Conn{Proto: "tcp", Source: guestEnd, Destination: outside, Name: "flood.example"}).Close(1, 2)
+	}
+	events := a.Drain(0)
+	b.ReportAllocs()
+	buf := make([]byte, 0, 4<<20)
+	for b.Loop() {
+		buf = AppendJSON(buf[:0], events)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(events)), "ns/event")
+}
+
+func BenchmarkMarshalRawEnvelope(b *testing.B) {
+	a := New(nil, DefaultCapacity)
+	a.Subscribe(KindConnection)
+	for range 5000 {
+		a.Open(Conn{Proto: "tcp", Source: guestEnd, Destination: outside, Name: "flood.example"}).Close(1, 2)
+	}
+	raw := json.RawMessage(AppendJSON(nil, a.Drain(0)))
+	for b.Loop() {
+		_, _ = json.Marshal(struct {
+			Events json.RawMessage `json:"events"`
+		}{raw})
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10000), "ns/event")
 }

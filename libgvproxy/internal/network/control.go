@@ -69,3 +69,7 @@ func (n *Network) Subscribe(kinds audit.Kind) { n.audit.Subscribe(kinds) }
 
 // DrainEvents removes and returns up to limit queued events (<= 0: all).
 func (n *Network) DrainEvents(limit int) []any { return n.audit.Drain(limit) }
+
+// Audit is the network's auditor, for code outside the package that records events on
+// its behalf (the benchmark's event flood hook).
+func (n *Network) Audit() *audit.Auditor { return n.audit }

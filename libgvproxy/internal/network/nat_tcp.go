@@ -161,7 +161,14 @@ func (n *Network) openNATFlow(proto Transport, src netip.AddrPort, d policy.Deci
 	flow := n.audit.Open(audit.Conn{Proto: string(proto), Via: audit.ViaNAT, Source: audit.AddrPort(src),
 		Destination: audit.AddrPort(d.Destination()), Name: shown})
 	n.guests.flows.Add(1)
-	remove := n.live.add(&liveFlow{proto: proto, dst: d.Destination(), name: name, flow: flow, cut: cut})
+	live := &liveFlow{proto: proto, dst: d.Destination(), name: name, flow: flow, cut: cut}
+	remove := n.live.add(live)
+	// A setAllowNet between the admission and here did not see this flow: judge it
+	// again under the rules in force now that it is in the live set.
+	if rules := n.rules.Load(); rules != d.Rules() && !live.stillAllowed(rules) {
+		flow.EndedBy(audit.PolicyChanged)
+		cut()
+	}
 	return &natFlow{flow: flow, remove: remove}
 }
 

@@ -152,3 +152,6 @@ func (p *Policy) decide(proto string, dst netip.AddrPort) Decision {
 	}
 	return d
 }
+
+// Rules is the policy that made the decision (nil for no filtering).
+func (d Decision) Rules() *Policy { return d.policy }

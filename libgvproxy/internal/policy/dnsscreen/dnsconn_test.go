@@ -205,3 +205,25 @@ func TestFilteredScreenReportsAnswersAndRefusals(t *testing.T) {
 		t.Errorf("refused query event = %+v", refused)
 	}
 }
+
+func TestReplacedRulesApplyToTheNextQuery(t *testing.T) {
+	first, second := newTestRules(t, "kept.example", "removed.example"), newTestRules(t, "kept.example")
+	var current atomic.Pointer[testRules]
+	current.Store(first)
+	auditor := audit.New(nil, 16)
+	screen := New(func() Rules { return current.Load() }, auditor)
+	udpAddr, _ := startScreenedDNS(t, screen, &fakeUpstream{})
+	if resp := exchange(t, "udp", udpAddr, query("removed.example", dns.TypeA)); resp.Rcode != dns.RcodeSuccess {
+		t.Fatalf("before the change: %v", resp)
+	}
+	current.Store(second) // setAllowNet
+	if resp := exchange(t, "udp", udpAddr, query("removed.example", dns.TypeA)); resp.Rcode != dns.RcodeNameError {
+		t.Fatalf("a removed name still resolves: %v", resp)
+	}
+	if resp := exchange(t, "udp", udpAddr, query("kept.example", dns.TypeA)); resp.Rcode != dns.RcodeSuccess {
+		t.Fatalf("a kept name stopped resolving: %v", resp)
+	}
+	if _, learned := second.learnedTTL("203.0.113.53"); !learned || auditor.Denied() != 1 {
+		t.Fatalf("the new rules learned nothing from the kept name's answer, or the refusal was not counted once (%d)", auditor.Denied())
+	}
+}
