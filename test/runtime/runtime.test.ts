@@ -5,10 +5,9 @@
  * or a crash fails the test.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { HOST_LOOPBACK_IP, startGuest } from "../support/guest.ts";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { HOST_LOOPBACK_IP, startGuest } from "../../guest/driver.ts";
+import { makeTempDir } from "../support/paths.ts";
 import { TEST_LIBRARY_ENV } from "../support/test-hooks.ts";
 import { describeRun, runFixture, startFixture, type FixtureResult } from "./run-fixture.ts";
 
@@ -52,19 +51,19 @@ describe("signals", () => {
   });
 
   test("JavaScriptCore's thread suspension (sampling profiler, worker termination) works while threads run Go code", async () => {
-    const profiles = mkdtempSync(join(tmpdir(), "gvp-prof-"));
+    const profiles = makeTempDir("gvp-prof-");
     try {
       const report = expectClean(
         await runFixture("thread-suspension.ts", {
-          bunArgs: ["--cpu-prof", `--cpu-prof-dir=${profiles}`, "--cpu-prof-interval=100"],
+          bunArgs: ["--cpu-prof", `--cpu-prof-dir=${profiles.dir}`, "--cpu-prof-interval=100"],
           env: { GVPROXY_LOG_LEVEL: "warn" },
         }),
       );
       expect(report.workerTerminated).toBe(true);
       if (linux) expect(report.sigpwrCaught).toBe(true);
-      expect(readdirSync(profiles).some((name) => name.endsWith(".cpuprofile"))).toBe(true);
+      expect(readdirSync(profiles.dir).some((name) => name.endsWith(".cpuprofile"))).toBe(true);
     } finally {
-      rmSync(profiles, { recursive: true, force: true });
+      profiles.remove();
     }
   });
 });
