@@ -6,6 +6,9 @@ UNAME_S   := $(shell uname -s)
 LIBEXT    := $(if $(filter Darwin,$(UNAME_S)),dylib,so)
 BUILD     := build
 LIB       := $(BUILD)/libgvproxy.$(LIBEXT)
+# The test build: the same library plus the test-only exports (gvproxy_test_*, Go build
+# tag gvproxytest). Only the tests and benchmarks that need those hooks load it.
+TEST_LIB  := $(BUILD)/test/libgvproxy.$(LIBEXT)
 GUEST     := $(BUILD)/gvguest
 RELAY     := $(BUILD)/tap-relay
 GVPROXY   := $(BUILD)/gvproxy
@@ -19,15 +22,20 @@ GUEST_SRC := $(shell find guest -name '*.go' -not -name '*_test.go' 2>/dev/null)
 FUZZTIME  ?= 60s
 VM        ?= userspace
 
-.PHONY: all build lib guest relay deps test test-go test-ts typecheck demo bench fuzz gvproxy vet clean
+.PHONY: all build lib test-lib guest relay deps test test-go test-ts typecheck demo bench fuzz gvproxy vet clean
 
 all: build
-build: lib guest relay deps
+build: lib test-lib guest relay deps
 
 lib: $(LIB)
 $(LIB): $(LIB_SRC)
 	cd libgvproxy && CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-shared -o ../$(LIB) .
 	@mv -f $(BUILD)/libgvproxy.h $(BUILD)/libgvproxy.h 2>/dev/null || true
+
+test-lib: $(TEST_LIB)
+$(TEST_LIB): $(LIB_SRC)
+	@mkdir -p $(BUILD)/test
+	cd libgvproxy && CGO_ENABLED=1 $(GO) build -trimpath -tags gvproxytest -buildmode=c-shared -o ../$(TEST_LIB) .
 
 guest: $(GUEST)
 $(GUEST): $(GUEST_SRC)
@@ -54,6 +62,7 @@ GO_MODULES := framing libgvproxy guest bench/peer
 
 vet:
 	@set -e; for m in $(GO_MODULES); do (cd $$m && $(GO) vet ./...); done
+	cd libgvproxy && $(GO) vet -tags gvproxytest .
 	@test -z "$$(gofmt -l $(GO_MODULES))" || { echo "gofmt needed:"; gofmt -l $(GO_MODULES); exit 1; }
 
 test-go: vet

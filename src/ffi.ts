@@ -165,11 +165,6 @@ export function gvproxyLibrary(): GvproxySymbols {
       `libgvproxy at ${path} speaks ABI version ${abi}, this binding needs ${GVPROXY_ABI_VERSION}; to fix: ${howToFix}`,
     );
   }
-  // Loading the Go runtime replaces Bun's ignored SIGPIPE with a Go handler. The library's
-  // ELF constructors already put SIG_IGN back and keep asynchronous signals off Go's
-  // threads; this idempotent call re-applies the SIGPIPE part in case a toolchain ever
-  // orders the constructors differently (libgvproxy/signals.go says which and why).
-  callEnvelope(symbols, symbols.gvproxy_signals_repair());
   loaded = symbols;
   return symbols;
 }
