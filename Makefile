@@ -6,6 +6,9 @@ UNAME_S   := $(shell uname -s)
 LIBEXT    := $(if $(filter Darwin,$(UNAME_S)),dylib,so)
 BUILD     := build
 LIB       := $(BUILD)/libgvproxy.$(LIBEXT)
+# The test build: the same library plus the test-only exports (gvproxy_test_*, Go build
+# tag gvproxytest). Only the tests and benchmarks that need those hooks load it.
+TEST_LIB  := $(BUILD)/test/libgvproxy.$(LIBEXT)
 GUEST     := $(BUILD)/gvguest
 RELAY     := $(BUILD)/tap-relay
 GVPROXY   := $(BUILD)/gvproxy
@@ -19,15 +22,20 @@ GUEST_SRC := $(shell find guest -name '*.go' -not -name '*_test.go' 2>/dev/null)
 FUZZTIME  ?= 60s
 VM        ?= userspace
 
-.PHONY: all build lib guest relay deps test test-go test-ts typecheck demo bench fuzz gvproxy vet clean
+.PHONY: all build lib test-lib guest relay deps test test-go test-ts typecheck demo bench fuzz gvproxy vet clean
 
 all: build
-build: lib guest relay deps
+build: lib test-lib guest relay deps
 
 lib: $(LIB)
 $(LIB): $(LIB_SRC)
 	cd libgvproxy && CGO_ENABLED=1 $(GO) build -trimpath -buildmode=c-shared -o ../$(LIB) .
 	@mv -f $(BUILD)/libgvproxy.h $(BUILD)/libgvproxy.h 2>/dev/null || true
+
+test-lib: $(TEST_LIB)
+$(TEST_LIB): $(LIB_SRC)
+	@mkdir -p $(BUILD)/test
+	cd libgvproxy && CGO_ENABLED=1 $(GO) build -trimpath -tags gvproxytest -buildmode=c-shared -o ../$(TEST_LIB) .
 
 guest: $(GUEST)
 $(GUEST): $(GUEST_SRC)
@@ -54,6 +62,7 @@ GO_MODULES := framing libgvproxy guest bench/peer
 
 vet:
 	@set -e; for m in $(GO_MODULES); do (cd $$m && $(GO) vet ./...); done
+	cd libgvproxy && $(GO) vet -tags gvproxytest .
 	@test -z "$$(gofmt -l $(GO_MODULES))" || { echo "gofmt needed:"; gofmt -l $(GO_MODULES); exit 1; }
 
 test-go: vet
@@ -90,3 +99,35 @@ fuzz:
 
 clean:
 	rm -rf $(BUILD)
+
+# npm packages (issue 12): the main package and one package per platform with its
+# prebuilt library, packed into dist/ by scripts/dist.ts. zig (from PyPI) is the C
+# compiler and linker of the darwin libraries; Debian's cross gcc builds linux-arm64.
+ZIG_VERSION := 0.17.0
+ZIG         := $(BUILD)/toolchain/zig/ziglang/zig
+# The arm64 Bun (npm) the install test runs under qemu-user, same version as ours.
+BUN_VERSION := $(shell node -p "require('./package.json').devDependencies.bun")
+BUN_ARM64   := $(BUILD)/toolchain/bun-linux-aarch64/bin/bun
+
+.PHONY: zig dist dist-check test-install
+zig: $(ZIG)
+$(ZIG):
+	python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target $(BUILD)/toolchain/zig ziglang==$(ZIG_VERSION)
+
+dist: deps $(ZIG)
+	$(BUN) scripts/dist.ts --zig $(ZIG)
+
+# dist, then every library built again elsewhere from a clean cache: same bytes or fail.
+dist-check: deps $(ZIG)
+	$(BUN) scripts/dist.ts --zig $(ZIG) --check-reproducible
+
+$(BUN_ARM64):
+	@rm -rf $(BUILD)/toolchain/bun-linux-aarch64 && mkdir -p $(BUILD)/toolchain/bun-linux-aarch64
+	cd $(BUILD)/toolchain && npm pack --silent @oven/bun-linux-aarch64@$(BUN_VERSION) >/dev/null \
+	  && tar -xzf oven-bun-linux-aarch64-$(BUN_VERSION).tgz -C bun-linux-aarch64 --strip-components=1 \
+	  && rm oven-bun-linux-aarch64-$(BUN_VERSION).tgz
+
+# Installs the dist/ tarballs into fresh projects outside the repository (no Go on PATH),
+# on linux-x64 and on linux-arm64 under qemu-user, and uses them there.
+test-install: dist-check guest $(BUN_ARM64)
+	BUN_ARM64=$(abspath $(BUN_ARM64)) $(BUN) test --config=test/install/bunfig.toml ./test/install/

@@ -7,6 +7,7 @@ import { interleaved, type Plan } from "./plan.ts";
 import { BUN_BIN, REPO_ROOT, runJson } from "./processes.ts";
 import { pairedRatio, summarize } from "./stats.ts";
 import { type MeasuredTransfer, withTestbed } from "./testbed.ts";
+import { TEST_LIBRARY_ENV } from "../test/support/test-hooks.ts";
 
 const MTU = 1500;
 const FLOOD_WORKER = `${REPO_ROOT}/bench/workers/event-flood.ts`;
@@ -18,7 +19,7 @@ interface FloodResult {
 }
 
 function flood(plan: Plan, mode: "active" | "timer"): Promise<FloodResult> {
-  return runJson<FloodResult>([BUN_BIN, FLOOD_WORKER, String(plan.quick ? 100_000 : 400_000), mode]);
+  return runJson<FloodResult>([BUN_BIN, FLOOD_WORKER, String(plan.quick ? 100_000 : 400_000), mode], TEST_LIBRARY_ENV);
 }
 
 /** Guest -> NAT -> host sink, sized to take about `seconds` at 1 Gbit/s. */

@@ -8,6 +8,7 @@ import { interleaved, type Plan } from "./plan.ts";
 import { pairedRatio, summarize } from "./stats.ts";
 import { type MeasuredTransfer, withTestbed } from "./testbed.ts";
 import { BUN_BIN, REPO_ROOT, runJson } from "./processes.ts";
+import { TEST_LIBRARY_ENV } from "../test/support/test-hooks.ts";
 
 const MTU = 1500;
 const FLOOD_WORKER = `${REPO_ROOT}/bench/workers/log-flood.ts`;
@@ -27,7 +28,7 @@ interface FloodResult {
 /** One flood of log records in a fresh process, drained actively or by the timer alone. */
 function flood(plan: Plan, mode: "active" | "timer"): Promise<FloodResult> {
   const perGoroutine = plan.quick ? 25_000 : 100_000;
-  return runJson<FloodResult>([BUN_BIN, FLOOD_WORKER, String(FLOOD_GOROUTINES), String(perGoroutine), mode]);
+  return runJson<FloodResult>([BUN_BIN, FLOOD_WORKER, String(FLOOD_GOROUTINES), String(perGoroutine), mode], TEST_LIBRARY_ENV);
 }
 
 /**

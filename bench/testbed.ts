@@ -2,7 +2,8 @@
 // place: a byte sink and an echo server in the guest, reachable from the host through
 // port forwards, and host-side peers the guest reaches through the NAT. Every
 // throughput and latency benchmark runs on one of these, ours and gvproxy alike.
-import { GuestSession, type GuestLatency, type TransferResult } from "./guest-session.ts";
+import { startGuest, type Guest } from "../guest/driver.ts";
+import { artifacts } from "./artifacts.ts";
 import { startNetwork, type NetworkKind, type NetworkOptions, type RunningNetwork } from "./networks.ts";
 import { cpuSeconds, freePort, PEER_BIN, runJson, startServer, type Server } from "./processes.ts";
 import { summarizeLatency } from "./stats.ts";
@@ -43,7 +44,7 @@ export class Testbed {
     readonly kind: NetworkKind,
     readonly mtu: number,
     readonly network: RunningNetwork,
-    readonly guest: GuestSession,
+    readonly guest: Guest,
     private readonly sinkHostPort: number,
     private readonly echoHostPort: number,
     private readonly hostSink: Server,
@@ -60,10 +61,11 @@ export class Testbed {
     const network = await startNetwork(kind, { mtu, forwards, ...extra });
     const cleanup: (() => Promise<void>)[] = [() => network.stop()];
     try {
-      const guest = await GuestSession.start(network.socketPath, mtu);
-      cleanup.unshift(() => guest.stop());
-      await guest.call("serveTcp", { port: GUEST_SINK_PORT, mode: "sink" });
-      await guest.call("serveTcp", { port: GUEST_ECHO_PORT, mode: "echo" });
+      const guest = await startGuest({ socketPath: network.socketPath, mtu, binary: artifacts().guest });
+      cleanup.unshift(async () => void (await guest.close()));
+      await guest.dhcp({ timeoutMs: 10_000 });
+      await guest.serveTcp(GUEST_SINK_PORT, { mode: "sink" });
+      await guest.serveTcp(GUEST_ECHO_PORT, { mode: "echo" });
       const hostSink = await startServer([PEER_BIN, "sink"]);
       cleanup.unshift(() => hostSink.stop());
       const hostEcho = await startServer([PEER_BIN, "echo"]);
@@ -95,7 +97,7 @@ export class Testbed {
     // The guest counted too; a disagreement means a stream lost data, not a slow one.
     let guestBytes = 0;
     for (let i = 0; i < streams; i++) {
-      guestBytes += (await this.guest.call<TransferResult>("sinkResult", { port: GUEST_SINK_PORT, timeoutMs: 30_000 })).bytes;
+      guestBytes += (await this.guest.sinkResult(GUEST_SINK_PORT, { timeoutMs: 30_000 })).bytes;
     }
     if (guestBytes !== res.bytes) throw new Error(`${this.kind} MTU ${this.mtu}: host sent ${res.bytes} bytes, guest received ${guestBytes}`);
     return res;
@@ -114,7 +116,7 @@ export class Testbed {
     const bytes = Math.max(1 << 20, Math.round(bytesPerStream));
     const results = await Promise.all(
       Array.from({ length: streams }, () =>
-        this.guest.call<TransferResult>("bulkSend", { host: HOST_FROM_GUEST, port, bytes, timeoutMs: 120_000 }),
+        this.guest.bulkSend({ host: HOST_FROM_GUEST, port, bytes, timeoutMs: 120_000 }),
       ),
     );
     const total = results.reduce((a, r) => a + r.bytes, 0);
@@ -148,16 +150,16 @@ export class Testbed {
     return this.guestLatency("connectLoop", size, count);
   }
 
-  private async guestLatency(cmd: "requestLoop" | "connectLoop", size: number, count: number): Promise<LatencyRun> {
+  private async guestLatency(loop: "requestLoop" | "connectLoop", size: number, count: number): Promise<LatencyRun> {
     const port = Number(this.hostEcho.address.split(":")[1]);
-    const r = await this.guest.call<GuestLatency>(cmd, { host: HOST_FROM_GUEST, port, count, size, timeoutMs: 120_000 });
+    const r = await this.guest[loop]({ host: HOST_FROM_GUEST, port, count, size, timeoutMs: 120_000 });
     return { p50Us: r.p50Us, p99Us: r.p99Us, perSecond: 1e6 / r.meanUs, errors: 0 };
   }
 
   async stop(): Promise<void> {
     await this.hostEcho.stop();
     await this.hostSink.stop();
-    await this.guest.stop();
+    await this.guest.close();
     await this.network.stop();
   }
 }

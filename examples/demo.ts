@@ -19,7 +19,7 @@ process.env.GVPROXY_LOG_LEVEL ??= "debug";
 
 const { GvisorTapBackend, GvproxyInstance, setGvproxyLogger } = await import("../src/index.ts");
 type Backend = InstanceType<typeof GvisorTapBackend>;
-const { GuestCommandError, HOST_LOOPBACK_IP, startGuest } = await import("../test/support/guest.ts");
+const { GuestCommandError, HOST_LOOPBACK_IP, startGuest } = await import("../guest/driver.ts");
 type Guest = Awaited<ReturnType<typeof startGuest>>;
 type Lease = Awaited<ReturnType<Guest["dhcp"]>>;
 

@@ -30,6 +30,7 @@ import { GvproxyError } from "./errors.ts";
 import { EventHub, type GvproxyEventListener, type GvproxyEventType } from "./events.ts";
 import { callEnvelope, cString, type EnvelopePointer, type GvproxySymbols } from "./ffi.ts";
 import { drainGvproxyLogs, gvproxyLogger, startLogBridge } from "./logging.ts";
+import { malformedReply, replyChoice, replyRecord, replyText } from "./reply.ts";
 import { parseNetworkStats, type NetworkStats } from "./stats.ts";
 
 /** How the guest socket carries frames: a stream (QEMU protocol) or datagrams (vfkit). */
@@ -43,6 +44,42 @@ export interface GvproxyVersions {
   readonly gvisor: string;
   /** Go toolchain version. */
   readonly go: string;
+}
+
+/** The value of `gvproxy_create` (docs/ABI.md), shape-checked. */
+export interface CreateReply {
+  readonly id: number;
+  readonly protocol: GvproxyProtocol;
+  readonly connectionType: ConnectionType;
+}
+
+/**
+ * Checks the value `gvproxy_create` answered with. Go has created a network by then, so a
+ * reply in another shape must not leak it: when the reply carries a usable id, `destroy`
+ * is called with it (its own failure is attached as the cause) before the `INTERNAL` error
+ * naming the bad field is thrown.
+ */
+export function parseCreateReply(value: unknown, destroy: (id: number) => void): CreateReply {
+  const reply = replyRecord(value, "create");
+  const id = reply.id;
+  const usableId = typeof id === "number" && Number.isSafeInteger(id) && id > 0 ? id : undefined;
+  try {
+    if (usableId === undefined) malformedReply("create.id", id);
+    return {
+      id: usableId,
+      protocol: replyChoice(reply.protocol, ["qemu", "vfkit"] as const, "create.protocol"),
+      connectionType: replyChoice(reply.connectionType, ["unix-stream", "unix-dgram"] as const, "create.connectionType"),
+    };
+  } catch (error) {
+    if (usableId !== undefined) {
+      try {
+        destroy(usableId);
+      } catch (cause) {
+        throw new GvproxyError("INTERNAL", `${(error as Error).message}; destroying instance ${usableId} failed too`, { cause });
+      }
+    }
+    throw error;
+  }
 }
 
 /**
@@ -113,19 +150,11 @@ export class GvproxyInstance implements Disposable {
     this.config = resolveConfig({ ...options, socketPath, portMappings });
     const configJson = cString(toGoConfigJson(this.config));
     const created = callLibrary((symbols) => symbols.gvproxy_create(configJson));
-    const value = created as { id?: unknown; protocol?: unknown; connectionType?: unknown };
-    if (typeof value.id !== "number" || !Number.isSafeInteger(value.id) || value.id <= 0) {
-      throw new GvproxyError("INTERNAL", `libgvproxy created ${socketPath} but returned no valid id: ${JSON.stringify(created)}`);
-    }
-    this.id = value.id;
+    const reply = parseCreateReply(created, (id) => callLibrary((symbols) => symbols.gvproxy_destroy(id)));
+    this.id = reply.id;
     this.socketPath = socketPath;
-    this.protocol = value.protocol === "vfkit" || value.protocol === "qemu" ? value.protocol : this.config.protocol;
-    this.connectionType =
-      value.connectionType === "unix-dgram" || value.connectionType === "unix-stream"
-        ? value.connectionType
-        : this.protocol === "vfkit"
-          ? "unix-dgram"
-          : "unix-stream";
+    this.protocol = reply.protocol;
+    this.connectionType = reply.connectionType;
     open.add(this);
     installExitHook();
   }
@@ -137,11 +166,12 @@ export class GvproxyInstance implements Disposable {
 
   /** Every version compiled into libgvproxy: gvisor-tap-vsock, gVisor and Go. */
   static versions(): GvproxyVersions {
-    const value = callLibrary((symbols) => symbols.gvproxy_version()) as Partial<Record<keyof GvproxyVersions, unknown>>;
-    if (typeof value.gvisorTapVsock !== "string") {
-      throw new GvproxyError("INTERNAL", `libgvproxy returned no gvisor-tap-vsock version: ${JSON.stringify(value)}`);
-    }
-    return { gvisorTapVsock: value.gvisorTapVsock, gvisor: String(value.gvisor), go: String(value.go) };
+    const value = replyRecord(callLibrary((symbols) => symbols.gvproxy_version()), "version");
+    return {
+      gvisorTapVsock: replyText(value.gvisorTapVsock, "version.gvisorTapVsock"),
+      gvisor: replyText(value.gvisor, "version.gvisor"),
+      go: replyText(value.go, "version.go"),
+    };
   }
 
   /**

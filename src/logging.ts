@@ -10,6 +10,7 @@
 import { JSCallback, FFIType, toArrayBuffer, type Pointer } from "bun:ffi";
 import { consola, type ConsolaInstance, type LogType } from "consola";
 import { callEnvelope, gvproxyLibrary, type GvproxySymbols } from "./ffi.ts";
+import { replyCount, replyRecord } from "./reply.ts";
 
 /** The consola tag every gvproxy record is logged under. */
 export const GVPROXY_LOG_TAG = "gvproxy";
@@ -129,8 +130,24 @@ export function startLogBridge(): GvproxySymbols {
   // The timer only picks up records nothing else drained; it must never keep the process
   // alive, and the callback is never closed because the library is never unloaded.
   setInterval(() => drainGvproxyLogs(TIMER_DRAIN_MAX_RECORDS), DRAIN_INTERVAL_MS).unref();
+  repairSignals(symbols);
   drainGvproxyLogs();
   return symbols;
+}
+
+/**
+ * Loading the Go runtime replaces Bun's ignored SIGPIPE with a Go handler. The library's
+ * ELF constructors already put SIG_IGN back and keep asynchronous signals off Go's
+ * threads; this idempotent call re-applies the SIGPIPE part in case a toolchain ever
+ * orders the constructors differently (libgvproxy/signals.go says which and why). Its
+ * failure does not make the library unusable, so it is logged, not thrown.
+ */
+export function repairSignals(symbols: GvproxySymbols): void {
+  try {
+    callEnvelope(symbols, symbols.gvproxy_signals_repair());
+  } catch (error) {
+    logger.warn(`restoring Bun's signal dispositions after loading libgvproxy failed: ${String(error)}`);
+  }
 }
 
 /**
@@ -194,12 +211,12 @@ function forwardAll(records: readonly GvproxyLogRecord[]): void {
 /** The Go-side log queue counters. */
 export function gvproxyLogStats(): GvproxyLogStats {
   const symbols = startLogBridge();
-  const value = callEnvelope(symbols, symbols.gvproxy_log_stats()) as Partial<Record<keyof GvproxyLogStats, unknown>>;
+  const value = replyRecord(callEnvelope(symbols, symbols.gvproxy_log_stats()), "logStats");
   return {
-    capacity: Number(value.capacity),
-    queued: Number(value.queued),
-    dropped: Number(value.dropped),
-    delivered: Number(value.delivered),
+    capacity: replyCount(value.capacity, "logStats.capacity"),
+    queued: replyCount(value.queued, "logStats.queued"),
+    dropped: replyCount(value.dropped, "logStats.dropped"),
+    delivered: replyCount(value.delivered, "logStats.delivered"),
   };
 }
 

@@ -2,7 +2,7 @@
  * Network statistics: the shape `gvproxy_stats` returns (docs/ABI.md "Stats"), its parsing
  * from the untyped envelope value, and the four headline metrics a backend reports.
  */
-import { GvproxyError } from "./errors.ts";
+import { replyCount, replyFlag, replyRecord } from "./reply.ts";
 
 /** TCP counters of the virtual network's stack. */
 export interface TcpStats {
@@ -95,38 +95,38 @@ export interface NetworkMetrics {
  * that answers in another shape is a build mismatch: an `INTERNAL` error says which field.
  */
 export function parseNetworkStats(value: unknown): NetworkStats {
-  const root = record(value, "stats");
-  const tcp = record(root.tcp, "stats.tcp");
-  const policy = record(root.policy, "stats.policy");
-  const guest = record(root.guest, "stats.guest");
-  const link = record(root.link, "stats.link");
-  const events = record(root.events, "stats.events");
+  const root = replyRecord(value, "stats");
+  const tcp = replyRecord(root.tcp, "stats.tcp");
+  const policy = replyRecord(root.policy, "stats.policy");
+  const guest = replyRecord(root.guest, "stats.guest");
+  const link = replyRecord(root.link, "stats.link");
+  const events = replyRecord(root.events, "stats.events");
   return {
-    bytesSent: count(root.bytesSent, "stats.bytesSent"),
-    bytesReceived: count(root.bytesReceived, "stats.bytesReceived"),
+    bytesSent: replyCount(root.bytesSent, "stats.bytesSent"),
+    bytesReceived: replyCount(root.bytesReceived, "stats.bytesReceived"),
     tcp: {
-      currentEstablished: count(tcp.currentEstablished, "stats.tcp.currentEstablished"),
-      failedConnectionAttempts: count(tcp.failedConnectionAttempts, "stats.tcp.failedConnectionAttempts"),
-      retransmits: count(tcp.retransmits, "stats.tcp.retransmits"),
-      timeouts: count(tcp.timeouts, "stats.tcp.timeouts"),
-      forwardMaxInflightDrop: count(tcp.forwardMaxInflightDrop, "stats.tcp.forwardMaxInflightDrop"),
+      currentEstablished: replyCount(tcp.currentEstablished, "stats.tcp.currentEstablished"),
+      failedConnectionAttempts: replyCount(tcp.failedConnectionAttempts, "stats.tcp.failedConnectionAttempts"),
+      retransmits: replyCount(tcp.retransmits, "stats.tcp.retransmits"),
+      timeouts: replyCount(tcp.timeouts, "stats.tcp.timeouts"),
+      forwardMaxInflightDrop: replyCount(tcp.forwardMaxInflightDrop, "stats.tcp.forwardMaxInflightDrop"),
     },
-    policy: { denied: count(policy.denied, "stats.policy.denied") },
+    policy: { denied: replyCount(policy.denied, "stats.policy.denied") },
     guest: {
-      connected: flag(guest.connected, "stats.guest.connected"),
-      connections: count(guest.connections, "stats.guest.connections"),
+      connected: replyFlag(guest.connected, "stats.guest.connected"),
+      connections: replyCount(guest.connections, "stats.guest.connections"),
     },
     link: {
-      framesReceived: count(link.framesReceived, "stats.link.framesReceived"),
-      framesSent: count(link.framesSent, "stats.link.framesSent"),
-      rxDropped: count(link.rxDropped, "stats.link.rxDropped"),
-      txDropped: count(link.txDropped, "stats.link.txDropped"),
-      protocolErrors: count(link.protocolErrors, "stats.link.protocolErrors"),
+      framesReceived: replyCount(link.framesReceived, "stats.link.framesReceived"),
+      framesSent: replyCount(link.framesSent, "stats.link.framesSent"),
+      rxDropped: replyCount(link.rxDropped, "stats.link.rxDropped"),
+      txDropped: replyCount(link.txDropped, "stats.link.txDropped"),
+      protocolErrors: replyCount(link.protocolErrors, "stats.link.protocolErrors"),
     },
     events: {
-      queued: count(events.queued, "stats.events.queued"),
-      delivered: count(events.delivered, "stats.events.delivered"),
-      dropped: count(events.dropped, "stats.events.dropped"),
+      queued: replyCount(events.queued, "stats.events.queued"),
+      delivered: replyCount(events.delivered, "stats.events.delivered"),
+      dropped: replyCount(events.dropped, "stats.events.dropped"),
     },
   };
 }
@@ -139,26 +139,4 @@ export function metricsFromStats(stats: NetworkStats): NetworkMetrics {
     tcpConnections: stats.tcp.currentEstablished,
     tcpConnectionErrors: stats.tcp.failedConnectionAttempts,
   };
-}
-
-function record(value: unknown, path: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) malformed(path, value);
-  return value as Record<string, unknown>;
-}
-
-function count(value: unknown, path: string): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) malformed(path, value);
-  return value;
-}
-
-function flag(value: unknown, path: string): boolean {
-  if (typeof value !== "boolean") malformed(path, value);
-  return value;
-}
-
-function malformed(path: string, value: unknown): never {
-  throw new GvproxyError(
-    "INTERNAL",
-    `libgvproxy returned malformed stats: ${path} is ${JSON.stringify(value)}; is build/libgvproxy out of date? run \`make lib\``,
-  );
 }

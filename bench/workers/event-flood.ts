@@ -7,14 +7,13 @@
 //
 // "active": JS runs the pump in a loop (the stream's capacity); "timer": JS sleeps and
 // only the library's own unref'd drain timer delivers.
-import { dlopen, FFIType } from "bun:ffi";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gvproxyLibraryPath } from "../../src/ffi.ts";
 import { createConsola } from "consola";
 import { GvisorTapBackend, setGvproxyLogger } from "../../src/index.ts";
 import { drainGvproxyLogs } from "../../src/logging.ts";
+import { loadTestHooks } from "../../test/support/test-hooks.ts";
 
 const [flowsArg, mode] = process.argv.slice(2);
 const flows = Number(flowsArg ?? 100_000);
@@ -26,11 +25,7 @@ const dir = mkdtempSync(join(tmpdir(), "gvev-"));
 const backend = new GvisorTapBackend({ socketPath: join(dir, "net.sock") });
 let received = 0;
 backend.on("connection", () => void received++);
-// Test-only exports: not part of src/ffi.ts's table.
-const hooks = dlopen(gvproxyLibraryPath(), {
-  gvproxy_test_event_flood: { args: [FFIType.i64, FFIType.i32], returns: FFIType.i32 },
-  gvproxy_test_event_flood_wait: { args: [], returns: FFIType.i32 },
-}).symbols;
+const hooks = loadTestHooks();
 
 const dropped = () => backend.stats().events.dropped;
 const started = performance.now();

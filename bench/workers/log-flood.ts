@@ -6,11 +6,10 @@
 //
 // "active": JS drains in a loop (the bridge's capacity); "timer": JS sleeps and only the
 // library's own unref'd drain timer delivers (what an otherwise idle app gets).
-import { dlopen, FFIType } from "bun:ffi";
 import { createConsola } from "consola";
-import { gvproxyLibraryPath } from "../../src/ffi.ts";
 import { gvproxyLogStats, setGvproxyLogger } from "../../src/index.ts";
 import { drainGvproxyLogs, startLogBridge } from "../../src/logging.ts";
+import { loadTestHooks } from "../../test/support/test-hooks.ts";
 
 const [goroutinesArg, perArg, mode] = process.argv.slice(2);
 const goroutines = Number(goroutinesArg ?? 4);
@@ -20,11 +19,7 @@ const total = goroutines * perGoroutine;
 let received = 0;
 setGvproxyLogger(createConsola({ level: 3, reporters: [{ log: () => void received++ }] }));
 startLogBridge();
-// Test-only exports: not part of src/ffi.ts's table.
-const hooks = dlopen(gvproxyLibraryPath(), {
-  gvproxy_test_log_flood: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-  gvproxy_test_log_flood_wait: { args: [], returns: FFIType.i32 },
-}).symbols;
+const hooks = loadTestHooks();
 
 const baseline = gvproxyLogStats();
 const dropped = () => gvproxyLogStats().dropped - baseline.dropped;

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import net from "node:net";
-import { HOST_LOOPBACK_IP } from "../support/guest.ts";
+import { HOST_LOOPBACK_IP } from "../../guest/driver.ts";
 import { freeTcpPort } from "../support/host-clients.ts";
 import { startTcpEcho, startTcpSink, type HostServer } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { lookup } from "node:dns/promises";
-import { GuestCommandError, outcome } from "../support/guest.ts";
+import { GuestCommandError, outcome } from "../../guest/driver.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 
 let network: TestNetwork | undefined;

@@ -24,9 +24,10 @@ import {
   tlsHandshake,
   udpRequestHex,
   type Guest,
-} from "../support/guest.ts";
+} from "../../guest/driver.ts";
 import { startTcpEcho, startUdpEcho, type HostServer } from "../support/host-servers.ts";
 import { tcpSynFrame } from "../support/crafted-packets.ts";
+import { eventually } from "../support/eventually.ts";
 import { captureGvproxyLogs, type CapturedLog } from "../support/log-capture.ts";
 import { startTestHosts, testHostsUnavailable, type TestHosts } from "../support/netns.ts";
 import { startNetwork, type NetworkConfig, type TestNetwork } from "../support/network.ts";
@@ -130,7 +131,7 @@ async function startGuest(config: NetworkConfig): Promise<Guest> {
 /** The reason codes of the denials so far, once the event stream has caught up with policy.denied. */
 async function reasons(): Promise<string[]> {
   const count = denied();
-  await waitUntil(`${count} denial events`, () => denialEvents.length >= count);
+  await eventually(`${count} denial events`, () => denialEvents.length >= count);
   return denialEvents.map((e) => e.reason ?? "");
 }
 
@@ -459,18 +460,10 @@ async function retransmitUntil(what: string, send: () => Promise<void>, conditio
   for (let round = 1; round <= rounds; round++) {
     await send();
     try {
-      return await waitUntil(what, condition, 3000);
+      return await eventually(what, condition, { timeoutMs: 3000 });
     } catch (error) {
       if (round === rounds) throw error;
     }
-  }
-}
-
-async function waitUntil(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await Bun.sleep(20);
   }
 }
 
@@ -508,7 +501,7 @@ describe.skipIf(skipReason !== undefined)("setAllowNet on a running network", ()
       if (e.phase === "open" && "ip" in (e.destination ?? {}) && (e.destination as { port: number }).port === 19) opened = true;
     });
     const download = outcome(guest.bulkReceive({ host: hostA, port: 19, timeoutMs: 60_000 }));
-    await waitUntil("the download to start", () => opened, 10_000);
+    await eventually("the download to start", () => opened, { timeoutMs: 10_000 });
     await Bun.sleep(100); // let bytes flow
     const calledAt = performance.now();
     expect(network?.backend.setAllowNet([hostB])).toBe(1);
@@ -517,7 +510,7 @@ describe.skipIf(skipReason !== undefined)("setAllowNet on a running network", ()
     console.log(`setAllowNet -> guest saw the reset after ${resetAfterMs.toFixed(1)} ms`);
     expect(result).toBeInstanceOf(GuestCommandError);
     expect((result as GuestCommandError).code).toBe("CONNECTION_RESET");
-    await waitUntil("the close event", () => closes.length === 1);
+    await eventually("the close event", () => closes.length === 1);
     expect(closes[0]?.reason).toBe("policy-changed");
     expect(closes[0]?.bytesToGuest).toBeGreaterThan(0);
     // New flows follow the new list at once; what it still allows keeps working.
@@ -535,7 +528,7 @@ describe.skipIf(skipReason !== undefined)("setAllowNet on a running network", ()
     expect((await guest.udpRequest({ host: hostA, port: 7, data: "u" })).response).toBe(`udp ${hostA}:7 u`);
     // The flow stays open (idle timeout 90 s) until the policy cuts it.
     expect(network?.backend.setAllowNet([hostB])).toBe(1);
-    await waitUntil("the flow's close event", () => closes.length === 1);
+    await eventually("the flow's close event", () => closes.length === 1);
     expect(closes[0]).toMatchObject({ protocol: "udp", reason: "policy-changed", destination: { ip: hostA, port: 7 } });
     expect(await failureCode(guest.udpRequest({ host: hostA, port: 7, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe("CONNECTION_REFUSED");
   });

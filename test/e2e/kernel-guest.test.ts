@@ -13,6 +13,7 @@ import { freeTcpPort } from "../support/host-clients.ts";
 import { kernelGuestSkipReason, startKernelGuest, type KernelGuest } from "../support/kernel-guest.ts";
 import { startTestHosts, testHostsUnavailable, type TestHosts } from "../support/netns.ts";
 import { makeTempDir, type TempDir } from "../support/paths.ts";
+import { poll } from "../support/eventually.ts";
 
 const skipReason = kernelGuestSkipReason() ?? (Bun.which("curl") === null ? "curl is not installed" : undefined);
 if (skipReason !== undefined) console.warn(`kernel-guest end-to-end tests skipped: ${skipReason}`);
@@ -119,10 +120,8 @@ describe.skipIf(skipReason !== undefined)("kernel guest: NAT and forwards", () =
     const httpd = g.spawn(["busybox", "httpd", "-f", "-p", "8080", "-h", root]);
     // Wait on the condition (the guest server listening), never on a fixed delay.
     let body = "";
-    for (let i = 0; i < 50 && body === ""; i++) {
-      body = await fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => (r.ok ? r.text() : ""), () => "");
-      if (body === "") await Bun.sleep(100);
-    }
+    const fetchBody = () => fetch(`http://127.0.0.1:${hostPort}/index.html`).then((r) => (r.ok ? r.text() : ""), () => "");
+    await poll(async () => (body = await fetchBody()) !== "", { timeoutMs: 5000, intervalMs: 100 });
     expect(body).toBe("served by the kernel guest");
     httpd.kill();
   });

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest, type Guest } from "../support/guest.ts";
+import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest, type Guest } from "../../guest/driver.ts";
 import { freeTcpPort, tcpExchange } from "../support/host-clients.ts";
 import { startTcpEcho, type HostServer } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";

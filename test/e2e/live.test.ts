@@ -11,8 +11,9 @@ import { existsSync, writeFileSync } from "node:fs";
 import consola from "consola";
 import { GvproxyError, setGvproxyLogger, type ConnectionEvent, type DnsEvent, type GuestEvent } from "../../src/index.ts";
 import { captureGvproxyLogs } from "../support/log-capture.ts";
-import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest } from "../support/guest.ts";
+import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest } from "../../guest/driver.ts";
 import { tcpExchange, udpExchange } from "../support/host-clients.ts";
+import { eventually } from "../support/eventually.ts";
 import { startTcpEcho } from "../support/host-servers.ts";
 import { startNetwork, type NetworkConfig, type TestNetwork } from "../support/network.ts";
 
@@ -29,16 +30,6 @@ async function leasedNetwork(config: NetworkConfig = {}): Promise<TestNetwork> {
   await network.guest.dhcp();
   return network;
 }
-
-/** Polls `condition` until it holds (events arrive on the pump's timer); fails after `timeoutMs`. */
-async function until(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(10);
-  }
-}
-
 /** A TCP server bound on 127.0.0.1 by the test, to make a port taken. */
 async function occupy(): Promise<{ port: number; server: Server }> {
   const server = createServer();
@@ -132,14 +123,14 @@ describe("forwards at runtime", () => {
       },
     });
     cleanups.push(() => socket.end());
-    await until("the transfer to start", () => received > 1 << 20);
+    await eventually("the transfer to start", () => received > 1 << 20);
     expect(backend.unexpose({ hostPort: forward.hostPort })).toBe(true);
     expect(await bindable(forward.hostPort)).toBe(true);
-    await until("the transfer to be cut", () => ended !== undefined);
+    await eventually("the transfer to be cut", () => ended !== undefined);
     expect(received).toBeLessThan(1 << 30);
     expect(backend.forwards()).toEqual([]);
     expect(backend.unexpose({ hostPort: forward.hostPort })).toBe(false);
-    await until("the close event", () => closes.length === 1);
+    await eventually("the close event", () => closes.length === 1);
     expect(closes[0]).toMatchObject({ via: "forward", protocol: "tcp", reason: "unexposed" });
     expect(closes[0]?.bytesToGuest).toBeGreaterThanOrEqual(0);
   });
@@ -194,7 +185,7 @@ describe("host sockets", () => {
     const gone = await outcome(guest.tcpRequest({ host: HOST_LOOPBACK_IP, port: 5001, data: "x", timeoutMs: 3000 }));
     expect(gone).toBeInstanceOf(GuestCommandError);
 
-    await until("open and close events of the host-socket connections", () => events.filter((e) => e.via === "host-socket").length >= 4);
+    await eventually("open and close events of the host-socket connections", () => events.filter((e) => e.via === "host-socket").length >= 4);
     const close = events.find((e) => e.via === "host-socket" && e.phase === "close");
     expect(close).toMatchObject({ protocol: "tcp", destination: { path }, bytesFromGuest: "to the agent".length, bytesToGuest: "to the agent".length });
   });
@@ -225,7 +216,7 @@ describe("events", () => {
     await guest.tcpRequest({ host: HOST_LOOPBACK_IP, port: echo.port, data: "hello events" });
     await outcome(guest.tcpRequest({ host: HOST_LOOPBACK_IP, port: echo.port + 1, data: "x", timeoutMs: 3000 }));
     await guest.resolve("db.box.internal");
-    await until("open, close and denied", () => connections.length >= 3 && dns.length >= 1);
+    await eventually("open, close and denied", () => connections.length >= 3 && dns.length >= 1);
     const [open, close] = connections.filter((e) => e.phase !== "denied");
     expect(open).toMatchObject({ phase: "open", protocol: "tcp", via: "nat", destination: { ip: HOST_LOOPBACK_IP, port: echo.port } });
     expect(close).toMatchObject({ phase: "close", id: open?.id, bytesFromGuest: 12, bytesToGuest: 12 });
@@ -257,12 +248,12 @@ describe("events", () => {
     backend.on("guest", (e) => events.push(e));
     expect(backend.guest()).toMatchObject({ connected: true, macAddress: "5a:94:ef:e4:0c:ee", connections: 0 });
     await network?.guest.close();
-    await until("the disconnect", () => events.some((e) => e.phase === "disconnected"));
+    await eventually("the disconnect", () => events.some((e) => e.phase === "disconnected"));
     expect(backend.guest().connected).toBe(false);
     const second = await startGuest({ socketPath });
     cleanups.push(() => void second.close());
     await second.dhcp();
-    await until("the reconnect", () => events.filter((e) => e.phase === "connected").length === 1);
+    await eventually("the reconnect", () => events.filter((e) => e.phase === "connected").length === 1);
     expect(events.map((e) => e.phase)).toEqual(["disconnected", "connected"]);
     expect(logs.filter((l) => l.type === "error" && l.message.includes('"guest" event listener threw')).length).toBe(2);
     expect(events[1]?.connections).toBe(2);
@@ -279,7 +270,7 @@ describe("events", () => {
     backend.on("connection", (e) => events.push(e));
     const socket = await Bun.connect({ hostname: "127.0.0.1", port: forward.hostPort, socket: { data() {} } });
     cleanups.push(() => socket.end());
-    await until("the forwarded connection to open", () => events.some((e) => e.phase === "open"));
+    await eventually("the forwarded connection to open", () => events.some((e) => e.phase === "open"));
     backend.close();
     expect(events.map((e) => e.phase)).toEqual(["open", "close"]);
     expect(events[1]).toMatchObject({ via: "forward", id: events[0]?.id });

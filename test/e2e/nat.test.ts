@@ -4,7 +4,7 @@
  * API (leases, forwarding control) is never reachable from the guest.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { GATEWAY_IP, GuestCommandError, HOST_LOOPBACK_IP, outcome } from "../support/guest.ts";
+import { GATEWAY_IP, GuestCommandError, HOST_LOOPBACK_IP, outcome } from "../../guest/driver.ts";
 import { startHttpServer, startTcpEcho, startUdpEcho, type HostServer } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 

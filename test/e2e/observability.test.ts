@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { HOST_LOOPBACK_IP } from "../support/guest.ts";
+import { HOST_LOOPBACK_IP } from "../../guest/driver.ts";
 import { startTcpEcho, type HostServer } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 import { dhcpMessageType, LINKTYPE_ETHERNET, LINKTYPE_RAW, parsePcap } from "../support/pcap.ts";

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { qemuAvailable, startQemuGuest, type GuestReport, type QemuExit, type QemuGuest } from "../../examples/qemu/vm.ts";
 import { GvisorTapBackend } from "../../src/index.ts";
-import { HOST_LOOPBACK_IP } from "../support/guest.ts";
+import { HOST_LOOPBACK_IP } from "../../guest/driver.ts";
 import { freeTcpPort } from "../support/host-clients.ts";
 import { startHttpServer, type HostServer } from "../support/host-servers.ts";
 import { makeTempDir, type TempDir } from "../support/paths.ts";

@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { GvisorTapBackend, GvproxyError, GvproxyInstance, type GvproxyConfig, type GvproxyErrorCode } from "../../src/index.ts";
-import { startGuest } from "../support/guest.ts";
+import { startGuest } from "../../guest/driver.ts";
 import { freeTcpPort } from "../support/host-clients.ts";
 import { holdInOtherProcess, type HeldResource } from "../support/other-process.ts";
 import { makeTempDir, type TempDir } from "../support/paths.ts";

@@ -8,12 +8,16 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import net from "node:net";
-import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest, type Guest } from "../support/guest.ts";
+import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest, type Guest } from "../../guest/driver.ts";
 import { freeTcpPort, tcpExchange } from "../support/host-clients.ts";
 import { startTcpEcho } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 import { describeFds, processUsage } from "../support/process-usage.ts";
+import { eventually } from "../support/eventually.ts";
 import { bindError } from "../unit/helpers.ts";
+
+/** How long the network gets to settle after a fault (a loaded machine is slow to close). */
+const SETTLE = { timeoutMs: 20_000, intervalMs: 50 };
 
 const MIB = 1024 * 1024;
 const linux = process.platform === "linux";
@@ -27,16 +31,6 @@ async function network(config: Parameters<typeof startNetwork>[0] = {}): Promise
   cleanups.push(() => n.close());
   return n;
 }
-
-/** Polls `condition` every 50 ms until it holds; throws `what` after `timeoutMs`. */
-async function eventually(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what}: still not true after ${timeoutMs} ms`);
-    await Bun.sleep(50);
-  }
-}
-
 /** A host client reading from 127.0.0.1:port, counting bytes until the connection ends. */
 interface HostReader {
   readonly received: number;
@@ -101,12 +95,12 @@ describe("a guest that dies abruptly mid-transfer", () => {
     const download = readFromHost(port);
     // The guest dies with this command in flight: it can only fail (the driver says "exited").
     const upload = n.guest.bulkSend({ host: HOST_LOOPBACK_IP, port: sink.port, bytes: 1024 * MIB, timeoutMs: 60_000 }).catch((e: Error) => e);
-    await eventually("both transfers move data", () => download.received > MIB && sink.received > MIB);
+    await eventually("both transfers move data", () => download.received > MIB && sink.received > MIB, SETTLE);
 
     process.kill(n.guest.pid, "SIGKILL");
     await n.guest.exited;
     expect(String(await upload)).toContain("exited");
-    await eventually("the network notices the guest is gone", () => n.backend.stats().guest.connected === false);
+    await eventually("the network notices the guest is gone", () => n.backend.stats().guest.connected === false, SETTLE);
     console.log(`faults: guest killed after ${(download.received / MIB).toFixed(1)} MiB down, ${(sink.received / MIB).toFixed(1)} MiB up`);
 
     const rebooted: Guest = await startGuest({ socketPath: n.socketPath });
@@ -129,7 +123,7 @@ describe("a guest that dies abruptly mid-transfer", () => {
     const howEnded = await download.ended;
     expect(download.received).toBeLessThan(1024 * MIB);
     console.log(`faults: the dead guest's download ended by "${howEnded}" on destroy`);
-    await eventually("the host sink sees the dead guest's upload closed", () => sink.open === 0);
+    await eventually("the host sink sees the dead guest's upload closed", () => sink.open === 0, SETTLE);
   });
 });
 
@@ -165,7 +159,7 @@ describe("host services that misbehave", () => {
       if (!(result instanceof GuestCommandError)) expect(result.response).toBe("");
     }
     expect((await n.guest.tcpRequest({ host: HOST_LOOPBACK_IP, port: echo.port, data: "still here" })).response).toBe("still here");
-    await eventually("no connection is left established", () => n.backend.stats().tcp.currentEstablished === 0);
+    await eventually("no connection is left established", () => n.backend.stats().tcp.currentEstablished === 0, SETTLE);
   });
 });
 
@@ -176,7 +170,7 @@ describe("a port-forward client that abandons connections", () => {
     await n.guest.dhcp();
     await n.guest.serveTcp(7000);
     expect(await tcpExchange(port, "warm-up")).toBe("warm-up");
-    await eventually("the warm-up connection is gone", () => n.backend.stats().tcp.currentEstablished === 0);
+    await eventually("the warm-up connection is gone", () => n.backend.stats().tcp.currentEstablished === 0, SETTLE);
     const baseline = processUsage();
 
     const abandoned: net.Socket[] = [];
@@ -189,14 +183,14 @@ describe("a port-forward client that abandons connections", () => {
         return new Promise<void>((resolve) => socket.once("connect", () => (i % 2 === 0 ? socket.write("x", () => resolve()) : resolve())));
       }),
     );
-    await eventually("the guest side of the abandoned connections is established", () => n.backend.stats().tcp.currentEstablished >= 300);
+    await eventually("the guest side of the abandoned connections is established", () => n.backend.stats().tcp.currentEstablished >= 300, SETTLE);
     const loaded = { ...processUsage(), established: n.backend.stats().tcp.currentEstablished };
     // A well-behaved client is still served while they hang around.
     expect(await tcpExchange(port, "served despite 300 idle connections", 10_000)).toBe("served despite 300 idle connections");
 
     for (const socket of abandoned) socket.resetAndDestroy();
-    await eventually("every forwarded connection is released", () => n.backend.stats().tcp.currentEstablished === 0);
-    await eventually("file descriptors return to the baseline", () => processUsage().fds <= baseline.fds);
+    await eventually("every forwarded connection is released", () => n.backend.stats().tcp.currentEstablished === 0, SETTLE);
+    await eventually("file descriptors return to the baseline", () => processUsage().fds <= baseline.fds, SETTLE);
     const after = processUsage();
     console.log(
       `faults: 300 abandoned forward connections: established ${loaded.established}, fds ${baseline.fds} -> ${loaded.fds} -> ${after.fds}, ` +
@@ -218,7 +212,7 @@ describe("destroy during active transfers", () => {
     await n.guest.serveTcp(7001, { mode: "source", bytes: 1024 * MIB });
     const downloads = [readFromHost(portA), readFromHost(portA), readFromHost(portB), readFromHost(portB)];
     const uploads = [1, 2].map(() => outcome(n.guest.bulkSend({ host: HOST_LOOPBACK_IP, port: sink.port, bytes: 1024 * MIB, timeoutMs: 60_000 })));
-    await eventually("every transfer moves data", () => downloads.every((d) => d.received > 256 * 1024) && sink.received > MIB);
+    await eventually("every transfer moves data", () => downloads.every((d) => d.received > 256 * 1024) && sink.received > MIB, SETTLE);
 
     const started = performance.now();
     n.backend.close();
@@ -230,10 +224,10 @@ describe("destroy during active transfers", () => {
     expect(existsSync(n.socketPath)).toBe(false);
     expect(await bindError(portA)).toBeNull();
     expect(await bindError(portB)).toBeNull();
-    await eventually("the host sink sees the uploads closed", () => sink.open === 0);
+    await eventually("the host sink sees the uploads closed", () => sink.open === 0, SETTLE);
     await n.close();
     for (const d of downloads) d.socket.destroy();
-    await eventually("file descriptors return to the baseline", () => processUsage().fds <= baseline.fds).catch((error: Error) => {
+    await eventually("file descriptors return to the baseline", () => processUsage().fds <= baseline.fds, SETTLE).catch((error: Error) => {
       const extra = describeFds().filter((fd) => !baselineFds.includes(fd));
       throw new Error(`${error.message}; descriptors not in the baseline: ${extra.join(", ")}`);
     });

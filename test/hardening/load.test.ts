@@ -7,10 +7,11 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { GvisorTapBackend } from "../../src/index.ts";
-import { HOST_LOOPBACK_IP, startGuest, type Guest } from "../support/guest.ts";
+import { HOST_LOOPBACK_IP, startGuest, type Guest } from "../../guest/driver.ts";
 import { freeTcpPort } from "../support/host-clients.ts";
 import { startTcpEcho } from "../support/host-servers.ts";
 import { makeTempDir } from "../support/paths.ts";
+import { poll } from "../support/eventually.ts";
 import { mib, processUsage, type ProcessUsage } from "../support/process-usage.ts";
 import { SeededRandom } from "../support/seeded-random.ts";
 import { bindError } from "../unit/helpers.ts";
@@ -124,10 +125,7 @@ async function expectAllReleased(results: readonly LaneResult[], before: Process
   const unbindable = (await Promise.all(results.map((r) => bindError(r.hostPort)))).filter((e) => e !== null);
   expect(unbindable).toEqual([]);
   let after = processUsage();
-  for (let i = 0; i < 100 && after.fds > before.fds; i++) {
-    await Bun.sleep(50);
-    after = processUsage();
-  }
+  await poll(() => (after = processUsage()).fds <= before.fds, { timeoutMs: 5000, intervalMs: 50 });
   expect(after.fds).toBeLessThanOrEqual(before.fds);
   return after;
 }

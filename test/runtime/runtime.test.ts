@@ -5,10 +5,10 @@
  * or a crash fails the test.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { HOST_LOOPBACK_IP, startGuest } from "../support/guest.ts";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { HOST_LOOPBACK_IP, startGuest } from "../../guest/driver.ts";
+import { makeTempDir } from "../support/paths.ts";
+import { TEST_LIBRARY_ENV } from "../support/test-hooks.ts";
 import { describeRun, runFixture, startFixture, type FixtureResult } from "./run-fixture.ts";
 
 const linux = process.platform === "linux";
@@ -51,19 +51,19 @@ describe("signals", () => {
   });
 
   test("JavaScriptCore's thread suspension (sampling profiler, worker termination) works while threads run Go code", async () => {
-    const profiles = mkdtempSync(join(tmpdir(), "gvp-prof-"));
+    const profiles = makeTempDir("gvp-prof-");
     try {
       const report = expectClean(
         await runFixture("thread-suspension.ts", {
-          bunArgs: ["--cpu-prof", `--cpu-prof-dir=${profiles}`, "--cpu-prof-interval=100"],
+          bunArgs: ["--cpu-prof", `--cpu-prof-dir=${profiles.dir}`, "--cpu-prof-interval=100"],
           env: { GVPROXY_LOG_LEVEL: "warn" },
         }),
       );
       expect(report.workerTerminated).toBe(true);
       if (linux) expect(report.sigpwrCaught).toBe(true);
-      expect(readdirSync(profiles).some((name) => name.endsWith(".cpuprofile"))).toBe(true);
+      expect(readdirSync(profiles.dir).some((name) => name.endsWith(".cpuprofile"))).toBe(true);
     } finally {
-      rmSync(profiles, { recursive: true, force: true });
+      profiles.remove();
     }
   });
 });
@@ -188,7 +188,7 @@ function removeDir(dir: unknown): void {
 }
 
 test("a flood of 1,000,000 records while JS allocates: each delivered in order or counted dropped, memory bounded", async () => {
-  const result = await runFixture("log-flood.ts", { timeoutMs: 120_000 });
+  const result = await runFixture("log-flood.ts", { env: TEST_LIBRARY_ENV, timeoutMs: 120_000 });
   const report = expectClean(result);
   const total = report.total as number;
   expect(total).toBe(1_000_000);

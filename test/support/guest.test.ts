@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import net from "node:net";
-import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest, type Guest } from "./guest.ts";
+import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest, type Guest } from "../../guest/driver.ts";
 import { startTcpSink, type HostServer } from "./host-servers.ts";
 import { startNetwork, type TestNetwork } from "./network.ts";
 import { makeTempDir, type TempDir } from "./paths.ts";

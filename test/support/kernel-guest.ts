@@ -16,6 +16,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import type { Lease } from "../../guest/driver.ts";
 import { isAlive, run, tryRun } from "./netns.ts";
 import { makeTempDir, type TempDir } from "./paths.ts";
 
@@ -62,17 +63,8 @@ export interface KernelGuestOptions {
   readonly relay?: string;
 }
 
-/** The lease udhcpc obtained and applied to the TAP device. */
-export interface KernelLease {
-  readonly ip: string;
-  readonly prefixLength: number;
-  readonly router: string;
-  readonly dnsServers: string[];
-  readonly mtu: number;
-  readonly searchDomains: string[];
-  readonly leaseTimeSeconds: number;
-  readonly serverId: string;
-}
+/** The lease udhcpc obtained and applied to the TAP device: the userspace guest's, less its NIC MTU. */
+export type KernelLease = Omit<Lease, "linkMtu">;
 
 export interface ExecResult {
   readonly exitCode: number;

@@ -9,11 +9,11 @@
  * they are missing. Everything is named after this process's pid and removed by
  * {@link TestHosts.close}; leftovers of test processes that died are swept first.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { HostServerConfig } from "./netns-host-server.ts";
+import { makeTempDir } from "./paths.ts";
 
 const NAMESPACE_PREFIX = "gvegress-";
 const SERVER_SCRIPT = join(import.meta.dir, "netns-host-server.ts");
@@ -148,7 +148,7 @@ export async function startTestHosts(certificateNames: readonly string[]): Promi
   const pid = process.pid;
   const namespace = `${NAMESPACE_PREFIX}${pid}`;
   const hostVeth = vethName(pid);
-  const tmp = mkdtempSync(join(tmpdir(), "gvegress-"));
+  const tmp = makeTempDir("gvegress-");
   let server: Subprocess<"pipe", "pipe", "pipe"> | undefined;
   let closed = false;
   const close = async () => {
@@ -160,7 +160,7 @@ export async function startTestHosts(certificateNames: readonly string[]): Promi
     }
     tryRun(["ip", "netns", "del", namespace]); // also deletes the namespace's end of the veth, and so the pair
     if (existsSync(`/sys/class/net/${hostVeth}`)) tryRun(["ip", "link", "del", hostVeth]);
-    rmSync(tmp, { recursive: true, force: true });
+    tmp.remove();
   };
   try {
     const prefix = freeSubnet();
@@ -173,7 +173,7 @@ export async function startTestHosts(certificateNames: readonly string[]): Promi
     run(["ip", "-n", namespace, "addr", "add", `${hostA}/24`, "dev", "eth-test"]);
     run(["ip", "-n", namespace, "addr", "add", `${hostB}/24`, "dev", "eth-test"]);
     run(["ip", "-n", namespace, "link", "set", "eth-test", "up"]);
-    const config: HostServerConfig = { ips: [hostA, hostB], ...makeCertificate(tmp, certificateNames) };
+    const config: HostServerConfig = { ips: [hostA, hostB], ...makeCertificate(tmp.dir, certificateNames) };
     server = Bun.spawn(["ip", "netns", "exec", namespace, process.execPath, SERVER_SCRIPT, JSON.stringify(config)], {
       stdin: "pipe", // the server exits when this closes, even if this process dies
       stdout: "pipe",

@@ -3,7 +3,7 @@
  * attached. Create it in beforeEach and close it in afterEach.
  */
 import { GvisorTapBackend, type GvproxyConfig } from "../../src/index.ts";
-import { startGuest, type Guest, type StartGuestOptions } from "./guest.ts";
+import { startGuest, type Guest, type StartGuestOptions } from "../../guest/driver.ts";
 import { makeTempDir, type TempDir } from "./paths.ts";
 
 export interface TestNetwork {

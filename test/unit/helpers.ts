@@ -3,18 +3,11 @@
  * free TCP ports, and probes that tell whether a Unix socket is listening and whether a
  * host port can be bound.
  */
-import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { GvproxyError, type GvproxyErrorCode } from "../../src/index.ts";
 export { freeTcpPort as freePort } from "../support/host-clients.ts";
+export { makeTempDir } from "../support/paths.ts";
 
-/** A fresh private directory under the system temp dir, short enough for socket paths. */
-export function makeTempDir(): { dir: string; remove(): void } {
-  const dir = mkdtempSync(join(tmpdir(), "gvp-"));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
 
 /** Resolves with the error code of binding `host:port`, or null when the bind succeeded (then releases it). */
 export async function bindError(port: number, host = "127.0.0.1"): Promise<string | null> {

@@ -2,9 +2,11 @@
  * Loading libgvproxy (src/ffi.ts) and the GVPROXY_* environment. The library is loaded
  * once per process, so each case runs in a fresh child Bun process.
  */
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { suffix } from "bun:ffi";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { TEST_LIBRARY_ENV, TEST_LIBRARY_PATH } from "../support/test-hooks.ts";
 import { makeTempDir } from "./helpers.ts";
 
 const index = join(import.meta.dir, "../../src/index.ts");
@@ -145,4 +147,46 @@ console.log(JSON.stringify({ level: gvproxyLogger().level, delivered: gv.gvproxy
 test("an unknown GVPROXY_LOG_LEVEL is reported and ignored", async () => {
   const { stdout, stderr } = await runChild(`gv.GvproxyInstance.version();`, { GVPROXY_LOG_LEVEL: "loud" });
   expect(stdout + stderr).toContain("GVPROXY_LOG_LEVEL=loud");
+});
+
+describe("test-only exports (gvproxy_test_*)", () => {
+  const hooksModule = JSON.stringify(join(import.meta.dir, "../support/test-hooks.ts"));
+  const hookNames = ["gvproxy_test_log_flood", "gvproxy_test_log_flood_wait", "gvproxy_test_event_flood", "gvproxy_test_event_flood_wait"];
+  // Each child loads the binding first, so the probe's dlopen only adds a reference.
+  const probe = `
+import { dlopen, FFIType } from "bun:ffi";
+gv.GvproxyInstance.version();
+const path = process.env.PROBE_LIBRARY;
+const present = ${JSON.stringify(hookNames)}.filter((name) => {
+  try { dlopen(path, { [name]: { args: [], returns: FFIType.i32 } }); return true; } catch { return false; }
+});
+console.log(JSON.stringify(present));
+`;
+
+  test("the release library has none of them", async () => {
+    const release = join(import.meta.dir, "../../build", `libgvproxy.${suffix}`);
+    const { stdout, stderr, exitCode } = await runChild(probe, { GVPROXY_LIBRARY_PATH: release, PROBE_LIBRARY: release });
+    expect(exitCode, stderr).toBe(0);
+    expect(JSON.parse(stdout)).toEqual([]);
+  });
+
+  test("the test build has every hook of the table, and loadTestHooks() gives them", async () => {
+    const code = `import { loadTestHooks } from ${hooksModule};\n${probe}\nconsole.log(JSON.stringify(Object.keys(loadTestHooks()).sort()));`;
+    const { stdout, stderr, exitCode } = await runChild(code, { ...TEST_LIBRARY_ENV, PROBE_LIBRARY: TEST_LIBRARY_PATH });
+    expect(exitCode, stderr).toBe(0);
+    const [present, loaded] = stdout.trim().split("\n").map((line) => JSON.parse(line) as string[]);
+    expect(present).toEqual(hookNames);
+    expect(loaded).toEqual([...hookNames].sort());
+  });
+
+  test("loadTestHooks() on the release build says how to run with the test build", async () => {
+    const code = `import { loadTestHooks } from ${hooksModule};
+gv.GvproxyInstance.version();
+try { loadTestHooks(); console.log("loaded"); } catch (e) { console.log(JSON.stringify(e.message)); }`;
+    const { stdout, exitCode } = await runChild(code, { GVPROXY_LIBRARY_PATH: undefined });
+    expect(exitCode).toBe(0);
+    const message = JSON.parse(stdout) as string;
+    expect(message).toContain(`GVPROXY_LIBRARY_PATH=${TEST_LIBRARY_PATH}`);
+    expect(message).toContain("make test-lib");
+  });
 });

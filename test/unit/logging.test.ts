@@ -8,7 +8,9 @@ import { consola, createConsola, type ConsolaInstance, type LogObject } from "co
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { GvproxyInstance, gvproxyLogStats, setGvproxyLogger } from "../../src/index.ts";
-import { decodeLogBatch, goLevelFor } from "../../src/logging.ts";
+import { ptr } from "bun:ffi";
+import type { GvproxySymbols } from "../../src/ffi.ts";
+import { decodeLogBatch, goLevelFor, repairSignals } from "../../src/logging.ts";
 import { makeTempDir } from "./helpers.ts";
 
 /** Packs records the way libgvproxy does (docs/ABI.md "Log record layout"). */
@@ -88,6 +90,20 @@ describe("records from libgvproxy", () => {
   afterEach(() => {
     setGvproxyLogger(consola);
     temp.remove();
+  });
+
+  test("a failed signal repair is logged as a warning, not thrown", () => {
+    useReporter(3);
+    const envelope = Buffer.from(`${JSON.stringify({ ok: false, error: { code: "INTERNAL", message: "sigaction failed" } })}\0`);
+    const freed: unknown[] = [];
+    const symbols = {
+      gvproxy_signals_repair: () => ptr(envelope),
+      gvproxy_free: (pointer: unknown) => void freed.push(pointer),
+    } as unknown as GvproxySymbols;
+    expect(() => repairSignals(symbols)).not.toThrow();
+    expect(freed).toHaveLength(1);
+    const warnings = received.filter((entry) => entry.type === "warn").map((entry) => String(entry.args[0]));
+    expect(warnings.some((line) => line.includes("signal dispositions") && line.includes("sigaction failed"))).toBe(true);
   });
 
   test("arrive at a caller's consola reporter, tagged gvproxy, with the instance id and time", () => {

@@ -38,6 +38,17 @@ func ParseType(name string) (uint16, error) {
 // returns the server's answer, whatever its rcode: a raw query reports what the server
 // said rather than judging it.
 func Query(ctx context.Context, conn net.Conn, stream bool, name string, qtype uint16) (Answer, error) {
+	reply, err := exchange(ctx, conn, stream, name, qtype)
+	if err != nil {
+		return Answer{}, err
+	}
+	return summarise(reply), nil
+}
+
+// exchange sends one recursive query on conn and returns the reply that answers it
+// (same id). stream selects TCP framing (a 2-byte length prefix, RFC 1035 4.2.2);
+// otherwise conn is a UDP socket.
+func exchange(ctx context.Context, conn net.Conn, stream bool, name string, qtype uint16) (*mdns.Msg, error) {
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(deadline)
 	}
@@ -48,16 +59,16 @@ func Query(ctx context.Context, conn net.Conn, stream bool, name string, qtype u
 		client.UDPSize = mdns.MaxMsgSize
 	}
 	if err := client.WriteMsg(msg); err != nil {
-		return Answer{}, fmt.Errorf("send %s query for %s: %w", mdns.TypeToString[qtype], name, err)
+		return nil, fmt.Errorf("send %s query for %s: %w", mdns.TypeToString[qtype], name, err)
 	}
 	reply, err := client.ReadMsg()
 	if err != nil {
-		return Answer{}, fmt.Errorf("read answer to %s query for %s: %w", mdns.TypeToString[qtype], name, err)
+		return nil, fmt.Errorf("read answer to %s query for %s: %w", mdns.TypeToString[qtype], name, err)
 	}
 	if reply.Id != msg.Id {
-		return Answer{}, fmt.Errorf("answer to %s query for %s: id %d does not match query %d", mdns.TypeToString[qtype], name, reply.Id, msg.Id)
+		return nil, fmt.Errorf("answer to %s query for %s: id %d does not match query %d", mdns.TypeToString[qtype], name, reply.Id, msg.Id)
 	}
-	return summarise(reply), nil
+	return reply, nil
 }
 
 func summarise(reply *mdns.Msg) Answer {

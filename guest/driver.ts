@@ -1,14 +1,15 @@
 /**
  * A typed driver for build/gvguest, the userspace guest: it spawns the binary against
  * a network's Unix socket, sends JSON-line commands, matches replies by id, bounds every
- * command with a timeout and kills the process on close.
+ * command with a timeout and kills the process on close. Tests, examples and the
+ * benchmarks all drive the guest through it.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 
 /** Where `make guest` puts the binary. */
-export const GUEST_BINARY = join(import.meta.dir, "..", "..", "build", "gvguest");
+export const GUEST_BINARY = join(import.meta.dir, "..", "build", "gvguest");
 
 /** Address of the host's loopback as the guest sees it (default subnet). */
 export const HOST_LOOPBACK_IP = "192.168.127.254";
@@ -17,6 +18,8 @@ export const GATEWAY_IP = "192.168.127.1";
 
 export interface StartGuestOptions {
   readonly socketPath: string;
+  /** The guest binary; {@link GUEST_BINARY} by default (the benchmarks run a snapshot of it). */
+  readonly binary?: string;
   /** Socket framing; `qemu` (stream) by default. */
   readonly protocol?: "qemu" | "vfkit";
   /** Guest MAC; the guest binary's default is 5a:94:ef:e4:0c:ee. */
@@ -367,10 +370,11 @@ export class Guest {
  * guest's own error output when it cannot connect.
  */
 export async function startGuest(options: StartGuestOptions): Promise<Guest> {
-  if (!existsSync(GUEST_BINARY)) {
-    throw new Error(`${GUEST_BINARY} is missing: run \`make guest\``);
+  const binary = options.binary ?? GUEST_BINARY;
+  if (!existsSync(binary)) {
+    throw new Error(`${binary} is missing: run \`make guest\``);
   }
-  const argv = [GUEST_BINARY, "--socket", options.socketPath, "--protocol", options.protocol ?? "qemu"];
+  const argv = [binary, "--socket", options.socketPath, "--protocol", options.protocol ?? "qemu"];
   if (options.mac !== undefined) argv.push("--mac", options.mac);
   if (options.mtu !== undefined) argv.push("--mtu", String(options.mtu));
   const proc = Bun.spawn(argv, { stdin: "pipe", stdout: "pipe", stderr: "pipe" });

@@ -1,3 +1,5 @@
+//go:build gvproxytest
+
 package main
 
 /*

@@ -1,0 +1,45 @@
+/**
+ * Shape checks for the values of result envelopes. A value in another shape than
+ * docs/ABI.md says is a build mismatch (or a bug), never the caller's fault: it is an
+ * `INTERNAL` error naming the path of the field (`stats.tcp.retransmits`), not a
+ * TypeError somewhere later.
+ */
+import { GvproxyError } from "./errors.ts";
+
+/** `value` as a plain object, or `INTERNAL` naming `path`. */
+export function replyRecord(value: unknown, path: string): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) malformedReply(path, value);
+  return value as Record<string, unknown>;
+}
+
+/** `value` as a non-negative integer counter, or `INTERNAL` naming `path`. */
+export function replyCount(value: unknown, path: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0) malformedReply(path, value);
+  return value;
+}
+
+/** `value` as a boolean, or `INTERNAL` naming `path`. */
+export function replyFlag(value: unknown, path: string): boolean {
+  if (typeof value !== "boolean") malformedReply(path, value);
+  return value;
+}
+
+/** `value` as a string, or `INTERNAL` naming `path`. */
+export function replyText(value: unknown, path: string): string {
+  if (typeof value !== "string") malformedReply(path, value);
+  return value;
+}
+
+/** `value` as one of `choices`, or `INTERNAL` naming `path`. */
+export function replyChoice<T extends string>(value: unknown, choices: readonly T[], path: string): T {
+  if (!(choices as readonly unknown[]).includes(value)) malformedReply(path, value);
+  return value as T;
+}
+
+/** Throws the `INTERNAL` error of a malformed reply field. */
+export function malformedReply(path: string, value: unknown): never {
+  throw new GvproxyError(
+    "INTERNAL",
+    `libgvproxy returned a malformed ${path.split(".")[0]}: ${path} is ${JSON.stringify(value)}; is build/libgvproxy out of date? run \`make lib\``,
+  );
+}
