@@ -27,7 +27,7 @@ const tarballOf = (platform: PrebuiltPlatform) => join(DIST, `${platform.package
 const platformNamed = (name: string) => PREBUILT_PLATFORMS.find((p) => `${p.os}-${p.cpu}` === name)!;
 
 /** Test support code the consumer program uses to drive a guest; it never loads libgvproxy. */
-const GUEST_DRIVER = join(REPO, "test", "support", "guest.ts");
+const GUEST_DRIVER = join(REPO, "guest", "driver.ts");
 const HOST_SERVERS = join(REPO, "test", "support", "host-servers.ts");
 /** The arm64 Bun from npm (`@oven/bun-linux-aarch64`), fetched by `make test-install`. */
 const BUN_ARM64 = process.env.BUN_ARM64;
