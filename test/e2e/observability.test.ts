@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { HOST_LOOPBACK_IP } from "../../guest/driver.ts";
+import { eventually } from "../support/eventually.ts";
 import { startTcpEcho, type HostServer } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 import { dhcpMessageType, LINKTYPE_ETHERNET, LINKTYPE_RAW, parsePcap } from "../support/pcap.ts";
@@ -25,10 +26,12 @@ afterEach(async () => {
 describe("stats", () => {
   test("start at zero with no guest, and report the guest once it connects", async () => {
     network = await startNetwork();
-    const stats = network.backend.stats();
+    const backend = network.backend;
+    // The guest's connect() returns before the network has accepted it: wait for that.
+    await eventually("the network reports the guest connected", () => backend.stats().guest.connected);
+    const stats = backend.stats();
     // Counted at the socket: the guest has not sent a frame yet.
     expect(stats.bytesReceived).toBe(0);
-    expect(stats.guest.connected).toBe(true);
     expect(stats.guest.connections).toBe(1);
   });
 
