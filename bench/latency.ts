@@ -22,7 +22,8 @@ const PROBES: readonly Probe[] = [
   { path: "nat", kind: "crr", run: (t, p) => t.natCRR(SIZE, p.crrCount) },
 ];
 
-function toResult(runs: readonly LatencyRun[]): LatencyResult {
+/** One network's runs of a probe: medians across runs, the median run's distribution. */
+export function toLatencyResult(runs: readonly LatencyRun[]): LatencyResult {
   const byP50 = [...runs].sort((a, b) => a.p50Us - b.p50Us);
   const typical = byP50[Math.floor(byP50.length / 2)]!;
   return {
@@ -53,7 +54,7 @@ export async function measureLatency(plan: Plan, log: (line: string) => void): P
       path: probe.path,
       kind: probe.kind,
       size: SIZE,
-      results: { ours: toResult(r.ours), gvproxy: toResult(r.gvproxy) },
+      results: { ours: toLatencyResult(r.ours), gvproxy: toLatencyResult(r.gvproxy) },
       // Above 1 means ours answers faster.
       p50Ratio: pairedRatio(r.gvproxy.map((x) => x.p50Us), r.ours.map((x) => x.p50Us)),
     };

@@ -167,7 +167,75 @@ export interface KernelCeiling {
   relayCpuPerGB?: Summary;
 }
 
+/** RR or connect+request+close with the kernel guest, ours and gvproxy paired per run. */
+export interface KernelLatencyCell {
+  path: LatencyPath;
+  kind: LatencyKind;
+  size: number;
+  ours: LatencyResult;
+  gvproxy: LatencyResult;
+  /** gvproxy p50 / ours p50 per pair of runs: above 1 means ours is faster. */
+  p50Ratio: Summary;
+  runs: number;
+}
+
+/** The same peers between two namespaces with no network between them. */
+export interface KernelLatencyCeiling {
+  pair: KernelCeiling["kind"];
+  kind: LatencyKind;
+  p50Us: Summary;
+  p99Us: Summary;
+  rate: Summary;
+}
+
+/** The highest UDP rate with < 1% loss (iperf3 -u) for one datagram size and direction. */
+export interface KernelUdpCell {
+  /** Datagram payload bytes. */
+  size: number;
+  direction: Direction;
+  ours: { gbps: Summary; pps: Summary };
+  gvproxy: { gbps: Summary; pps: Summary };
+  /** ours / gvproxy rate per pair of runs. */
+  ratio: Summary;
+  runs: number;
+}
+
+export interface KernelUdpCeiling {
+  pair: KernelCeiling["kind"];
+  size: number;
+  gbps: number;
+  pps: number;
+}
+
+/**
+ * Many kernel guests on many backends of one Bun process at once, each lane running a
+ * bulk transfer and an RR loop (bench/kernel-scale.ts, opt-in).
+ */
+export interface KernelScale {
+  lanes: number;
+  seconds: number;
+  /** Every lane's bulk Gbit/s, lane order. */
+  laneGbps: number[];
+  totalGbps: number;
+  /** Jain's fairness index of laneGbps: 1 = all equal, 1/lanes = one lane has it all. */
+  jain: number;
+  /** RR 64 B under that load, all lanes' samples together. */
+  rr: { p50Us: number; p99Us: number; samples: number };
+  /** Lanes whose bulk transfer or RR loop failed (with why). */
+  failures: string[];
+  /** The host process before the backends were made and after they were closed. */
+  fds: { before: number; after: number };
+  goroutines?: { before: number; after: number };
+  /** CPU seconds of the host process per GB moved in total. */
+  networkCpuPerGB: number;
+}
+
 export interface KernelGuestResults {
   cells: KernelCell[];
   ceilings: KernelCeiling[];
+  latency?: KernelLatencyCell[];
+  latencyCeilings?: KernelLatencyCeiling[];
+  udp?: KernelUdpCell[];
+  udpCeilings?: KernelUdpCeiling[];
+  scale?: KernelScale;
 }
