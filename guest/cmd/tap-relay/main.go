@@ -14,10 +14,11 @@
 // outlives the process that started it. The device is not persistent: it disappears
 // when the relay exits. Addresses, MTU and MAC are the caller's to set with `ip link`.
 //
-// The relay is built to cost little CPU per byte: device → socket, it drains every
-// frame the device has queued (non-blocking reads) into one buffer and sends them with a
-// single write; socket → device, it reads the stream in large chunks and hands the
-// device one frame per write (a TAP takes exactly one frame per write).
+// The relay is built to cost little CPU per byte and per round trip: one OS thread
+// polls the device and the socket (loop.go); device → socket, it drains every frame the
+// device has queued (non-blocking reads) into one buffer and sends them with a single
+// write; socket → device, it reads the stream in large chunks and hands the device one
+// frame per write (a TAP takes exactly one frame per write).
 package main
 
 import (
@@ -28,6 +29,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 
 	"bun-gvproxy/framing"
 )
@@ -89,21 +91,41 @@ func run(args []string) error {
 	if err := json.NewEncoder(os.Stdout).Encode(map[string]string{"ready": o.tap}); err != nil {
 		return fmt.Errorf("report ready: %w", err)
 	}
-	done := make(chan error, 3)
-	go func() { _, _ = io.Copy(io.Discard, os.Stdin); done <- nil }()
 	if o.protocol == "qemu" {
-		go func() { done <- streamToTap(conn, dev) }()
-		go func() { done <- tapToStream(dev, conn) }()
+		err = relayStream(dev, conn.(*net.UnixConn))
 	} else {
-		dg := conn.(*net.UnixConn)
-		go func() { done <- datagramsToTap(dg, dev) }()
-		go func() { done <- tapToDatagrams(dev, dg) }()
+		err = relayDatagrams(dev, conn.(*net.UnixConn))
 	}
-	err = <-done
 	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return err
+}
+
+// relayStream runs the stream relay on this goroutine's own OS thread (streamLoop).
+// The socket's descriptor is used with raw syscalls from here on; Go's poller never
+// waits on it, since nothing calls conn's methods again before it is closed.
+func relayStream(dev *tap, conn *net.UnixConn) error {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("VM socket descriptor: %w", err)
+	}
+	sock := -1
+	if err := raw.Control(func(fd uintptr) { sock = int(fd) }); err != nil {
+		return fmt.Errorf("VM socket descriptor: %w", err)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return newStreamLoop(dev.fd, sock, int(os.Stdin.Fd())).run()
+}
+
+// relayDatagrams relays vfkit datagrams with one goroutine each way.
+func relayDatagrams(dev *tap, conn *net.UnixConn) error {
+	done := make(chan error, 3)
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); done <- nil }()
+	go func() { done <- datagramsToTap(conn, dev) }()
+	go func() { done <- tapToDatagrams(dev, conn) }()
+	return <-done
 }
 
 // dial connects (or, with -listen, accepts one peer) and returns the socket and what
