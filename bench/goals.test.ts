@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { checkGoals } from "./goals.ts";
-import type { BenchResults, ThroughputCell } from "./model.ts";
+import type { BenchResults, KernelCell, KernelLatencyCell, ThroughputCell } from "./model.ts";
 import { pairedRatio, summarize } from "./stats.ts";
 
 function results(parts: Partial<BenchResults>): BenchResults {
@@ -63,6 +63,32 @@ describe("checkGoals", () => {
     const slow = byGoal(results({ controlPlane: controlPlane(12.5) }));
     expect(slow.get("create+destroy p50")?.distance).toBe("2.50x over");
     expect(slow.get("RSS per idle instance (100 instances)")?.met).toBe(false);
+  });
+
+  test("kernel guest: network CPU per GB (2.0 at MTU 1500, 0.8 at 65520), 3x gvproxy at 1500, RR at half gvproxy's p50 and 100 µs, UDP 2x", () => {
+    const side = (gbps: number, cpu: number) => ({ gbps: summarize([gbps]), networkCpuPerGB: summarize([cpu]), relayCpuPerGB: summarize([1]) });
+    const kcell = (mtu: number, cpu: number, ratio: number): KernelCell => ({ direction: "guest-to-host", mtu, streams: 1, ours: side(ratio, cpu), gvproxy: side(1, 9), ratio: summarize([ratio]), runs: 1 });
+    const latency = (kind: "rr" | "crr", ours: number, gvproxy: number): KernelLatencyCell => {
+      const res = (p50: number) => ({ p50Us: summarize([p50]), p99Us: summarize([p50 * 2]), rate: summarize([1e6 / p50]), errors: 0 });
+      return { path: "nat", kind, size: 64, ours: res(ours), gvproxy: res(gvproxy), p50Ratio: pairedRatio([gvproxy], [ours]), runs: 1 };
+    };
+    const goals = byGoal(
+      results({
+        kernelGuest: {
+          cells: [kcell(1500, 2.5, 3.3), kcell(65520, 0.6, 2)],
+          ceilings: [],
+          latency: [latency("rr", 120, 300), latency("crr", 600, 900)],
+          udp: [{ size: 64, direction: "guest-to-host", ours: { gbps: summarize([0.1]), pps: summarize([1]) }, gvproxy: { gbps: summarize([0.04]), pps: summarize([1]) }, ratio: summarize([2.5]), runs: 1 }],
+        },
+      }),
+    );
+    expect(goals.get("network CPU, kernel guest, guest-to-host, MTU 1500, 1 stream(s)")?.distance).toBe("1.25x over");
+    expect(goals.get("network CPU, kernel guest, guest-to-host, MTU 65520, 1 stream(s)")?.met).toBe(true);
+    expect(goals.get("ours / gvproxy, kernel guest, guest-to-host, MTU 1500, 1 stream(s)")?.met).toBe(true);
+    expect(goals.get("kernel guest, RR via nat: gvproxy p50 / ours p50")?.met).toBe(true);
+    expect(goals.get("kernel guest, RR p50 via nat")?.distance).toBe("1.20x over");
+    expect(goals.get("kernel guest, connect+request+close via nat: gvproxy p50 / ours p50")?.distance).toBe("needs 1.33x more");
+    expect(goals.get("kernel guest, UDP 64 B guest-to-host: ours / gvproxy highest rate")?.met).toBe(true);
   });
 
   test("no measurements, no goals: nothing is claimed for what did not run", () => {

@@ -78,6 +78,26 @@ function eventStreamGoals(r: BenchResults): GoalCheck[] {
   ];
 }
 
+/** Issue 14's goals, on the kernel-guest cells. */
+function kernelGuestGoals(r: BenchResults): GoalCheck[] {
+  const k = r.kernelGuest;
+  if (!k) return [];
+  const out: GoalCheck[] = [];
+  for (const c of k.cells) {
+    const where = `kernel guest, ${c.direction}, MTU ${c.mtu}, ${c.streams} stream(s)`;
+    if (c.mtu === 1500) out.push(atMost(`network CPU, ${where}`, c.ours.networkCpuPerGB.median, 2, " s/GB"));
+    if (c.mtu === 65520) out.push(atMost(`network CPU, ${where}`, c.ours.networkCpuPerGB.median, 0.8, " s/GB"));
+    if (c.mtu === 1500) out.push(atLeast(`ours / gvproxy, ${where}`, c.ratio.median, 3, "x"));
+  }
+  for (const c of k.latency ?? []) {
+    const what = c.kind === "rr" ? "RR" : "connect+request+close";
+    out.push(atLeast(`kernel guest, ${what} via ${c.path}: gvproxy p50 / ours p50`, c.p50Ratio.median, 2, "x"));
+    if (c.kind === "rr") out.push(atMost(`kernel guest, RR p50 via ${c.path}`, c.ours.p50Us.median, 100, " µs"));
+  }
+  for (const c of k.udp ?? []) out.push(atLeast(`kernel guest, UDP ${c.size} B ${c.direction}: ours / gvproxy highest rate`, c.ratio.median, 2, "x"));
+  return out;
+}
+
 export function checkGoals(r: BenchResults): GoalCheck[] {
-  return [...throughputGoals(r), ...latencyGoals(r), ...controlPlaneGoals(r), ...logBridgeGoals(r), ...eventStreamGoals(r)];
+  return [...throughputGoals(r), ...latencyGoals(r), ...controlPlaneGoals(r), ...logBridgeGoals(r), ...eventStreamGoals(r), ...kernelGuestGoals(r)];
 }

@@ -65,10 +65,11 @@ export async function measureKernelGuest(plan: Plan, log: (line: string) => void
     entry[s.kind].push(s);
     samples.set(key, entry);
   };
-  for (let runIndex = 0; runIndex < plan.runs; runIndex++) {
+  const runs = kernelRuns(plan);
+  for (let runIndex = 0; runIndex < runs; runIndex++) {
     for (const mtu of plan.mtus) {
       for (const kind of interleaved<NetworkKind>(runIndex, "ours", "gvproxy")) {
-        log(`kernel guest: run ${runIndex + 1}/${plan.runs}, MTU ${mtu}, ${kind}`);
+        log(`kernel guest: run ${runIndex + 1}/${runs}, MTU ${mtu}, ${kind}`);
         await measureOn(kind, mtu, plan, record);
       }
     }
@@ -84,22 +85,30 @@ export async function measureKernelGuest(plan: Plan, log: (line: string) => void
   for (const mtu of plan.mtus) {
     for (const kind of ["veth", "relay-pair"] as const) {
       log(`kernel guest ceiling: ${kind}, MTU ${mtu}`);
-      const runs = [];
-      for (let i = 0; i < Math.max(1, Math.min(plan.runs, 3)); i++) runs.push(await ceiling(kind, mtu, plan.seconds));
+      const measured = [];
+      for (let i = 0; i < runs; i++) measured.push(await ceiling(kind, mtu, plan.seconds));
       ceilings.push({
         kind,
         mtu,
-        gbps: summarize(runs.map((r) => r.gbps)),
-        ...(kind === "relay-pair" ? { relayCpuPerGB: summarize(runs.map((r) => r.relayCpuPerGB ?? 0)) } : {}),
+        gbps: summarize(measured.map((r) => r.gbps)),
+        ...(kind === "relay-pair" ? { relayCpuPerGB: summarize(measured.map((r) => r.relayCpuPerGB ?? 0)) } : {}),
       });
     }
   }
-  const latency = await measureKernelLatency(plan, plan.runs, log);
+  const latency = await measureKernelLatency(plan, runs, log);
   const udp = await measureKernelUdp(udpPlanFor(plan), log);
   return { cells, ceilings, latency: latency.cells, latencyCeilings: latency.ceilings, udp: udp.cells, udpCeilings: udp.ceilings };
 }
 
+/**
+ * Runs of every kernel-guest cell: three in the full run (paired medians still), so
+ * the section (TCP, latency, UDP and the ceilings) stays near seven minutes.
+ */
+function kernelRuns(plan: Plan): number {
+  return plan.quick ? 1 : Math.min(plan.runs, 3);
+}
+
 /** The UDP search's budget: each probe is an iperf3 run, so fewer runs than the TCP cells. */
 function udpPlanFor(plan: Plan): UdpPlan {
-  return plan.quick ? { runs: 1, probeSeconds: 1, steps: 3 } : { runs: Math.min(plan.runs, 3), probeSeconds: 1, steps: 4 };
+  return plan.quick ? { runs: 1, probeSeconds: 1, steps: 3 } : { runs: kernelRuns(plan), probeSeconds: 1, steps: 4 };
 }

@@ -2,7 +2,8 @@
 // bench/results/. The JSON is the source of truth; tables and chart derive from it.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { num, ratio, table, withRange } from "./format.ts";
-import type { BenchResults, Ceilings, ControlPlane, EventStream, KernelGuestResults, LatencyCell, LogBridge, ThroughputCell } from "./model.ts";
+import type { BenchResults, Ceilings, ControlPlane, EventStream, KernelCeiling, KernelGuestResults, KernelScale, LatencyCell, LogBridge, ThroughputCell } from "./model.ts";
+import type { Summary } from "./stats.ts";
 
 export const RESULTS_DIR = new URL("./results/", import.meta.url).pathname;
 
@@ -41,7 +42,49 @@ function kernelGuestTables(k: KernelGuestResults): string {
     ["ceiling", "MTU", "Gbit/s", "relay CPU s/GB (both relays)"],
     k.ceilings.map((c) => [c.kind === "veth" ? "veth between two namespaces" : "two relays joined by one socket", String(c.mtu), withRange(c.gbps), c.relayCpuPerGB ? num(c.relayCpuPerGB.median) : "–"]),
   );
-  return `${cells}\n\nCeilings (iperf3, 1 stream, namespace to namespace):\n\n${ceilings}`;
+  const parts = [cells, "Ceilings (iperf3, 1 stream, namespace to namespace):", ceilings];
+  if (k.latency?.length) parts.push("Latency (64 B, MTU 1500; the Go peer in the namespace is the guest side):", kernelLatencyTable(k));
+  if (k.udp?.length) parts.push("UDP (iperf3 -u, MTU 1500): the highest rate with < 1% loss:", kernelUdpTable(k));
+  if (k.scale) parts.push(`Scale (${k.scale.lanes} kernel guests on ${k.scale.lanes} backends of one Bun process, each a bulk transfer and an RR loop at once, ${k.scale.seconds} s):`, kernelScaleTable(k.scale));
+  return parts.join("\n\n");
+}
+
+const pairName = (p: KernelCeiling["kind"]) => (p === "veth" ? "veth between two namespaces" : "two relays joined by one socket");
+
+function kernelLatencyTable(k: KernelGuestResults): string {
+  const rows: string[][] = [];
+  for (const c of k.latency ?? []) {
+    const what = c.kind === "rr" ? `RR ${c.size} B, kept connection` : `connect+${c.size} B request+close`;
+    rows.push([c.path, what, "ours", withRange(c.ours.p50Us), withRange(c.ours.p99Us), withRange(c.ours.rate), ratio(c.p50Ratio)]);
+    rows.push([c.path, what, "gvproxy", withRange(c.gvproxy.p50Us), withRange(c.gvproxy.p99Us), withRange(c.gvproxy.rate), ""]);
+  }
+  for (const c of k.latencyCeilings ?? []) {
+    rows.push([pairName(c.pair), c.kind === "rr" ? "RR 64 B, kept connection" : "connect+64 B request+close", "ceiling", withRange(c.p50Us), withRange(c.p99Us), withRange(c.rate), ""]);
+  }
+  return table(["path", "what", "network", "p50 µs", "p99 µs", "per second", "gvproxy p50 / ours p50"], rows);
+}
+
+function kernelUdpTable(k: KernelGuestResults): string {
+  const mbps = (s: Summary) => withRange({ ...s, median: s.median * 1e3, min: s.min * 1e3, max: s.max * 1e3 });
+  const kpps = (s: Summary) => withRange({ ...s, median: s.median / 1e3, min: s.min / 1e3, max: s.max / 1e3 });
+  const rows = (k.udp ?? []).map((c) => [`${c.size} B`, c.direction, `${mbps(c.ours.gbps)} Mbit/s, ${kpps(c.ours.pps)} kpps`, `${mbps(c.gvproxy.gbps)} Mbit/s, ${kpps(c.gvproxy.pps)} kpps`, ratio(c.ratio)]);
+  for (const c of k.udpCeilings ?? []) rows.push([`${c.size} B`, pairName(c.pair), `${num(c.gbps * 1e3)} Mbit/s, ${num(c.pps / 1e3)} kpps`, "", ""]);
+  return table(["datagram", "direction", "ours", "gvproxy", "ours / gvproxy"], rows);
+}
+
+function kernelScaleTable(s: KernelScale): string {
+  return table(
+    ["scale", "measured"],
+    [
+      ["total bulk throughput", `${num(s.totalGbps)} Gbit/s (lanes ${num(Math.min(...s.laneGbps))}–${num(Math.max(...s.laneGbps))})`],
+      ["Jain's fairness index of the lanes", s.jain.toFixed(3)],
+      ["RR 64 B under that load (all lanes)", `p50 ${num(s.rr.p50Us)} µs, p99 ${num(s.rr.p99Us)} µs (${s.rr.samples.toLocaleString("en-US")} round trips)`],
+      ["network CPU (the Bun process)", `${num(s.networkCpuPerGB)} s/GB`],
+      ["file descriptors before / after", `${s.fds.before} / ${s.fds.after}`],
+      ["goroutines before / after", s.goroutines ? `${s.goroutines.before} / ${s.goroutines.after}` : "–"],
+      ["lanes that failed", s.failures.length ? s.failures.join("; ") : "none"],
+    ],
+  );
 }
 
 function latencyTable(cells: readonly LatencyCell[]): string {
@@ -127,7 +170,7 @@ export function renderReport(r: BenchResults): string {
   if (r.controlPlane) parts.push("### Control plane", controlPlaneTable(r.controlPlane));
   if (r.logBridge) parts.push("### Log bridge", logBridgeTable(r.logBridge));
   if (r.eventStream) parts.push("### Event stream", eventStreamTable(r.eventStream));
-  if (r.kernelGuest) parts.push("### Kernel guest (iperf3 TCP through the NAT)", kernelGuestTables(r.kernelGuest));
+  if (r.kernelGuest) parts.push("### Kernel guest (the Linux kernel as the guest, through the NAT)", kernelGuestTables(r.kernelGuest));
   if (r.skipped.length) parts.push("### Not measured", r.skipped.map((s) => `- ${s}`).join("\n"));
   return parts.join("\n\n") + "\n";
 }
