@@ -82,7 +82,7 @@ demo: build
 	$(BUN) examples/demo.ts --vm=$(VM)
 
 bench: build gvproxy
-	$(BUN) bench/run.ts $(if $(QUICK),--quick,)
+	$(BUN) bench/run.ts $(if $(QUICK),--quick,) $(if $(SCALE),--scale,)
 
 # Each Go fuzz target for FUZZTIME (go test runs one -fuzz target per invocation). The
 # seed corpora run on every `go test`, so CI covers them without this target.

@@ -70,29 +70,36 @@ async function ceiling(pair: PairKind, plan: Plan): Promise<Record<LatencyKind, 
   });
 }
 
-/** RR and CRR through each network with the kernel guest, then the namespace-pair ceilings. */
-export async function measureKernelLatency(plan: Plan, runs: number, log: (line: string) => void): Promise<{ cells: KernelLatencyCell[]; ceilings: KernelLatencyCeiling[] }> {
-  const samples = new Map<string, { path: LatencyPath; kind: LatencyKind; ours: LatencyRun[]; gvproxy: LatencyRun[] }>();
+/**
+ * RR and CRR through each network with the kernel guest, then the namespace-pair
+ * ceilings. A run that fails on one network is reported and left out of the pairs.
+ */
+export async function measureKernelLatency(plan: Plan, runs: number, log: (line: string) => void): Promise<{ cells: KernelLatencyCell[]; ceilings: KernelLatencyCeiling[]; failures: string[] }> {
+  const samples = new Map<string, { path: LatencyPath; kind: LatencyKind; ours: (LatencyRun | undefined)[]; gvproxy: (LatencyRun | undefined)[] }>();
+  const failures: string[] = [];
   for (let run = 0; run < runs; run++) {
     for (const net of interleaved<NetworkName>(run, "ours", "gvproxy")) {
       await measureOn(net, plan, (path, kind, r) => {
         const entry = samples.get(`${path}/${kind}`) ?? { path, kind, ours: [], gvproxy: [] };
-        entry[net].push(r);
+        entry[net][run] = r;
         samples.set(`${path}/${kind}`, entry);
         log(`kernel guest latency run ${run + 1}/${runs} ${net} ${kind} via ${path}: p50 ${r.p50Us.toFixed(0)} µs, p99 ${r.p99Us.toFixed(0)} µs`);
+      }).catch((error: unknown) => {
+        const why = `latency ${net}, run ${run + 1}: ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}`;
+        failures.push(why);
+        log(`kernel guest ${why}`);
       });
     }
   }
-  const cells: KernelLatencyCell[] = [...samples.values()].map((s) => ({
-    path: s.path,
-    kind: s.kind,
-    size: SIZE,
-    ours: toLatencyResult(s.ours),
-    gvproxy: toLatencyResult(s.gvproxy),
-    // Above 1 means ours answers faster.
-    p50Ratio: pairedRatio(s.gvproxy.map((x) => x.p50Us), s.ours.map((x) => x.p50Us)),
-    runs: s.ours.length,
-  }));
+  const cells: KernelLatencyCell[] = [];
+  for (const s of samples.values()) {
+    const paired = s.ours.flatMap((o, i) => (o !== undefined && s.gvproxy[i] !== undefined ? [[o, s.gvproxy[i]] as const] : []));
+    if (paired.length === 0) continue;
+    const ours = paired.map(([o]) => o);
+    const gvproxy = paired.map(([, g]) => g);
+    // p50Ratio above 1 means ours answers faster.
+    cells.push({ path: s.path, kind: s.kind, size: SIZE, ours: toLatencyResult(ours), gvproxy: toLatencyResult(gvproxy), p50Ratio: pairedRatio(gvproxy.map((x) => x.p50Us), ours.map((x) => x.p50Us)), runs: paired.length });
+  }
   const ceilings: KernelLatencyCeiling[] = [];
   for (const pair of ["veth", "relay-pair"] as const) {
     const byKind: Record<LatencyKind, LatencyRun[]> = { rr: [], crr: [] };
@@ -105,5 +112,5 @@ export async function measureKernelLatency(plan: Plan, runs: number, log: (line:
       ceilings.push({ pair, kind, p50Us: summarize(byKind[kind].map((r) => r.p50Us)), p99Us: summarize(byKind[kind].map((r) => r.p99Us)), rate: summarize(byKind[kind].map((r) => r.perSecond)) });
     }
   }
-  return { cells, ceilings };
+  return { cells, ceilings, failures };
 }

@@ -20,19 +20,27 @@ type CellKey = Pick<KernelCell, "direction" | "mtu" | "streams">;
 type Direction = "guest-to-host" | "host-to-guest";
 const DIRECTIONS: readonly Direction[] = ["guest-to-host", "host-to-guest"];
 
-/** One network + kernel guest at one MTU; every cell of that MTU runs on it. */
-async function measureOn(kind: NetworkKind, mtu: number, plan: Plan, record: (cell: CellKey, sample: Sample) => void): Promise<void> {
+/**
+ * One network + kernel guest at one MTU; every cell of that MTU runs on it. A cell whose
+ * iperf3 fails (gvproxy has dropped iperf3's control connection under 4 reverse streams)
+ * is tried once more, then recorded as failed: the run goes on.
+ */
+async function measureOn(kind: NetworkKind, mtu: number, plan: Plan, record: (cell: CellKey, sample: Sample | Error) => void): Promise<void> {
   await withKernelGuest(kind, mtu, [], async (g, pid) => {
+    const once = async (direction: Direction, streams: number): Promise<Sample> => {
+      // A fresh server per cell: iperf3 -s keeps no state worth sharing between tests.
+      const server = await iperfServer(hostSpawn, "127.0.0.1");
+      const netCpu0 = cpuSeconds(pid);
+      const relayCpu0 = g.relay.cpuSeconds();
+      const r = await iperfTcp((argv) => g.spawn(argv), HOST_LOOPBACK_IP, server.port, plan.seconds, streams, direction === "host-to-guest").finally(server.stop);
+      const netCpu = cpuSeconds(pid) - netCpu0;
+      const relayCpu = g.relay.cpuSeconds() - relayCpu0;
+      return { kind, gbps: r.gbps, networkCpuPerGB: (netCpu / r.bytes) * 1e9, relayCpuPerGB: (relayCpu / r.bytes) * 1e9 };
+    };
     for (const direction of DIRECTIONS) {
       for (const streams of plan.streams) {
-        // A fresh server per cell: iperf3 -s keeps no state worth sharing between tests.
-        const server = await iperfServer(hostSpawn, "127.0.0.1");
-        const netCpu0 = cpuSeconds(pid);
-        const relayCpu0 = g.relay.cpuSeconds();
-        const r = await iperfTcp((argv) => g.spawn(argv), HOST_LOOPBACK_IP, server.port, plan.seconds, streams, direction === "host-to-guest").finally(server.stop);
-        const netCpu = cpuSeconds(pid) - netCpu0;
-        const relayCpu = g.relay.cpuSeconds() - relayCpu0;
-        record({ direction, mtu, streams }, { kind, gbps: r.gbps, networkCpuPerGB: (netCpu / r.bytes) * 1e9, relayCpuPerGB: (relayCpu / r.bytes) * 1e9 });
+        const sample = await once(direction, streams).catch(() => once(direction, streams)).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+        record({ direction, mtu, streams }, sample);
       }
     }
   });
@@ -58,29 +66,37 @@ async function ceiling(kind: KernelCeiling["kind"], mtu: number, seconds: number
 }
 
 export async function measureKernelGuest(plan: Plan, log: (line: string) => void): Promise<KernelGuestResults> {
-  const samples = new Map<string, { cell: CellKey; ours: Sample[]; gvproxy: Sample[] }>();
-  const record = (cell: CellKey, s: Sample) => {
-    const key = `${cell.direction}/${cell.mtu}/${cell.streams}`;
-    const entry = samples.get(key) ?? { cell, ours: [], gvproxy: [] };
-    entry[s.kind].push(s);
-    samples.set(key, entry);
-  };
+  // Per cell, each network's sample of every run (undefined where it failed): only the
+  // runs both networks completed are paired.
+  const samples = new Map<string, { cell: CellKey; ours: (Sample | undefined)[]; gvproxy: (Sample | undefined)[] }>();
+  const failures: string[] = [];
   const runs = kernelRuns(plan);
   for (let runIndex = 0; runIndex < runs; runIndex++) {
     for (const mtu of plan.mtus) {
       for (const kind of interleaved<NetworkKind>(runIndex, "ours", "gvproxy")) {
         log(`kernel guest: run ${runIndex + 1}/${runs}, MTU ${mtu}, ${kind}`);
-        await measureOn(kind, mtu, plan, record);
+        await measureOn(kind, mtu, plan, (cell, s) => {
+          const key = `${cell.direction}/${cell.mtu}/${cell.streams}`;
+          const entry = samples.get(key) ?? { cell, ours: [], gvproxy: [] };
+          entry[kind][runIndex] = s instanceof Error ? undefined : s;
+          samples.set(key, entry);
+          if (s instanceof Error) {
+            failures.push(`TCP ${key} ${kind}, run ${runIndex + 1}: ${s.message.split("\n")[0]}`);
+            log(`kernel guest: ${kind} ${key} failed: ${s.message.split("\n")[0]}`);
+          }
+        });
       }
     }
   }
-  const cells: KernelCell[] = [...samples.values()].map(({ cell, ours, gvproxy }) => ({
-    ...cell,
-    ours: { gbps: summarize(ours.map((s) => s.gbps)), networkCpuPerGB: summarize(ours.map((s) => s.networkCpuPerGB)), relayCpuPerGB: summarize(ours.map((s) => s.relayCpuPerGB)) },
-    gvproxy: { gbps: summarize(gvproxy.map((s) => s.gbps)), networkCpuPerGB: summarize(gvproxy.map((s) => s.networkCpuPerGB)), relayCpuPerGB: summarize(gvproxy.map((s) => s.relayCpuPerGB)) },
-    ratio: pairedRatio(ours.map((s) => s.gbps), gvproxy.map((s) => s.gbps)),
-    runs: ours.length,
-  }));
+  const cells: KernelCell[] = [];
+  for (const { cell, ours: o, gvproxy: v } of samples.values()) {
+    const paired = o.flatMap((s, i) => (s !== undefined && v[i] !== undefined ? [[s, v[i]] as const] : []));
+    if (paired.length === 0) continue;
+    const ours = paired.map(([s]) => s);
+    const gvproxy = paired.map(([, s]) => s);
+    const side = (list: Sample[]) => ({ gbps: summarize(list.map((s) => s.gbps)), networkCpuPerGB: summarize(list.map((s) => s.networkCpuPerGB)), relayCpuPerGB: summarize(list.map((s) => s.relayCpuPerGB)) });
+    cells.push({ ...cell, ours: side(ours), gvproxy: side(gvproxy), ratio: pairedRatio(ours.map((s) => s.gbps), gvproxy.map((s) => s.gbps)), runs: paired.length });
+  }
   const ceilings: KernelCeiling[] = [];
   for (const mtu of plan.mtus) {
     for (const kind of ["veth", "relay-pair"] as const) {
@@ -97,7 +113,7 @@ export async function measureKernelGuest(plan: Plan, log: (line: string) => void
   }
   const latency = await measureKernelLatency(plan, runs, log);
   const udp = await measureKernelUdp(udpPlanFor(plan), log);
-  return { cells, ceilings, latency: latency.cells, latencyCeilings: latency.ceilings, udp: udp.cells, udpCeilings: udp.ceilings };
+  return { cells, ceilings, latency: latency.cells, latencyCeilings: latency.ceilings, udp: udp.cells, udpCeilings: udp.ceilings, failures: [...failures, ...latency.failures] };
 }
 
 /**

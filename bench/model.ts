@@ -132,6 +132,7 @@ export interface BenchResults {
   logBridge?: LogBridge;
   eventStream?: EventStream;
   kernelGuest?: KernelGuestResults;
+  kernelScale?: KernelScale;
   goals: GoalCheck[];
   /** Parts that could not run, and why. */
   skipped: string[];
@@ -237,5 +238,6 @@ export interface KernelGuestResults {
   latencyCeilings?: KernelLatencyCeiling[];
   udp?: KernelUdpCell[];
   udpCeilings?: KernelUdpCeiling[];
-  scale?: KernelScale;
+  /** Cells of a run that failed (and so were left out of the pairs), with why. */
+  failures?: string[];
 }

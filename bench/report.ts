@@ -45,7 +45,7 @@ function kernelGuestTables(k: KernelGuestResults): string {
   const parts = [cells, "Ceilings (iperf3, 1 stream, namespace to namespace):", ceilings];
   if (k.latency?.length) parts.push("Latency (64 B, MTU 1500; the Go peer in the namespace is the guest side):", kernelLatencyTable(k));
   if (k.udp?.length) parts.push("UDP (iperf3 -u, MTU 1500): the highest rate with < 1% loss:", kernelUdpTable(k));
-  if (k.scale) parts.push(`Scale (${k.scale.lanes} kernel guests on ${k.scale.lanes} backends of one Bun process, each a bulk transfer and an RR loop at once, ${k.scale.seconds} s):`, kernelScaleTable(k.scale));
+  if (k.failures?.length) parts.push(`Left out of the pairs (failed):\n\n${k.failures.map((f) => `- ${f}`).join("\n")}`);
   return parts.join("\n\n");
 }
 
@@ -171,6 +171,10 @@ export function renderReport(r: BenchResults): string {
   if (r.logBridge) parts.push("### Log bridge", logBridgeTable(r.logBridge));
   if (r.eventStream) parts.push("### Event stream", eventStreamTable(r.eventStream));
   if (r.kernelGuest) parts.push("### Kernel guest (the Linux kernel as the guest, through the NAT)", kernelGuestTables(r.kernelGuest));
+  if (r.kernelScale) {
+    const s = r.kernelScale;
+    parts.push(`### Kernel guests at scale (${s.lanes} guests on ${s.lanes} backends of one Bun process, each a bulk transfer and an RR loop at once, ${s.seconds} s)`, kernelScaleTable(s));
+  }
   if (r.skipped.length) parts.push("### Not measured", r.skipped.map((s) => `- ${s}`).join("\n"));
   return parts.join("\n\n") + "\n";
 }

@@ -3,7 +3,8 @@
 // then writes bench/results/<full|quick>.{json,md} and the throughput chart (SVG).
 //
 // Sections: ceilings, throughput, latency, control-plane, log-bridge, events, kernel-guest
-// (skipped with a message where namespaces and TAP devices cannot be made). A section that
+// (skipped with a message where namespaces and TAP devices cannot be made), and the
+// opt-in kernel-scale (--scale or --only=kernel-scale: 64 kernel guests at once). A section that
 // fails is reported under "Not measured" with its error; the others still run.
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
@@ -14,6 +15,7 @@ import { checkGoals } from "./goals.ts";
 import { measureLatency } from "./latency.ts";
 import { measureEventStream } from "./events.ts";
 import { measureKernelGuest } from "./kernel.ts";
+import { measureKernelScale } from "./kernel-scale.ts";
 import { kernelCellsUnavailable } from "./kernel-testbed.ts";
 import { measureLogBridge } from "./log-bridge.ts";
 import type { BenchResults, Meta } from "./model.ts";
@@ -23,13 +25,15 @@ import { missingArtifact, removeSnapshot, snapshotArtifacts, type Artifacts } fr
 import { renderReport, RESULTS_DIR, writeResults } from "./report.ts";
 import { measureThroughput } from "./throughput.ts";
 
-const SECTIONS = ["ceilings", "throughput", "latency", "control-plane", "log-bridge", "events", "kernel-guest"] as const;
+const SECTIONS = ["ceilings", "throughput", "latency", "control-plane", "log-bridge", "events", "kernel-guest", "kernel-scale"] as const;
 type Section = (typeof SECTIONS)[number];
+/** Sections that take long and run only when asked for (--scale, or by name in --only). */
+const OPT_IN: readonly Section[] = ["kernel-scale"];
 
 function parseArgs(argv: readonly string[]): { quick: boolean; only: Set<Section> } {
   const quick = argv.includes("--quick");
   const onlyArg = argv.find((a) => a.startsWith("--only="));
-  const only = new Set<Section>(SECTIONS);
+  const only = new Set<Section>(SECTIONS.filter((s) => !OPT_IN.includes(s) || argv.includes("--scale")));
   if (onlyArg) {
     only.clear();
     for (const s of onlyArg.slice("--only=".length).split(",")) {
@@ -72,13 +76,14 @@ function missingFor(section: Section): string | undefined {
     "log-bridge": ["guest", "gvproxy", "library"],
     events: ["guest", "library"],
     "kernel-guest": ["gvproxy", "library"],
+    "kernel-scale": ["library"],
   };
   return missingArtifact(needs[section]);
 }
 
 /** Runs one section; a missing binary or a failure is recorded, and the run goes on. */
 async function runSection(section: Section, measure: () => Promise<void>, results: BenchResults): Promise<void> {
-  const unavailable = section === "kernel-guest" ? kernelCellsUnavailable() : undefined;
+  const unavailable = section === "kernel-guest" || section === "kernel-scale" ? kernelCellsUnavailable() : undefined;
   if (unavailable !== undefined) {
     log(`${section} skipped: ${unavailable}`);
     results.skipped.push(`${section}: skipped: ${unavailable}`);
@@ -119,6 +124,7 @@ async function main(): Promise<void> {
     "log-bridge": async () => void (results.logBridge = await measureLogBridge(plan, log)),
     events: async () => void (results.eventStream = await measureEventStream(plan, log)),
     "kernel-guest": async () => void (results.kernelGuest = await measureKernelGuest(plan, log)),
+    "kernel-scale": async () => void (results.kernelScale = await measureKernelScale(plan.quick ? { lanes: 8, seconds: 3 } : { lanes: 64, seconds: 10 }, log)),
   };
   try {
     for (const section of SECTIONS) {
@@ -129,7 +135,8 @@ async function main(): Promise<void> {
   }
   results.goals = checkGoals(results);
   // A run of some sections only must not overwrite the results of a complete one.
-  const name = `${quick ? "quick" : "full"}${only.size < SECTIONS.length ? "-partial" : ""}`;
+  const complete = SECTIONS.every((s) => OPT_IN.includes(s) || only.has(s));
+  const name = `${quick ? "quick" : "full"}${complete ? "" : "-partial"}`;
   const written = writeResults(results, name);
   const svg = `${RESULTS_DIR}throughput${name === "full" ? "" : `-${name}`}.svg`;
   writeFileSync(svg, renderThroughputChart(results));

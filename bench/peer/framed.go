@@ -151,7 +151,7 @@ func runFramedRR(args []string) error {
 	// Buffered both ways so a frame is one write and usually one read, as in QEMU.
 	r := framing.NewStreamReader(echo.conn, 4096, anyFrame)
 	w := framing.NewStreamWriter(echo.conn, echo.frame+framing.PrefixSize, framing.MaxFrameSize)
-	res, err := timeRoundTrips(*count, func() error { return frameRoundTrip(r, w, out, buf) })
+	res, err := timeRoundTrips(*count, 0, func() error { return frameRoundTrip(r, w, out, buf) })
 	if err != nil {
 		return fmt.Errorf("%s: %w", echo.path, err)
 	}

@@ -31,6 +31,9 @@ type latencyFlags struct {
 	addr  string
 	size  int
 	count int
+	// for, when not zero, ends the run after that long even if count is not reached
+	// (an RR loop running beside a bulk transfer for as long as it does).
+	limit time.Duration
 }
 
 func parseLatencyFlags(name string, args []string) (latencyFlags, error) {
@@ -39,6 +42,7 @@ func parseLatencyFlags(name string, args []string) (latencyFlags, error) {
 	fs.StringVar(&f.addr, "connect", "", "TCP address of an echo server")
 	fs.IntVar(&f.size, "size", 64, "request and response size in bytes")
 	fs.IntVar(&f.count, "count", 1000, "requests")
+	fs.DurationVar(&f.limit, "for", 0, "stop after this long even if count is not reached (0: no limit)")
 	err := fs.Parse(args)
 	return f, err
 }
@@ -55,19 +59,22 @@ func runRR(args []string) error {
 	}
 	defer c.Close()
 	req, resp := make([]byte, f.size), make([]byte, f.size)
-	res, err := timeRoundTrips(f.count, func() error { return roundTrip(c, req, resp) })
+	res, err := timeRoundTrips(f.count, f.limit, func() error { return roundTrip(c, req, resp) })
 	if err != nil {
 		return err
 	}
 	return printJSON(res)
 }
 
-// timeRoundTrips runs roundTrip count times and records how long each took; the
-// first failure ends the run.
-func timeRoundTrips(count int, roundTrip func() error) (latencyResult, error) {
-	res := latencyResult{SamplesUs: make([]float64, 0, count)}
+// timeRoundTrips runs roundTrip count times (or until limit, when not zero, has
+// passed) and records how long each took; the first failure ends the run.
+func timeRoundTrips(count int, limit time.Duration, roundTrip func() error) (latencyResult, error) {
+	res := latencyResult{SamplesUs: make([]float64, 0, min(count, 1<<16))}
 	start := time.Now()
 	for range count {
+		if limit > 0 && time.Since(start) >= limit {
+			break
+		}
 		t := time.Now()
 		if err := roundTrip(); err != nil {
 			return latencyResult{}, err

@@ -26,6 +26,8 @@ const TEST_HOOK_SYMBOLS = {
   gvproxy_test_event_flood: { args: [FFIType.i64, FFIType.i32], returns: FFIType.i32 },
   /** Waits until every event-flood goroutine has finished. */
   gvproxy_test_event_flood_wait: { args: [], returns: FFIType.i32 },
+  /** The Go runtime's goroutine count now. */
+  gvproxy_test_goroutines: { args: [], returns: FFIType.i32 },
 } as const satisfies Record<string, FFIFunction>;
 
 /** The test hooks, typed from their table. */
