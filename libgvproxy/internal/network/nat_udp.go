@@ -24,6 +24,10 @@ const udpIdleTimeout = 90 * time.Second
 // udpBufferSize holds the largest UDP payload.
 const udpBufferSize = 65535
 
+// udpReceiveBuffer is what each side of a flow may queue before datagrams are dropped
+// (the host socket's is capped by net.core.rmem_max).
+const udpReceiveBuffer = 4 << 20
+
 // startNATUDP forwards the guest's outbound UDP flows: gVisor hands us the first
 // datagram of each (guest addr, guest port, dst addr, dst port) flow; we answer with an
 // endpoint connected to the guest and a host socket connected to the destination.
@@ -54,6 +58,10 @@ func (n *Network) openUDPFlow(r *udp.ForwarderRequest, src, hostAddr netip.AddrP
 		n.log.Debugf("nat udp: endpoint for %s: %s", hostAddr, tcpErr)
 		return
 	}
+	// Both receive buffers hold a burst that arrives while the relay is not scheduled
+	// (tens of milliseconds on a busy host): a small one drops datagrams a fast flow
+	// would otherwise deliver.
+	ep.SocketOptions().SetReceiveBufferSize(udpReceiveBuffer, true)
 	guestConn := gonet.NewUDPConn(&wq, ep)
 	// Dialing UDP never blocks, so it is safe on gVisor's packet-processing goroutine.
 	hostConn, err := net.Dial("udp", hostAddr.String())
@@ -61,6 +69,9 @@ func (n *Network) openUDPFlow(r *udp.ForwarderRequest, src, hostAddr netip.AddrP
 		n.log.Debugf("nat udp: dial %s: %v", hostAddr, err)
 		_ = guestConn.Close()
 		return
+	}
+	if uc, ok := hostConn.(*net.UDPConn); ok {
+		_ = uc.SetReadBuffer(udpReceiveBuffer)
 	}
 	flow := &udpFlow{a: guestConn, b: hostConn}
 	if !n.group.Go(func() {
@@ -102,17 +113,22 @@ func (n *Network) runUDPFlow(f *udpFlow) {
 	<-done
 }
 
-// relay copies datagrams src->dst. A read deadline that passes while the other
-// direction was active is extended, so only a flow idle both ways expires.
+// relay copies datagrams src->dst. The read deadline is set once and moved only when
+// it passes (to the idle timeout after the last datagram either way), not per
+// datagram: re-arming a timer for every read costs more than the copy. So only a flow
+// idle both ways expires.
 func (f *udpFlow) relay(dst, src net.Conn, copied *atomic.Uint64) {
 	defer f.close()
 	buf := make([]byte, udpBufferSize)
+	_ = src.SetReadDeadline(time.Unix(0, f.lastSeen.Load()).Add(udpIdleTimeout))
 	for {
-		last := time.Unix(0, f.lastSeen.Load())
-		_ = src.SetReadDeadline(last.Add(udpIdleTimeout))
 		nr, err := src.Read(buf)
 		if err != nil {
-			if isTransientUDP(err) || (isTimeout(err) && time.Since(time.Unix(0, f.lastSeen.Load())) < udpIdleTimeout) {
+			if isTransientUDP(err) {
+				continue
+			}
+			if last := time.Unix(0, f.lastSeen.Load()); isTimeout(err) && time.Since(last) < udpIdleTimeout {
+				_ = src.SetReadDeadline(last.Add(udpIdleTimeout))
 				continue
 			}
 			return
