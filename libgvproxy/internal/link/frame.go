@@ -53,6 +53,23 @@ func asProtocolError(err error) error {
 	return err
 }
 
+// frameReader yields a stream guest's frames, each a view the caller owns.
+type frameReader interface {
+	next() (*buffer.View, error)
+	// FrameBuffered reports whether next can return without reading the connection.
+	FrameBuffered() bool
+	release()
+}
+
+// newFrameReader picks the decoder for the guest's largest frame: slabs for small
+// frames, a view per frame for large ones.
+func newFrameReader(r io.Reader, maxFrame int) frameReader {
+	if maxFrame <= slabFrameMax {
+		return newSlabReader(r, maxFrame)
+	}
+	return newStreamReader(r, maxFrame)
+}
+
 // streamReader decodes a guest's QEMU stream framing into pooled views.
 type streamReader struct {
 	*framing.StreamReader
@@ -64,6 +81,9 @@ const streamReadBuffer = 256 << 10
 func newStreamReader(r io.Reader, maxFrame int) *streamReader {
 	return &streamReader{framing.NewStreamReader(r, streamReadBuffer, frameLimits(maxFrame))}
 }
+
+// release implements frameReader; the read buffer is garbage collected.
+func (s *streamReader) release() {}
 
 // next reads one frame into a pooled view the caller owns. The length is validated
 // before anything is allocated for it. io.EOF means the guest closed cleanly between

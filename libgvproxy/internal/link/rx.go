@@ -23,7 +23,8 @@ func (s *session) readLoop() error {
 // the stack the coalesced packets before the reader would wait for more, so the stack
 // processes one large segment per burst instead of one per frame.
 func (s *session) readStream() error {
-	r := newStreamReader(s.conn, s.e.maxFrame)
+	r := newFrameReader(s.conn, s.e.maxFrame)
+	defer r.release()
 	gro := newCoalescer()
 	defer s.e.flush(gro)
 	for {
