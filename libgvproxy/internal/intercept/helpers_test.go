@@ -88,7 +88,8 @@ func newHarness(t *testing.T, handler http.Handler, h2 bool, certName string, tr
 		Secrets: h.set.Load,
 		Log:     h,
 	})
-	t.Cleanup(h.icpt.Close)
+	go h.icpt.Run()
+	t.Cleanup(func() { _ = h.icpt.Close() })
 	return h
 }
 

@@ -65,7 +65,7 @@ type Interceptor struct {
 	reverse   *httputil.ReverseProxy
 }
 
-// New starts an interceptor; its goroutine ends with Close.
+// New makes an interceptor; Run serves it until Close.
 func New(opts Options) *Interceptor {
 	i := &Interceptor{opts: opts, listener: newConnListener()}
 	i.server = &http.Server{
@@ -75,14 +75,16 @@ func New(opts Options) *Interceptor {
 		ConnContext:       connContext,
 		ErrorLog:          log.New(logWriter{i}, "intercept: ", 0),
 	}
-	go func() { _ = i.server.Serve(i.listener) }()
 	return i
 }
 
-// Close ends every intercepted connection and the server.
-func (i *Interceptor) Close() {
+// Run serves intercepted connections until Close.
+func (i *Interceptor) Run() { _ = i.server.Serve(i.listener) }
+
+// Close ends every intercepted connection and makes Run return.
+func (i *Interceptor) Close() error {
 	_ = i.listener.Close()
-	_ = i.server.Close()
+	return i.server.Close()
 }
 
 // Serve takes over a guest connection whose first bytes (prefix, a ClientHello already

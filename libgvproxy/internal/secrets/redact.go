@@ -111,7 +111,7 @@ func (r *Redactor) scan(out, data []byte, final bool) (result, rest []byte) {
 	if final {
 		return append(out, data...), nil
 	}
-	keep := r.partialTail(data)
+	keep := partialSuffix(data, r.values)
 	return append(out, data[:len(data)-keep]...), data[len(data)-keep:]
 }
 
@@ -142,17 +142,3 @@ func (r *Redactor) longerMayFollow(tail []byte, k int) bool {
 	return false
 }
 
-// partialTail is the length of the longest suffix of data that is a proper prefix of
-// some value.
-func (r *Redactor) partialTail(data []byte) int {
-	best := 0
-	for _, v := range r.values {
-		for l := min(len(v)-1, len(data)); l > best; l-- {
-			if bytes.HasSuffix(data, v[:l]) {
-				best = l
-				break
-			}
-		}
-	}
-	return best
-}

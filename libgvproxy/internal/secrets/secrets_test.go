@@ -152,9 +152,34 @@ func TestRedactorHoldsBackOnlyAPossibleValueStart(t *testing.T) {
 	if err != nil || string(buf[:n]) != "data: hello\n\n" {
 		t.Fatalf("a chunk without a value start is delivered at once: %q, %v", buf[:n], err)
 	}
-	go func() { _, _ = pw.Write([]byte("x sk-real")); _, _ = pw.Write([]byte("-openai-0123456789 y")); _ = pw.Close() }()
+	go func() {
+		_, _ = pw.Write([]byte("x sk-real"))
+		_, _ = pw.Write([]byte("-openai-0123456789 y"))
+		_ = pw.Close()
+	}()
 	rest, _ := io.ReadAll(rd)
 	if string(rest) != "x GVP_OPENAI y" {
 		t.Fatalf("got %q", rest)
+	}
+}
+
+func TestGuardPlainStopsAPlaceholderBeforeAnyOfItLeaves(t *testing.T) {
+	s := mustSet(t, openai, github)
+	stream := "GET /?q=1 HTTP/1.1\r\nHost: api.openai.com\r\nAuthorization: Bearer GVP_OPENAI\r\n\r\n"
+	for cut := 0; cut <= len(stream); cut++ {
+		src := io.MultiReader(strings.NewReader(stream[:cut]), strings.NewReader(stream[cut:]))
+		got, err := io.ReadAll(s.GuardPlain(src))
+		var misuse *MisuseError
+		if !errors.As(err, &misuse) || misuse.Placeholder != "GVP_OPENAI" {
+			t.Fatalf("split at %d: %v", cut, err)
+		}
+		if strings.Contains(string(got), "GVP_") {
+			t.Fatalf("split at %d: part of the placeholder was released: %q", cut, got)
+		}
+	}
+	clean := strings.Repeat("GET / HTTP/1.1\r\nHost: example.com\r\nX: GVP_OPENA\r\n\r\n", 1000)
+	got, err := io.ReadAll(s.GuardPlain(strings.NewReader(clean)))
+	if err != nil || string(got) != clean {
+		t.Fatalf("a stream without placeholders changed: %v", err)
 	}
 }
