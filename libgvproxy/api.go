@@ -7,6 +7,7 @@ import (
 	"bun-gvproxy/libgvproxy/internal/config"
 	"bun-gvproxy/libgvproxy/internal/errs"
 	"bun-gvproxy/libgvproxy/internal/network"
+	"bun-gvproxy/libgvproxy/internal/profiling"
 	"bun-gvproxy/libgvproxy/internal/registry"
 	"bun-gvproxy/libgvproxy/internal/stats"
 )
@@ -15,6 +16,9 @@ import (
 // the tests call. Each returns the value of its envelope or a coded error.
 
 var instances = registry.New[*network.Network]()
+
+// profiler profiles the library while networks are open, when GVPROXY_PPROF asks.
+var profiler profiling.Profiler
 
 // createResult is the value of gvproxy_create.
 type createResult struct {
@@ -42,6 +46,7 @@ func createInstance(configJSON []byte) (createResult, error) {
 		return createResult{}, err
 	}
 	instances.Fill(id, n)
+	profiler.Opened(log)
 	connType := "unix-stream"
 	if cfg.Protocol == config.ProtocolVfkit {
 		connType = "unix-dgram"
@@ -69,7 +74,9 @@ func destroyReportingEvents(id int64) (any, error) {
 		return nil, errNoInstance(id)
 	}
 	n.Close()
-	instanceLogger{id: uint32(id)}.Infof("network stopped: socket %s", n.SocketPath())
+	log := instanceLogger{id: uint32(id)}
+	log.Infof("network stopped: socket %s", n.SocketPath())
+	profiler.Closed(log)
 	if !n.Audit().Wants(audit.AllKinds) {
 		return nil, nil
 	}

@@ -245,6 +245,19 @@ describe("the packed packages", () => {
     }
   });
 
+  // Test-only exports exist only under the gvproxytest build tag. Go keeps every function's
+  // name in its pclntab even in a stripped library, so their absence from the bytes means
+  // the code is not there; the test build of this machine's library is the control.
+  test("no shipped library holds a test-only export (gvproxy_test_*)", () => {
+    const marker = Buffer.from("gvproxy_test_");
+    const testLibrary = join(REPO, "build", "test", `libgvproxy.${process.platform === "darwin" ? "dylib" : "so"}`);
+    expect(readFileSync(testLibrary).includes(marker)).toBe(true);
+    for (const platform of PREBUILT_PLATFORMS) {
+      const library = tarballFile(tarballOf(platform), platform.libraryFile);
+      expect({ platform: platform.packageName, hasTestExports: library.includes(marker) }).toEqual({ platform: platform.packageName, hasTestExports: false });
+    }
+  });
+
   test("the darwin libraries link only macOS system libraries, once each, require macOS 12, and arm64 is signed", () => {
     for (const platform of PREBUILT_PLATFORMS.filter((p) => p.os === "darwin")) {
       const facts = libraryFacts(tarballFile(tarballOf(platform), platform.libraryFile)) as MachOFacts;

@@ -68,6 +68,27 @@ describe("signals", () => {
   });
 });
 
+test("GVPROXY_PPROF=<dir>: a CPU and a heap profile of a network that carried traffic, written on its close; Bun's threads unharmed", async () => {
+  const profiles = makeTempDir("gvp-prof-");
+  try {
+    const report = expectClean(await runFixture("pprof.ts", { env: { GVPROXY_PPROF: profiles.dir, GVPROXY_LOG_LEVEL: "warn" }, timeoutMs: 60_000 }));
+    expect(report.echo).toBe("ping");
+    expect(report.workerRan).toBe(true);
+    if (linux) expect([report.duringProfile, report.caughtAfter]).toEqual([true, report.caughtBefore]);
+    const files = report.files as string[];
+    expect(files).toHaveLength(2);
+    expect(files.some((f) => /^gvproxy-\d+-1\.cpu\.pprof$/.test(f))).toBe(true);
+    expect(files.some((f) => /^gvproxy-\d+-1\.heap\.pprof$/.test(f))).toBe(true);
+    for (const f of files) {
+      const bytes = new Uint8Array(await Bun.file(`${profiles.dir}/${f}`).arrayBuffer());
+      expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]); // pprof: gzip-compressed protobuf
+      expect(Bun.gunzipSync(bytes).length).toBeGreaterThan(100);
+    }
+  } finally {
+    profiles.remove();
+  }
+});
+
 test("WebAssembly instantiate, an out-of-bounds trap and a timer work with Go loaded", async () => {
   const report = expectClean(await runFixture("wasm-timer.ts", { env: { GVPROXY_LOG_LEVEL: "warn" } }));
   expect(report).toEqual({ sum: 499500, trap: "RuntimeError", timerFired: true, statsBytesSent: 0 });
