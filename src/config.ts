@@ -6,6 +6,7 @@
  * trusts its caller.
  */
 import { GvproxyError } from "./errors.ts";
+import type { Secret, TlsInterception } from "./secrets.ts";
 
 /** Transport protocol of a port mapping. */
 export type PortProtocol = "tcp" | "udp";
@@ -119,6 +120,16 @@ export interface GvproxyOptions {
   readonly captureFile?: string;
   /** Verbose gvisor-tap-vsock logging. Default false. */
   readonly debug?: boolean;
+  /**
+   * Secrets the guest never sees: it holds placeholders, which the network replaces by
+   * the values in HTTPS requests to each secret's hosts (TLS to those names on port 443
+   * is intercepted with a certificate from {@link GvproxyOptions.tlsInterception}'s CA,
+   * which the guest must trust). Default none: nothing is intercepted.
+   * Replace them at runtime with `setSecrets()`.
+   */
+  readonly secrets?: readonly Secret[];
+  /** The CA and the extra upstream roots of TLS interception; see {@link TlsInterception}. */
+  readonly tlsInterception?: TlsInterception;
 }
 
 /** A host Unix socket the guest reaches at `hostLoopbackIp:port` (`hostSockets`). */
@@ -198,6 +209,10 @@ export interface ResolvedGvproxyConfig {
   readonly captureFile: string | undefined;
   /** Verbose gvisor-tap-vsock logging. */
   readonly debug: boolean;
+  /** Secrets injected into intercepted HTTPS requests, as given (values included). */
+  readonly secrets: readonly Secret[];
+  /** TLS interception's CA and extra upstream roots, as given. */
+  readonly tlsInterception: TlsInterception | undefined;
 }
 
 /** The guest socket protocol of this platform: vfkit datagrams on macOS, QEMU stream elsewhere. */
@@ -219,6 +234,8 @@ export const DEFAULT_GVPROXY_OPTIONS = {
   hostSockets: [],
   captureFile: undefined,
   debug: false,
+  secrets: [],
+  tlsInterception: undefined,
 } as const satisfies Omit<GvproxyOptions, "hostLoopbackIp">;
 
 /** Default host address of a port mapping: loopback, never all interfaces unless asked. */
@@ -287,6 +304,9 @@ export function resolveConfig(config: GvproxyConfig): ResolvedGvproxyConfig {
     hostSockets: resolveList(input.hostSockets, "hostSockets", resolveHostSocket),
     captureFile,
     debug: optionalBoolean(input.debug, "debug", DEFAULT_GVPROXY_OPTIONS.debug),
+    // Checked by libgvproxy (internal/config): shapes JSON carries as they are.
+    secrets: (input.secrets ?? []) as readonly Secret[],
+    tlsInterception: input.tlsInterception as TlsInterception | undefined,
   };
 }
 
@@ -319,6 +339,8 @@ export function toGoConfigJson(config: ResolvedGvproxyConfig): string {
     hostSockets: config.hostSockets.map((h) => ({ port: h.port, path: h.path })),
     captureFile: config.captureFile ?? "",
     debug: config.debug,
+    secrets: config.secrets,
+    ...(config.tlsInterception === undefined ? {} : { tlsInterception: config.tlsInterception }),
   });
 }
 

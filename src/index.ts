@@ -42,4 +42,5 @@ export {
   type GvproxyLogLevel,
   type GvproxyLogStats,
 } from "./logging.ts";
+export type { Secret, TlsInterception, TlsInterceptionCa } from "./secrets.ts";
 export type { EventStats, GuestStats, LinkStats, NetworkMetrics, NetworkStats, PolicyStats, TcpStats } from "./stats.ts";

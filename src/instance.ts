@@ -32,6 +32,7 @@ import { callEnvelope, cString, type EnvelopePointer, type GvproxySymbols } from
 import { drainGvproxyLogs, gvproxyLogger, startLogBridge } from "./logging.ts";
 import { malformedReply, replyChoice, replyRecord, replyText } from "./reply.ts";
 import { parseNetworkStats, type NetworkStats } from "./stats.ts";
+import type { Secret } from "./secrets.ts";
 
 /** How the guest socket carries frames: a stream (QEMU protocol) or datagrams (vfkit). */
 export type ConnectionType = "unix-stream" | "unix-dgram";
@@ -249,6 +250,31 @@ export class GvproxyInstance implements Disposable {
     this.#assertLive("setDnsZones");
     const arg = cString(jsonArgument(zones, "dnsZones"));
     callLibrary((symbols) => symbols.gvproxy_set_dns_zones(this.id, arg));
+  }
+
+  /**
+   * Replaces the secrets (see {@link GvproxyOptions.secrets}); the next request uses the
+   * new set. `[]` stops interception for new connections. Returns how many are in force.
+   * @throws {GvproxyError} `INVALID_CONFIG` naming the field (nothing changed), `DESTROYED`
+   */
+  setSecrets(secrets: readonly Secret[]): number {
+    this.#assertLive("setSecrets");
+    const arg = cString(jsonArgument(secrets, "secrets"));
+    const value = callLibrary((symbols) => symbols.gvproxy_set_secrets(this.id, arg)) as { count?: unknown };
+    return typeof value.count === "number" ? value.count : 0;
+  }
+
+  /**
+   * The PEM certificate of the CA that signs intercepted connections' certificates: put
+   * it into the guest's trust store. The given `tlsInterception.ca`, else one generated
+   * in memory for this network on first use.
+   * @throws {GvproxyError} `DESTROYED`
+   */
+  caCertificatePem(): string {
+    this.#assertLive("caCertificatePem");
+    const value = callLibrary((symbols) => symbols.gvproxy_ca_certificate(this.id)) as { certPem?: unknown };
+    if (typeof value.certPem !== "string") throw new GvproxyError("INTERNAL", "libgvproxy returned no CA certificate");
+    return value.certPem;
   }
 
   /** The guest side: attached or not, its MAC, leased IP, since when, connections so far. */

@@ -41,6 +41,8 @@ describe("defaults", () => {
       allowNet: [],
       captureFile: undefined,
       debug: false,
+      secrets: [],
+      tlsInterception: undefined,
     });
   });
 
