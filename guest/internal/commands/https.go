@@ -97,7 +97,8 @@ func (g *Guest) httpsRequest(ctx context.Context, args httpsRequestArgs) (any, e
 		req.Header.Set("Connection", "Upgrade")
 		req.Header.Set("Upgrade", "websocket")
 		req.Header.Set("Sec-WebSocket-Version", "13")
-		req.Header.Set("Sec-WebSocket-Key", base64.StdEncoding.EncodeToString([]byte("bun-gvproxy-guest")))
+		// A 16-byte nonce, as RFC 6455 asks.
+		req.Header.Set("Sec-WebSocket-Key", base64.StdEncoding.EncodeToString([]byte("bun-gvproxy-gues")))
 	}
 	resp, err := (&http.Client{Transport: transport}).Do(req)
 	if err != nil {
