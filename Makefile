@@ -22,7 +22,7 @@ GUEST_SRC := $(shell find guest -name '*.go' -not -name '*_test.go' 2>/dev/null)
 FUZZTIME  ?= 60s
 VM        ?= userspace
 
-.PHONY: all build lib test-lib guest relay deps test test-go test-ts typecheck demo bench fuzz gvproxy vet clean
+.PHONY: all build lib test-lib guest relay deps test test-go test-ts typecheck demo bench bench-report fuzz gvproxy vet clean
 
 all: build
 build: lib test-lib guest relay deps
@@ -81,8 +81,14 @@ test: test-go test-ts
 demo: build
 	$(BUN) examples/demo.ts --vm=$(VM)
 
+# Results go to build/bench/ only: a benchmark run never changes a tracked file.
 bench: build gvproxy
 	$(BUN) bench/run.ts $(if $(QUICK),--quick,)
+
+# BENCHMARKS.md's generated tables and bench/results/throughput.svg, rendered from the
+# saved results in bench/results/; FROM=build/bench/<full|quick>.json saves that run first.
+bench-report: deps
+	$(BUN) bench/publish.ts $(if $(FROM),--from=$(FROM),)
 
 # Each Go fuzz target for FUZZTIME (go test runs one -fuzz target per invocation). The
 # seed corpora run on every `go test`, so CI covers them without this target.

@@ -1,8 +1,7 @@
 // Draws throughput by MTU — ours vs gvproxy vs the ceilings — as an SVG from a results
-// JSON file. No dependencies: the chart is a handful of rectangles and lines.
-//
-//   bun bench/chart.ts [results.json] [out.svg]     (default: results/full.json -> results/throughput.svg)
-import { readFileSync, writeFileSync } from "node:fs";
+// JSON file. No dependencies: the chart is a handful of rectangles and lines. `make bench`
+// draws its run's chart into build/bench/; `make bench-report` the saved run's into
+// bench/results/throughput.svg.
 import type { BenchResults, Direction } from "./model.ts";
 import type { Summary } from "./stats.ts";
 
@@ -121,12 +120,4 @@ export function renderThroughputChart(r: BenchResults): string {
     "</svg>",
     "",
   ].join("\n");
-}
-
-if (import.meta.main) {
-  const dir = new URL("./results/", import.meta.url).pathname;
-  const input = process.argv[2] ?? `${dir}full.json`;
-  const output = process.argv[3] ?? `${dir}throughput.svg`;
-  writeFileSync(output, renderThroughputChart(JSON.parse(readFileSync(input, "utf8")) as BenchResults));
-  console.log(`wrote ${output}`);
 }

@@ -1,5 +1,5 @@
 // The shape of a benchmark run's results: what run.ts writes as JSON under
-// bench/results/, what report.ts renders as tables and what chart.ts draws.
+// build/bench/ (and bench/results/ keeps a saved copy of), what report.ts renders as tables and what chart.ts draws.
 import type { LatencySummary, Summary } from "./stats.ts";
 
 export type Direction = "host-to-guest" | "guest-to-host";
@@ -16,6 +16,8 @@ export interface Meta {
   versions: { bun: string; gvisorTapVsock: string; go: string };
   /** sha256 prefixes of the binaries under test (the run's snapshot of build/). */
   artifacts?: Record<string, string>;
+  /** Set when the run measured some sections only (`--only=`): never published. */
+  partial?: boolean;
 }
 
 /** Gbit/s of one (direction, MTU, streams) cell, each network's runs paired with the other's. */

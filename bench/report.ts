@@ -1,12 +1,17 @@
 // Renders a run's results as markdown tables and writes them, with the JSON, under
-// bench/results/. The JSON is the source of truth; tables and chart derive from it.
+// build/bench/ (untracked: a benchmark run never changes the work tree). The JSON is the
+// source of truth; tables and chart derive from it. BENCHMARKS.md quotes a saved copy
+// (bench/results/), refreshed only by `make bench-report` (bench/publish.ts).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { num, ratio, table, withRange } from "./format.ts";
 import type { BenchResults, Ceilings, ControlPlane, EventStream, KernelGuestResults, LatencyCell, LogBridge, ThroughputCell } from "./model.ts";
+import { BUILD_DIR } from "./processes.ts";
 
-export const RESULTS_DIR = new URL("./results/", import.meta.url).pathname;
+/** Where `make bench` writes a run's results. */
+export const RUN_DIR = `${BUILD_DIR}/bench/`;
 
-function throughputTable(cells: readonly ThroughputCell[]): string {
+/** The bulk throughput cells as one markdown table. */
+export function throughputTable(cells: readonly ThroughputCell[]): string {
   const cpu = (s: ThroughputCell["cpuPerGB"]) => (s?.ours && s.gvproxy ? `${num(s.ours.median)} / ${num(s.gvproxy.median)}` : "–");
   return table(
     ["direction", "MTU", "streams", "ours Gbit/s", "gvproxy Gbit/s", "ours / gvproxy", "network CPU s/GB, ours / gvproxy", "guest CPU s/GB, ours / gvproxy"],
@@ -107,9 +112,13 @@ function eventStreamTable(e: EventStream): string {
   );
 }
 
-/** The whole report as markdown. */
-export function renderReport(r: BenchResults): string {
+/**
+ * The whole report as markdown; section headings at `headingLevel` (3 stand-alone, 4 where
+ * BENCHMARKS.md embeds it under its own headings).
+ */
+export function renderReport(r: BenchResults, headingLevel = 3): string {
   const m = r.meta;
+  const h = "#".repeat(headingLevel);
   const parts = [
     `Command: \`${m.command}\` — ${m.date}, ${m.runs} run(s) per cell, ${m.secondsPerRun} s each.`,
     `Machine: ${m.machine.cpus} CPUs (${m.machine.cpuModel}), ${m.machine.memoryMiB} MiB, Linux ${m.machine.kernel}; Bun ${m.versions.bun}, gvisor-tap-vsock ${m.versions.gvisorTapVsock}, ${m.versions.go}.`,
@@ -119,24 +128,24 @@ export function renderReport(r: BenchResults): string {
     parts.push(`Binaries under test (sha256 prefix): ${Object.entries(m.artifacts).map(([f, d]) => `\`${f}\` ${d}`).join(", ")}.`);
   }
   if (r.goals.length) {
-    parts.push("### Goals", table(["goal", "target", "measured", "met", "distance"], r.goals.map((g) => [g.goal, g.target, g.measured, g.met ? "yes" : "no", g.distance])));
+    parts.push(`${h} Goals`, table(["goal", "target", "measured", "met", "distance"], r.goals.map((g) => [g.goal, g.target, g.measured, g.met ? "yes" : "no", g.distance])));
   }
-  if (r.throughput.length) parts.push("### Bulk TCP throughput", throughputTable(r.throughput));
-  if (r.latency.length) parts.push("### Latency", latencyTable(r.latency));
-  if (r.ceilings) parts.push("### Ceilings", ceilingsTable(r.ceilings));
-  if (r.controlPlane) parts.push("### Control plane", controlPlaneTable(r.controlPlane));
-  if (r.logBridge) parts.push("### Log bridge", logBridgeTable(r.logBridge));
-  if (r.eventStream) parts.push("### Event stream", eventStreamTable(r.eventStream));
-  if (r.kernelGuest) parts.push("### Kernel guest (iperf3 TCP through the NAT)", kernelGuestTables(r.kernelGuest));
-  if (r.skipped.length) parts.push("### Not measured", r.skipped.map((s) => `- ${s}`).join("\n"));
+  if (r.throughput.length) parts.push(`${h} Bulk TCP throughput`, throughputTable(r.throughput));
+  if (r.latency.length) parts.push(`${h} Latency`, latencyTable(r.latency));
+  if (r.ceilings) parts.push(`${h} Ceilings`, ceilingsTable(r.ceilings));
+  if (r.controlPlane) parts.push(`${h} Control plane`, controlPlaneTable(r.controlPlane));
+  if (r.logBridge) parts.push(`${h} Log bridge`, logBridgeTable(r.logBridge));
+  if (r.eventStream) parts.push(`${h} Event stream`, eventStreamTable(r.eventStream));
+  if (r.kernelGuest) parts.push(`${h} Kernel guest (iperf3 TCP through the NAT)`, kernelGuestTables(r.kernelGuest));
+  if (r.skipped.length) parts.push(`${h} Not measured`, r.skipped.map((s) => `- ${s}`).join("\n"));
   return parts.join("\n\n") + "\n";
 }
 
-/** Writes <name>.json and <name>.md under bench/results/ and returns their paths. */
+/** Writes <name>.json and <name>.md under build/bench/ and returns their paths. */
 export function writeResults(r: BenchResults, name: string): { json: string; markdown: string } {
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const json = `${RESULTS_DIR}${name}.json`;
-  const markdown = `${RESULTS_DIR}${name}.md`;
+  mkdirSync(RUN_DIR, { recursive: true });
+  const json = `${RUN_DIR}${name}.json`;
+  const markdown = `${RUN_DIR}${name}.md`;
   writeFileSync(json, JSON.stringify(r, null, 2) + "\n");
   writeFileSync(markdown, renderReport(r));
   return { json, markdown };

@@ -1,6 +1,7 @@
 // The benchmark orchestrator behind `make bench` (`bun bench/run.ts [--quick] [--only=a,b]`):
 // measures the ceilings, throughput, latency, control plane and log bridge in one run,
-// then writes bench/results/<full|quick>.{json,md} and the throughput chart (SVG).
+// then writes build/bench/<full|quick>.{json,md} and the throughput chart (SVG) — never a
+// tracked file. `make bench-report FROM=build/bench/full.json` saves a run for BENCHMARKS.md.
 //
 // Sections: ceilings, throughput, latency, control-plane, log-bridge, events, kernel-guest
 // (skipped with a message where namespaces and TAP devices cannot be made). A section that
@@ -19,7 +20,7 @@ import type { BenchResults, Meta } from "./model.ts";
 import { planFor, type Plan } from "./plan.ts";
 import { buildPeer, REPO_ROOT } from "./processes.ts";
 import { missingArtifact, removeSnapshot, snapshotArtifacts, type Artifacts } from "./artifacts.ts";
-import { renderReport, RESULTS_DIR, writeResults } from "./report.ts";
+import { renderReport, RUN_DIR, writeResults } from "./report.ts";
 import { measureThroughput } from "./throughput.ts";
 
 const SECTIONS = ["ceilings", "throughput", "latency", "control-plane", "log-bridge", "events", "kernel-guest"] as const;
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
   await buildPeer();
   const results: BenchResults = { meta: await meta(plan), throughput: [], latency: [], goals: [], skipped: [] };
   results.meta.artifacts = snapshotArtifacts();
+  if (only.size < SECTIONS.length) results.meta.partial = true;
   const sections: Record<Section, () => Promise<void>> = {
     ceilings: async () => void (results.ceilings = await measureCeilings({ runs: Math.max(plan.runs, 3), seconds: plan.seconds, latencyCount: plan.rrCount })),
     throughput: async () => void (results.throughput = await measureThroughput(plan, log)),
@@ -128,9 +130,9 @@ async function main(): Promise<void> {
   }
   results.goals = checkGoals(results);
   // A run of some sections only must not overwrite the results of a complete one.
-  const name = `${quick ? "quick" : "full"}${only.size < SECTIONS.length ? "-partial" : ""}`;
+  const name = `${quick ? "quick" : "full"}${results.meta.partial ? "-partial" : ""}`;
   const written = writeResults(results, name);
-  const svg = `${RESULTS_DIR}throughput${name === "full" ? "" : `-${name}`}.svg`;
+  const svg = `${RUN_DIR}throughput${name === "full" ? "" : `-${name}`}.svg`;
   writeFileSync(svg, renderThroughputChart(results));
   console.log(renderReport(results));
   log(`wrote ${written.json}, ${written.markdown}, ${svg} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
