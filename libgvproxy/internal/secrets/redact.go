@@ -141,4 +141,3 @@ func (r *Redactor) longerMayFollow(tail []byte, k int) bool {
 	}
 	return false
 }
-
