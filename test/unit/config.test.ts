@@ -180,6 +180,8 @@ describe("serialization to the Go config JSON", () => {
           allowNet: ["10.0.0.0/8"],
           captureFile: "/tmp/x.pcap",
           debug: true,
+          secrets: [{ placeholder: "P", value: "v", hosts: ["a.example"] }],
+          tlsInterception: { upstreamCaPem: ["pem"] },
         }),
       ),
     );
@@ -201,6 +203,8 @@ describe("serialization to the Go config JSON", () => {
       allowNet: ["10.0.0.0/8"],
       captureFile: "/tmp/x.pcap",
       debug: true,
+      secrets: [{ placeholder: "P", value: "v", hosts: ["a.example"] }],
+      tlsInterception: { upstreamCaPem: ["pem"] },
     });
   });
 
