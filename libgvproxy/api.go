@@ -28,6 +28,8 @@ type createResult struct {
 	ConnectionType string `json:"connectionType"`
 	// Forwards are the configured forwards as bound (hostPort 0 resolved).
 	Forwards []network.ForwardInfo `json:"forwards"`
+	// Config is the configuration the network runs, every default filled in.
+	Config config.Resolved `json:"config"`
 }
 
 func createInstance(configJSON []byte) (createResult, error) {
@@ -53,7 +55,21 @@ func createInstance(configJSON []byte) (createResult, error) {
 	}
 	log.Infof("network started: socket %s (%s), gateway %s, guest %s, mtu %d, %d port mapping(s)",
 		cfg.SocketPath, cfg.Protocol, cfg.GatewayIP, cfg.GuestIP, cfg.MTU, len(cfg.PortMappings))
-	return createResult{ID: id, SocketPath: cfg.SocketPath, Protocol: string(cfg.Protocol), ConnectionType: connType, Forwards: n.Forwards()}, nil
+	forwards := n.Forwards()
+	return createResult{
+		ID: id, SocketPath: cfg.SocketPath, Protocol: string(cfg.Protocol), ConnectionType: connType,
+		Forwards: forwards, Config: cfg.Resolve(boundPorts(forwards)),
+	}, nil
+}
+
+// boundPorts lists the host port each forward got, in order: at creation the forwards
+// are the configured port mappings, so entry i is the port of portMappings[i].
+func boundPorts(forwards []network.ForwardInfo) []uint16 {
+	ports := make([]uint16, len(forwards))
+	for i, f := range forwards {
+		ports[i] = f.HostPort
+	}
+	return ports
 }
 
 func destroyInstance(id int64) error {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -33,6 +34,36 @@ func TestCreateReturnsAListeningSocketAndBoundPorts(t *testing.T) {
 	}
 	if _, err := net.ListenPacket("udp", addr(udpPort)); err == nil {
 		t.Fatalf("udp port %d was not bound by create", udpPort)
+	}
+}
+
+func TestCreateReturnsTheResolvedConfigItRuns(t *testing.T) {
+	path := filepath.Join(testDir(t), "net.sock")
+	res := mustCreate(t, configJSON(t, path, map[string]any{
+		"subnet": "10.0.0.0/24",
+		"portMappings": []any{
+			map[string]any{"hostPort": 0, "guestPort": 80},
+			map[string]any{"hostIp": "::1", "hostPort": 0, "guestPort": 443, "protocol": "udp"},
+		},
+		"dnsZones": []any{map[string]any{"name": "Box.Internal", "records": []any{map[string]any{"name": "DB", "ip": "10.0.0.50"}}}},
+		"allowNet": "none",
+	}))
+	got, err := json.Marshal(res.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := res.Forwards
+	if len(bound) != 2 || bound[0].HostPort == 0 || bound[1].HostPort == 0 {
+		t.Fatalf("forwards %+v", bound)
+	}
+	want := `{"socketPath":"` + path + `","protocol":"qemu","subnet":"10.0.0.0/24","gatewayIp":"10.0.0.1","guestIp":"10.0.0.2",` +
+		`"gatewayMac":"5a:94:ef:e4:0c:dd","guestMac":"5a:94:ef:e4:0c:ee","mtu":1500,"portMappings":[` +
+		`{"hostIp":"127.0.0.1","hostPort":` + strconv.Itoa(int(bound[0].HostPort)) + `,"guestPort":80,"protocol":"tcp"},` +
+		`{"hostIp":"::1","hostPort":` + strconv.Itoa(int(bound[1].HostPort)) + `,"guestPort":443,"protocol":"udp"}],` +
+		`"dnsZones":[{"name":"box.internal.","records":[{"name":"db","ip":"10.0.0.50"}]}],"dnsSearchDomains":[],` +
+		`"hostLoopback":true,"hostLoopbackIp":"10.0.0.254","allowNet":"none","hostSockets":[],"debug":false}`
+	if string(got) != want {
+		t.Fatalf("config\n got %s\nwant %s", got, want)
 	}
 }
 

@@ -34,7 +34,7 @@ func TestCSharedLibraryFromC(t *testing.T) {
 	want := []string{
 		"abi 1",
 		`{"ok":true,"value":{"gvisorTapVsock":"v0.8.9"`,
-		`{"ok":true,"value":{"id":1,"socketPath":"` + filepath.Join(dir, "net.sock") + `","protocol":"qemu","connectionType":"unix-stream","forwards":[]}}`,
+		`{"ok":true,"value":{"id":1,"socketPath":"` + filepath.Join(dir, "net.sock") + `","protocol":"qemu","connectionType":"unix-stream","forwards":[],"config":{"socketPath":"` + filepath.Join(dir, "net.sock") + `","protocol":"qemu"`,
 		`{"ok":false,"error":{"code":"SOCKET_IN_USE"`,
 		`{"ok":true,"value":{"bytesSent":0`,
 		`{"ok":true,"value":null}`,

@@ -4,8 +4,8 @@
  * JSON the `gvproxy_*` control exports take. The rules (ranges, paths, duplicates) are
  * Go's; this side checks only what JSON cannot say.
  */
-import { requireRecord, type DnsZone, type HostSocket, type PortMapping } from "./config.ts";
-import { GvproxyError } from "./errors.ts";
+import { jsonArgument, portMappingFromTuple, requireRecord, type DnsZone, type HostSocket, type PortMapping } from "./config.ts";
+import { replyChoice, replyCount, replyFlag, replyNumber, replyRecord, replyText } from "./reply.ts";
 
 /** A host Unix socket listener forwarded to a guest TCP port. */
 export interface UnixForward {
@@ -55,70 +55,45 @@ export interface GuestInfo {
   readonly connections: number;
 }
 
-/** The JSON text of a forward spec; `[host, guest]` tuples become objects. */
+/** The JSON text of a forward spec; `[host, guest]` tuples become objects as in the config. */
 export function forwardSpecJson(spec: ForwardSpec): string {
-  if (Array.isArray(spec)) {
-    if (spec.length !== 2) throw new GvproxyError("INVALID_CONFIG", `forward must be [hostPort, guestPort], got ${safeJson(spec)}`, { field: "forward" });
-    return jsonArgument({ hostPort: spec[0], guestPort: spec[1] }, "forward");
-  }
-  return jsonArgument(requireRecord(spec, "forward"), "forward");
+  const value = Array.isArray(spec) ? portMappingFromTuple(spec, "forward") : requireRecord(spec, "forward");
+  return jsonArgument(value, "forward");
 }
 
-/** The JSON text of a runtime argument; what JSON cannot carry (bigint, NaN, cycles) is INVALID_CONFIG. */
-export function jsonArgument(value: unknown, field: string): string {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value, (_key, v: unknown) => {
-      if (typeof v === "bigint" || typeof v === "symbol" || typeof v === "function" || (typeof v === "number" && !Number.isFinite(v))) {
-        throw new GvproxyError("INVALID_CONFIG", `${field} holds ${String(v)}, which JSON cannot carry`, { field });
-      }
-      return v;
-    });
-  } catch (error) {
-    if (error instanceof GvproxyError) throw error;
-    throw new GvproxyError("INVALID_CONFIG", `${field} cannot be encoded as JSON: ${String(error)}`, { field, cause: error });
-  }
-  if (text === undefined) throw new GvproxyError("INVALID_CONFIG", `${field} is required`, { field });
-  return text;
+/** Checks a forward of `gvproxy_forwards`/`gvproxy_expose` at `path` of the reply. */
+export function parseForward(value: unknown, path = "forward"): Forward {
+  const f = replyRecord(value, path);
+  if (f.hostPath === undefined) return parsePortForward(f, path);
+  return {
+    hostPath: replyText(f.hostPath, `${path}.hostPath`),
+    guestPort: replyCount(f.guestPort, `${path}.guestPort`),
+    protocol: replyChoice(f.protocol, ["tcp"] as const, `${path}.protocol`),
+  };
 }
 
-/** Checks the value of `gvproxy_forwards`/`gvproxy_expose`. */
-export function parseForward(value: unknown): Forward {
-  const f = value as Record<string, unknown> | null;
-  if (typeof f !== "object" || f === null || typeof f.guestPort !== "number") malformed("forward", value);
-  if (typeof f.hostPath === "string") return { hostPath: f.hostPath, guestPort: f.guestPort, protocol: "tcp" };
-  if (typeof f.hostIp !== "string" || typeof f.hostPort !== "number" || (f.protocol !== "tcp" && f.protocol !== "udp")) {
-    malformed("forward", value);
-  }
-  return { hostIp: f.hostIp, hostPort: f.hostPort, guestPort: f.guestPort, protocol: f.protocol };
+/** Checks a host-port forward (also a resolved config's port mapping) at `path` of a reply. */
+export function parsePortForward(value: unknown, path: string): PortForward {
+  const f = replyRecord(value, path);
+  return {
+    hostIp: replyText(f.hostIp, `${path}.hostIp`),
+    hostPort: replyCount(f.hostPort, `${path}.hostPort`),
+    guestPort: replyCount(f.guestPort, `${path}.guestPort`),
+    protocol: replyChoice(f.protocol, ["tcp", "udp"] as const, `${path}.protocol`),
+  };
 }
 
 /** Checks the value of `gvproxy_guest`. */
 export function parseGuestInfo(value: unknown): GuestInfo {
-  const g = value as Record<string, unknown> | null;
-  if (typeof g !== "object" || g === null || typeof g.connected !== "boolean" || typeof g.macAddress !== "string" || typeof g.connections !== "number") {
-    malformed("guest", value);
-  }
+  const g = replyRecord(value, "guest");
   return {
-    connected: g.connected,
-    macAddress: g.macAddress,
-    connections: g.connections,
-    ...(typeof g.ip === "string" ? { ip: g.ip } : {}),
-    ...(typeof g.connectedAt === "number" ? { connectedAt: g.connectedAt } : {}),
+    connected: replyFlag(g.connected, "guest.connected"),
+    macAddress: replyText(g.macAddress, "guest.macAddress"),
+    connections: replyCount(g.connections, "guest.connections"),
+    ...(g.ip === undefined ? {} : { ip: replyText(g.ip, "guest.ip") }),
+    ...(g.connectedAt === undefined ? {} : { connectedAt: replyNumber(g.connectedAt, "guest.connectedAt") }),
   };
 }
 
 /** The argument types of the other control methods, for their signatures. */
 export type { DnsZone, HostSocket };
-
-function malformed(what: string, value: unknown): never {
-  throw new GvproxyError("INTERNAL", `libgvproxy returned a malformed ${what}: ${safeJson(value)}`);
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}

@@ -4,22 +4,20 @@
  * {@link GvproxyError} and {@link setGvproxyLogger}, with their types.
  */
 export { GvisorTapBackend, type NetworkEndpoint, type QemuNetArgsOptions } from "./backend.ts";
-export {
-  DEFAULT_GVPROXY_OPTIONS,
-  DEFAULT_HOST_IP,
-  DEFAULT_PROTOCOL,
-  type DnsRecord,
-  type DnsZone,
-  type GvproxyConfig,
-  type GvproxyOptions,
-  type GvproxyProtocol,
-  type HostSocket,
-  type PortMapping,
-  type PortMappingObject,
-  type PortProtocol,
-  type ResolvedGvproxyConfig,
-  type ResolvedPortMapping,
-  type ResolvedDnsZone,
+export type {
+  DnsRecord,
+  DnsZone,
+  GvproxyConfig,
+  GvproxyOptions,
+  GvproxyProtocol,
+  HostSocket,
+  PortMapping,
+  PortMappingObject,
+  PortProtocol,
+  ResolvedGvproxyConfig,
+  ResolvedPortMapping,
+  ResolvedDnsZone,
+  ResolvedSecret,
 } from "./config.ts";
 export type { Forward, ForwardSelector, ForwardSpec, GuestInfo, PortForward, UnixForward, UnixListenerForward } from "./control.ts";
 export type {

@@ -3,17 +3,9 @@
  * issued for it. A thin class: it validates the config, crosses FFI and keeps the handle;
  * everything else is the backend's job.
  */
-import {
-  resolveConfig,
-  toGoConfigJson,
-  type GvproxyOptions,
-  type GvproxyProtocol,
-  type PortMapping,
-  type ResolvedGvproxyConfig,
-} from "./config.ts";
+import { configJson, jsonArgument, secretsJson, type GvproxyOptions, type GvproxyProtocol, type PortMapping, type ResolvedGvproxyConfig } from "./config.ts";
 import {
   forwardSpecJson,
-  jsonArgument,
   parseForward,
   parseGuestInfo,
   type DnsZone,
@@ -30,7 +22,8 @@ import { GvproxyError } from "./errors.ts";
 import { EventHub, type GvproxyEventListener, type GvproxyEventType } from "./events.ts";
 import { callEnvelope, cString, type EnvelopePointer, type GvproxySymbols } from "./ffi.ts";
 import { drainGvproxyLogs, gvproxyLogger, startLogBridge } from "./logging.ts";
-import { malformedReply, replyChoice, replyRecord, replyText } from "./reply.ts";
+import { malformedReply, replyChoice, replyCount, replyFlag, replyList, replyRecord, replyText } from "./reply.ts";
+import { parseResolvedConfig } from "./resolved-config.ts";
 import { parseNetworkStats, type NetworkStats } from "./stats.ts";
 import type { Secret } from "./secrets.ts";
 
@@ -52,6 +45,8 @@ export interface CreateReply {
   readonly id: number;
   readonly protocol: GvproxyProtocol;
   readonly connectionType: ConnectionType;
+  /** The configuration the network runs, every default filled in. */
+  readonly config: ResolvedGvproxyConfig;
 }
 
 /**
@@ -70,6 +65,7 @@ export function parseCreateReply(value: unknown, destroy: (id: number) => void):
       id: usableId,
       protocol: replyChoice(reply.protocol, ["qemu", "vfkit"] as const, "create.protocol"),
       connectionType: replyChoice(reply.connectionType, ["unix-stream", "unix-dgram"] as const, "create.connectionType"),
+      config: parseResolvedConfig(reply.config, "create.config"),
     };
   } catch (error) {
     if (usableId !== undefined) {
@@ -133,7 +129,7 @@ export class GvproxyInstance implements Disposable {
   readonly protocol: GvproxyProtocol;
   /** Whether the guest socket is SOCK_STREAM (`qemu`) or SOCK_DGRAM (`vfkit`). */
   readonly connectionType: ConnectionType;
-  /** The validated configuration with every default applied. */
+  /** The configuration the network runs, as libgvproxy resolved it: every default filled in, bound ports included. */
   readonly config: ResolvedGvproxyConfig;
   #destroyed = false;
   #events: EventHub | undefined;
@@ -148,11 +144,11 @@ export class GvproxyInstance implements Disposable {
    *   `NOT_A_SOCKET`, `ADDRESS_IN_USE`, `PERMISSION_DENIED`, `LIBRARY_NOT_FOUND`, `INTERNAL`
    */
   constructor(socketPath: string, portMappings: readonly PortMapping[] = [], options: GvproxyOptions = {}) {
-    this.config = resolveConfig({ ...options, socketPath, portMappings });
-    const configJson = cString(toGoConfigJson(this.config));
-    const created = callLibrary((symbols) => symbols.gvproxy_create(configJson));
+    const json = cString(configJson({ ...options, socketPath, portMappings }));
+    const created = callLibrary((symbols) => symbols.gvproxy_create(json));
     const reply = parseCreateReply(created, (id) => callLibrary((symbols) => symbols.gvproxy_destroy(id)));
     this.id = reply.id;
+    this.config = reply.config;
     this.socketPath = socketPath;
     this.protocol = reply.protocol;
     this.connectionType = reply.connectionType;
@@ -199,16 +195,14 @@ export class GvproxyInstance implements Disposable {
   unexpose(selector: ForwardSelector): boolean {
     this.#assertLive("unexpose");
     const arg = cString(jsonArgument(selector, "forward"));
-    const value = callLibrary((symbols) => symbols.gvproxy_unexpose(this.id, arg)) as { removed?: unknown };
-    return typeof value.removed === "number" && value.removed > 0;
+    const value = replyRecord(callLibrary((symbols) => symbols.gvproxy_unexpose(this.id, arg)), "unexpose");
+    return replyCount(value.removed, "unexpose.removed") > 0;
   }
 
   /** Every active forward (configured ones first), as bound. */
   forwards(): Forward[] {
     this.#assertLive("forwards");
-    const value = callLibrary((symbols) => symbols.gvproxy_forwards(this.id));
-    if (!Array.isArray(value)) throw new GvproxyError("INTERNAL", `libgvproxy returned malformed forwards: ${JSON.stringify(value)}`);
-    return value.map(parseForward);
+    return replyList(callLibrary((symbols) => symbols.gvproxy_forwards(this.id)), "forwards", parseForward);
   }
 
   /**
@@ -225,8 +219,8 @@ export class GvproxyInstance implements Disposable {
   removeHostSocket(port: number): boolean {
     this.#assertLive("removeHostSocket");
     if (!Number.isInteger(port)) throw new GvproxyError("INVALID_CONFIG", `port must be an integer, got ${String(port)}`, { field: "port" });
-    const value = callLibrary((symbols) => symbols.gvproxy_remove_host_socket(this.id, port)) as { removed?: unknown };
-    return value.removed === true;
+    const value = replyRecord(callLibrary((symbols) => symbols.gvproxy_remove_host_socket(this.id, port)), "removeHostSocket");
+    return replyFlag(value.removed, "removeHostSocket.removed");
   }
 
   /**
@@ -238,8 +232,8 @@ export class GvproxyInstance implements Disposable {
   setAllowNet(allowNet: readonly string[] | "none"): number {
     this.#assertLive("setAllowNet");
     const arg = cString(jsonArgument(allowNet, "allowNet"));
-    const value = callLibrary((symbols) => symbols.gvproxy_set_allow_net(this.id, arg)) as { cut?: unknown };
-    return typeof value.cut === "number" ? value.cut : 0;
+    const value = replyRecord(callLibrary((symbols) => symbols.gvproxy_set_allow_net(this.id, arg)), "setAllowNet");
+    return replyCount(value.cut, "setAllowNet.cut");
   }
 
   /**
@@ -259,7 +253,7 @@ export class GvproxyInstance implements Disposable {
    */
   setSecrets(secrets: readonly Secret[]): number {
     this.#assertLive("setSecrets");
-    const arg = cString(jsonArgument(secrets, "secrets"));
+    const arg = cString(secretsJson(secrets));
     const value = callLibrary((symbols) => symbols.gvproxy_set_secrets(this.id, arg)) as { count?: unknown };
     return typeof value.count === "number" ? value.count : 0;
   }

@@ -18,6 +18,12 @@ export function replyCount(value: unknown, path: string): number {
   return value;
 }
 
+/** `value` as a finite number (a time, say), or `INTERNAL` naming `path`. */
+export function replyNumber(value: unknown, path: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value)) malformedReply(path, value);
+  return value;
+}
+
 /** `value` as a boolean, or `INTERNAL` naming `path`. */
 export function replyFlag(value: unknown, path: string): boolean {
   if (typeof value !== "boolean") malformedReply(path, value);
@@ -36,10 +42,25 @@ export function replyChoice<T extends string>(value: unknown, choices: readonly 
   return value as T;
 }
 
-/** Throws the `INTERNAL` error of a malformed reply field. */
+/** `value` as an array whose entries `entry` checks, each with its index in the path (`forwards[2]`), or `INTERNAL` naming `path`. */
+export function replyList<T>(value: unknown, path: string, entry: (item: unknown, itemPath: string) => T): T[] {
+  if (!Array.isArray(value)) malformedReply(path, value);
+  return value.map((item: unknown, i) => entry(item, `${path}[${i}]`));
+}
+
+/** Throws the `INTERNAL` error of a malformed reply field; the reply is named by the path's first part. */
 export function malformedReply(path: string, value: unknown): never {
   throw new GvproxyError(
     "INTERNAL",
-    `libgvproxy returned a malformed ${path.split(".")[0]}: ${path} is ${JSON.stringify(value)}; is build/libgvproxy out of date? run \`make lib\``,
+    `libgvproxy returned a malformed ${path.split(/[.[]/)[0]}: ${path} is ${showReply(value)}; is build/libgvproxy out of date? run \`make lib\``,
   );
+}
+
+/** A reply value for an error message; never throws (a value JSON cannot render is shown as text). */
+function showReply(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }

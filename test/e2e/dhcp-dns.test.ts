@@ -28,6 +28,16 @@ describe("DHCP", () => {
     expect(lease.searchDomains).toEqual([]);
   });
 
+  test("a subnet alone is enough: gateway and guest are its first two addresses, and the guest leases .2", async () => {
+    network = await startNetwork({ subnet: "10.0.0.0/24" });
+    const { config } = network.backend.instance;
+    expect([config.gatewayIp, config.guestIp, config.hostLoopbackIp]).toEqual(["10.0.0.1", "10.0.0.2", "10.0.0.254"]);
+    const lease = await network.guest.dhcp();
+    expect(lease.ip).toBe("10.0.0.2");
+    expect(lease.prefixLength).toBe(24);
+    expect(lease.router).toBe("10.0.0.1");
+  });
+
   test("hands out the configured subnet, guest IP, MTU and search domains", async () => {
     network = await startNetwork({
       subnet: "10.20.30.0/24",

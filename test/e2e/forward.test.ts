@@ -1,6 +1,6 @@
 /**
- * Host -> guest through port forwards: a host port on 127.0.0.1 reaches a server the
- * guest runs on its own port, for TCP (echo and HTTP) and UDP.
+ * Host -> guest through port forwards: a host port on 127.0.0.1 (or ::1) reaches a server
+ * the guest runs on its own port, for TCP (echo and HTTP) and UDP.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { freeTcpPort, freeUdpPort, tcpExchange, udpExchange } from "../support/host-clients.ts";
@@ -30,6 +30,16 @@ describe("port forwards", () => {
     const response = await fetch(`http://127.0.0.1:${hostPort}/`);
     expect(response.status).toBe(200);
     expect(await response.text()).toBe("hello from the guest");
+  });
+
+  test("IPv6: a mapping on hostIp ::1 takes a host client on [::1] to the guest's server", async () => {
+    network = await startNetwork({ portMappings: [{ hostPort: 0, guestPort: 7003, hostIp: "::1" }] });
+    const [mapping] = network.backend.instance.config.portMappings;
+    if (mapping === undefined) throw new Error("the resolved config lists no port mapping");
+    expect(mapping).toMatchObject({ hostIp: "::1", guestPort: 7003, protocol: "tcp" });
+    await network.guest.dhcp();
+    await network.guest.serveTcp(7003, { mode: "echo" });
+    expect(await tcpExchange(mapping.hostPort, "over IPv6 loopback", 5000, "::1")).toBe("over IPv6 loopback");
   });
 
   test("UDP: a datagram to the host port is echoed by the guest", async () => {

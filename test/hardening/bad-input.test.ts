@@ -326,7 +326,8 @@ describe("port mappings", () => {
     ["a numeric string", "8080"],
     ["huge", 1e10],
   ])("hostPort %s: INVALID_CONFIG naming the mapping", (_name, hostPort) => {
-    refused({ portMappings: [[hostPort, 80]] }, "INVALID_CONFIG", ["portMappings[0][0]", "0..65535"], "portMappings[0][0]");
+    // A tuple's ports are named as the mapping fields they are, like every other error about them (ADDRESS_IN_USE too).
+    refused({ portMappings: [[hostPort, 80]] }, "INVALID_CONFIG", ["portMappings[0].hostPort", "0..65535"], "portMappings[0].hostPort");
     expectNothingCreated();
   });
 

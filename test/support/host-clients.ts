@@ -26,16 +26,17 @@ export async function freeUdpPort(): Promise<number> {
 }
 
 /**
- * Connects to 127.0.0.1:port, sends `data`, half-closes and resolves with everything
- * received until the server closes. Rejects on a connection error or after `timeoutMs`.
+ * Connects to host:port (127.0.0.1 by default), sends `data`, half-closes and resolves
+ * with everything received until the server closes. Rejects on a connection error or
+ * after `timeoutMs`.
  */
-export function tcpExchange(port: number, data: string, timeoutMs = 5000): Promise<string> {
+export function tcpExchange(port: number, data: string, timeoutMs = 5000, host = "127.0.0.1"): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = net.createConnection({ host: "127.0.0.1", port });
+    const socket = net.createConnection({ host, port });
     const chunks: Buffer[] = [];
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`no complete answer from 127.0.0.1:${port} within ${timeoutMs} ms (got ${Buffer.concat(chunks).length} bytes)`));
+      reject(new Error(`no complete answer from ${host}:${port} within ${timeoutMs} ms (got ${Buffer.concat(chunks).length} bytes)`));
     }, timeoutMs);
     socket.on("connect", () => socket.end(data));
     socket.on("data", (chunk: Buffer) => chunks.push(chunk));

@@ -4,7 +4,8 @@
  * answers are INTERNAL errors, never a TypeError.
  */
 import { describe, expect, test } from "bun:test";
-import { forwardSpecJson, jsonArgument, parseForward, parseGuestInfo } from "../../src/control.ts";
+import { jsonArgument } from "../../src/config.ts";
+import { forwardSpecJson, parseForward, parseGuestInfo } from "../../src/control.ts";
 import { expectGvproxyError } from "./helpers.ts";
 
 describe("arguments", () => {

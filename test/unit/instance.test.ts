@@ -169,8 +169,8 @@ describe("constructor failures", () => {
 
   test("INVALID_CONFIG names the field before anything is created", () => {
     const error = expectGvproxyError(() => new GvproxyInstance(socketPath, [[hostPort, 8.5]]), "INVALID_CONFIG");
-    expect(error.field).toBe("portMappings[0][1]");
-    expect(error.message).toBe("portMappings[0][1] must be an integer 1..65535, got 8.5");
+    expect(error.field).toBe("portMappings[0].guestPort");
+    expect(error.message).toBe("portMappings[0].guestPort: 8.5 is not an integer (expected 1..65535)");
     expect(existsSync(socketPath)).toBe(false);
   });
 

@@ -32,17 +32,42 @@ describe("reply field checks", () => {
 });
 
 describe("the create reply", () => {
-  const good = { id: 7, socketPath: "/tmp/x.sock", protocol: "qemu", connectionType: "unix-stream" };
+  const config = {
+    socketPath: "/tmp/x.sock",
+    protocol: "qemu" as const,
+    subnet: "10.0.0.0/24",
+    gatewayIp: "10.0.0.1",
+    guestIp: "10.0.0.2",
+    gatewayMac: "5a:94:ef:e4:0c:dd",
+    guestMac: "5a:94:ef:e4:0c:ee",
+    mtu: 1500,
+    portMappings: [{ hostIp: "::1", hostPort: 40000, guestPort: 80, protocol: "tcp" as const }],
+    dnsZones: [{ name: "box.internal.", records: [{ name: "db", ip: "10.0.0.50" }], defaultIp: "10.0.0.51" }],
+    dnsSearchDomains: [],
+    hostLoopback: true,
+    hostLoopbackIp: "10.0.0.254",
+    allowNet: "none" as const,
+    hostSockets: [{ port: 5000, path: "/run/agent.sock" }],
+    debug: false,
+    secrets: [{ placeholder: "GVP_KEY", hosts: ["api.example.com"] }],
+  };
+  const good = { id: 7, socketPath: "/tmp/x.sock", protocol: "qemu", connectionType: "unix-stream", config };
 
   test("a well-formed reply is adopted and nothing is destroyed", () => {
     const destroyed: number[] = [];
-    expect(parseCreateReply(good, (id) => destroyed.push(id))).toEqual({ id: 7, protocol: "qemu", connectionType: "unix-stream" });
+    expect(parseCreateReply(good, (id) => destroyed.push(id))).toEqual({ id: 7, protocol: "qemu", connectionType: "unix-stream", config: { ...config, captureFile: undefined } });
+    expect(parseCreateReply({ ...good, config: { ...config, captureFile: "/tmp/x.pcap" } }, () => {}).config.captureFile).toBe("/tmp/x.pcap");
     expect(destroyed).toEqual([]);
   });
 
   test.each([
     ["an unknown protocol", { ...good, protocol: "tap" }, /create\.protocol is "tap"/],
     ["a missing connection type", { ...good, connectionType: undefined }, /create\.connectionType is undefined/],
+    ["no config", { ...good, config: undefined }, /create\.config is undefined/],
+    ["a config with a string mtu", { ...good, config: { ...config, mtu: "1500" } }, /create\.config\.mtu is "1500"/],
+    ["a config mapping without a port", { ...good, config: { ...config, portMappings: [{ hostIp: "::1", guestPort: 80, protocol: "tcp" }] } }, /create\.config\.portMappings\[0\]\.hostPort is undefined/],
+    ["a config zone record without an ip", { ...good, config: { ...config, dnsZones: [{ name: "z.", records: [{ name: "db" }] }] } }, /create\.config\.dnsZones\[0\]\.records\[0\]\.ip is undefined/],
+    ["a config allowNet of another string", { ...good, config: { ...config, allowNet: "all" } }, /create\.config\.allowNet is "all"/],
   ])("%s: INTERNAL, and the instance Go created is destroyed, not leaked", (_name, reply, message) => {
     const destroyed: number[] = [];
     expect(expectGvproxyError(() => parseCreateReply(reply, (id) => destroyed.push(id)), "INTERNAL").message).toMatch(message);

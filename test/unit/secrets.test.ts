@@ -98,6 +98,23 @@ describe("config", () => {
   });
 });
 
+describe("the resolved config and the shapes", () => {
+  test("instance.config lists each secret's placeholder and normalised hosts, never the value", () => {
+    backend = new GvisorTapBackend({ socketPath: socketPath(), secrets: [{ ...good, hosts: ["API.Example.com.", "*.example.org"] }] });
+    expect(backend.instance.config.secrets).toEqual([{ placeholder: "GVP_KEY", hosts: ["api.example.com", "*.example.org"] }]);
+    expect(JSON.stringify(backend.instance.config)).not.toContain(VALUE);
+  });
+
+  test("a value of the wrong type is INVALID_CONFIG that does not show it", () => {
+    const wrong = { ...good, value: 1234567890123 } as unknown as Secret;
+    const error = refusal(() => new GvisorTapBackend({ socketPath: socketPath(), secrets: [wrong] }));
+    expect(error.field).toBe("secrets[0].value");
+    expect(error.message).not.toContain("1234567890123");
+    const unknownField = refusal(() => new GvisorTapBackend({ socketPath: socketPath(), secrets: [{ ...good, extra: 1 } as unknown as Secret] }));
+    expect(unknownField.field).toBe("secrets[0].extra");
+  });
+});
+
 describe("setSecrets", () => {
   test("rotates, and a refused list changes nothing", () => {
     backend = new GvisorTapBackend({ socketPath: socketPath(), secrets: [good] });

@@ -73,7 +73,7 @@ func checkAllowNet(raw rawAllowNet, field string) (AllowNet, error) {
 	if _, err := policy.ParseAllowNet(raw.entries); err != nil {
 		var entryErr *policy.EntryError
 		if errors.As(err, &entryErr) {
-			return AllowNet{}, invalid(field+entryErr.Field()[len("allowNet"):], "%v", err)
+			return AllowNet{}, invalid(field+entryErr.Field()[len("allowNet"):], "%q: %s", entryErr.Entry, entryErr.Reason)
 		}
 		return AllowNet{}, invalid(field, "%v", err)
 	}

@@ -109,6 +109,8 @@ func TestDecodeRefusesInvalidConfigNamingTheField(t *testing.T) {
 		{"IPv6 subnet", `{` + base + `,"subnet":"fd00::/64"}`, "subnet", "not an IPv4 CIDR"},
 		{"subnet not a network address", `{` + base + `,"subnet":"192.168.127.5/24"}`, "subnet", "did you mean 192.168.127.0/24"},
 		{"subnet too small", `{` + base + `,"subnet":"192.168.127.0/30"}`, "subnet", "/8 and /29"},
+		{"subnet too large", `{` + base + `,"subnet":"0.0.0.0/7"}`, "subnet", "/8 and /29"},
+		{"subnet of one bit", `{` + base + `,"subnet":"128.0.0.0/1"}`, "subnet", "/8 and /29"},
 		{"gateway not an IP", `{` + base + `,"gatewayIp":"gw"}`, "gatewayIp", "not an IPv4 address"},
 		{"gateway outside subnet", `{` + base + `,"gatewayIp":"10.0.0.1"}`, "gatewayIp", "outside the subnet"},
 		{"guest outside subnet", `{` + base + `,"guestIp":"192.168.128.2"}`, "guestIp", "outside the subnet 192.168.127.0/24"},
@@ -135,6 +137,21 @@ func TestDecodeRefusesInvalidConfigNamingTheField(t *testing.T) {
 		{"bad port protocol", `{` + pm(`{"hostPort":8080,"guestPort":80,"protocol":"sctp"}`) + `}`, "portMappings[0].protocol", `"sctp" is not supported`},
 		{"duplicate host port", `{` + pm(`{"hostPort":8080,"guestPort":80},{"hostPort":9090,"guestPort":90},{"hostIp":"127.0.0.1","hostPort":8080,"guestPort":81}`) + `}`,
 			"portMappings[2].hostPort", "127.0.0.1:8080/tcp is already used by portMappings[0]"},
+		{"wildcard after a host address", `{` + pm(`{"hostPort":8080,"guestPort":80},{"hostIp":"0.0.0.0","hostPort":8080,"guestPort":81}`) + `}`,
+			"portMappings[1].hostPort", "0.0.0.0:8080/tcp is already used by portMappings[0] (127.0.0.1:8080): a wildcard address"},
+		{"host address after a wildcard", `{` + pm(`{"hostIp":"::","hostPort":8080,"guestPort":80},{"hostIp":"::1","hostPort":8080,"guestPort":81}`) + `}`,
+			"portMappings[1].hostPort", "[::1]:8080/tcp is already used by portMappings[0] ([::]:8080)"},
+		{"the same IPv6 address twice", `{` + pm(`{"hostIp":"::1","hostPort":8080,"guestPort":80},{"hostIp":"0:0::1","hostPort":8080,"guestPort":81}`) + `}`,
+			"portMappings[1].hostPort", "[::1]:8080/tcp is already used by portMappings[0]"},
+		{"empty subnet", `{` + base + `,"subnet":""}`, "subnet", `"" is not an IPv4 CIDR`},
+		{"empty protocol", `{` + base + `,"protocol":""}`, "protocol", `"" is not supported`},
+		{"empty guest IP", `{` + base + `,"guestIp":""}`, "guestIp", `"" is not an IPv4 address`},
+		{"empty guest MAC", `{` + base + `,"guestMac":""}`, "guestMac", `"" is not a 48-bit MAC`},
+		{"MAC with dashes", `{` + base + `,"guestMac":"5a-94-ef-e4-0c-ee"}`, "guestMac", `"5a-94-ef-e4-0c-ee" is not a 48-bit MAC`},
+		{"MAC with dots", `{` + base + `,"guestMac":"5a94.efe4.0cee"}`, "guestMac", "not a 48-bit MAC"},
+		{"empty host IP", `{` + pm(`{"hostIp":"","hostPort":8080,"guestPort":80}`) + `}`, "portMappings[0].hostIp", `"" is not an IP address`},
+		{"empty zone default IP", `{` + base + `,"dnsZones":[{"name":"a.b.","defaultIp":""}]}`, "dnsZones[0].defaultIp", "not an IPv4 address"},
+		{"capture file empty", `{` + base + `,"captureFile":""}`, "captureFile", "must be a non-empty file path"},
 		{"zone without name", `{` + base + `,"dnsZones":[{"records":[]}]}`, "dnsZones[0].name", "a DNS name is required"},
 		{"zone with bad name", `{` + base + `,"dnsZones":[{"name":"exa mple."}]}`, "dnsZones[0].name", "not a valid DNS name"},
 		{"zone with empty label", `{` + base + `,"dnsZones":[{"name":"a..b"}]}`, "dnsZones[0].name", "1..63 characters"},
@@ -174,6 +191,19 @@ func TestDecodeRefusesInvalidConfigNamingTheField(t *testing.T) {
 				t.Errorf("message %q does not start with the field %q", coded.Error(), tc.field)
 			}
 		})
+	}
+}
+
+func TestPortMappingsClashOnlyWhereTheOSWould(t *testing.T) {
+	c, err := Decode([]byte(`{"socketPath":"/tmp/x.sock","portMappings":[` +
+		`{"hostPort":8080,"guestPort":80},{"hostIp":"::1","hostPort":8080,"guestPort":80},` +
+		`{"hostIp":"0.0.0.0","hostPort":8080,"guestPort":80,"protocol":"udp"},` +
+		`{"hostIp":"0.0.0.0","hostPort":0,"guestPort":81},{"hostPort":0,"guestPort":82}]}`))
+	if err != nil {
+		t.Fatalf("distinct addresses, protocols and OS-picked ports must not clash: %v", err)
+	}
+	if got := c.PortMappings[1].HostIP.String(); got != "::1" {
+		t.Errorf("IPv6 host address = %s, want ::1", got)
 	}
 }
 

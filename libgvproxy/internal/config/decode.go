@@ -11,42 +11,44 @@ import (
 	"bun-gvproxy/libgvproxy/internal/errs"
 )
 
-// rawConfig mirrors the JSON document. Pointers tell a missing field from a zero value,
-// and rawNumber keeps numbers as written so "80.5", "1e3" or "\"80\"" are refused in
+// rawConfig mirrors the JSON document. Pointers tell a missing field (or null) from a
+// written one, so an empty string is refused like any other bad value instead of
+// silently meaning the default,
+// rawNumber keeps numbers as written so "80.5", "1e3" or "\"80\"" are refused in
 // validation, where the field's full path (with array indices) is known.
 type rawConfig struct {
 	SocketPath       string           `json:"socketPath"`
-	Protocol         string           `json:"protocol"`
-	Subnet           string           `json:"subnet"`
-	GatewayIP        string           `json:"gatewayIp"`
-	GuestIP          string           `json:"guestIp"`
-	GatewayMAC       string           `json:"gatewayMac"`
-	GuestMAC         string           `json:"guestMac"`
+	Protocol         *string          `json:"protocol"`
+	Subnet           *string          `json:"subnet"`
+	GatewayIP        *string          `json:"gatewayIp"`
+	GuestIP          *string          `json:"guestIp"`
+	GatewayMAC       *string          `json:"gatewayMac"`
+	GuestMAC         *string          `json:"guestMac"`
 	MTU              rawNumber        `json:"mtu"`
 	PortMappings     []rawPortMapping `json:"portMappings"`
 	DNSZones         []rawDNSZone     `json:"dnsZones"`
 	DNSSearchDomains []string         `json:"dnsSearchDomains"`
 	HostLoopback     *bool            `json:"hostLoopback"`
-	HostLoopbackIP   string           `json:"hostLoopbackIp"`
+	HostLoopbackIP   *string          `json:"hostLoopbackIp"`
 	HostSockets      []rawHostSocket  `json:"hostSockets"`
 	AllowNet         rawAllowNet      `json:"allowNet"`
-	CaptureFile      string           `json:"captureFile"`
+	CaptureFile      *string          `json:"captureFile"`
 	Debug            bool             `json:"debug"`
 	Secrets          []rawSecret      `json:"secrets"`
 	TLSInterception  *rawInterception `json:"tlsInterception"`
 }
 
 type rawPortMapping struct {
-	HostIP    string    `json:"hostIp"`
+	HostIP    *string   `json:"hostIp"`
 	HostPort  rawNumber `json:"hostPort"`
 	GuestPort rawNumber `json:"guestPort"`
-	Protocol  string    `json:"protocol"`
+	Protocol  *string   `json:"protocol"`
 }
 
 type rawDNSZone struct {
 	Name      string         `json:"name"`
 	Records   []rawDNSRecord `json:"records"`
-	DefaultIP string         `json:"defaultIp"`
+	DefaultIP *string        `json:"defaultIp"`
 }
 
 type rawDNSRecord struct {
@@ -128,4 +130,12 @@ func (n *rawNumber) UnmarshalJSON(b []byte) error {
 	}
 	*n = append((*n)[:0], b...)
 	return nil
+}
+
+// textOr is an optional text field's value, or def when it was not written.
+func textOr(p *string, def string) string {
+	if p == nil {
+		return def
+	}
+	return *p
 }

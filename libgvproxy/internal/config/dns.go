@@ -49,8 +49,8 @@ func parseZone(field string, rz rawDNSZone) (DNSZone, error) {
 	// The upstream DNS server matches queries (always fully qualified) by the suffix
 	// "."+zone, so zones are stored fully qualified too.
 	zone := DNSZone{Name: strings.ToLower(name) + "."}
-	if rz.DefaultIP != "" {
-		ip, err := parseIPv4(field+".defaultIp", rz.DefaultIP)
+	if rz.DefaultIP != nil {
+		ip, err := parseIPv4(field+".defaultIp", *rz.DefaultIP)
 		if err != nil {
 			return DNSZone{}, err
 		}

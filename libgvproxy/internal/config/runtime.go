@@ -123,7 +123,7 @@ func ParseForward(data []byte, field string) (Forward, error) {
 		pm, err := parsePortMapping(field, raw.rawPortMapping)
 		return Forward{PortMapping: pm}, err
 	}
-	if raw.HostIP != "" || raw.HostPort != nil || (raw.Protocol != "" && raw.Protocol != string(TCP)) {
+	if raw.HostIP != nil || raw.HostPort != nil || textOr(raw.Protocol, string(TCP)) != string(TCP) {
 		return Forward{}, invalid(field, "a Unix listener forward ({hostPath, guestPort}) takes no hostIp, hostPort or UDP protocol")
 	}
 	if err := checkUnixPath(field+".hostPath", raw.HostPath); err != nil {

@@ -40,7 +40,7 @@ func invalid(field, format string, args ...any) error {
 // validate applies defaults and checks every rule; the order follows the document so the
 // first error reported is the first field at fault.
 func validate(raw *rawConfig) (*Config, error) {
-	c := &Config{CaptureFile: raw.CaptureFile, Debug: raw.Debug}
+	c := &Config{Debug: raw.Debug}
 	steps := []func(*rawConfig, *Config) error{
 		validateSocket, validateAddressing, validateMACs, validateMTU, validatePortMappings,
 		validateDNS, validateHostLoopback, validateHostSockets, validateAllowNet, validateCaptureFile,
@@ -57,24 +57,22 @@ func validate(raw *rawConfig) (*Config, error) {
 func validateSocket(raw *rawConfig, c *Config) error {
 	switch {
 	case raw.SocketPath == "":
-		return invalid("socketPath", "is required (the unix socket path the VM connects to)")
+		return invalid("socketPath", "is required: a non-empty path (the Unix socket path the VM connects to)")
 	case strings.ContainsRune(raw.SocketPath, 0):
 		return invalid("socketPath", "must not contain a NUL byte")
 	}
 	c.SocketPath = raw.SocketPath
-	switch Protocol(raw.Protocol) {
-	case "":
-		c.Protocol = DefaultProtocol()
+	switch p := Protocol(textOr(raw.Protocol, string(DefaultProtocol()))); p {
 	case ProtocolQemu, ProtocolVfkit:
-		c.Protocol = Protocol(raw.Protocol)
+		c.Protocol = p
 	default:
-		return invalid("protocol", "%q is not supported (use \"qemu\" or \"vfkit\")", raw.Protocol)
+		return invalid("protocol", "%q is not supported (use \"qemu\" or \"vfkit\")", p)
 	}
 	return nil
 }
 
 func validateAddressing(raw *rawConfig, c *Config) error {
-	subnet, err := parseSubnet(raw.Subnet)
+	subnet, err := parseSubnet(textOr(raw.Subnet, defaultSubnet))
 	if err != nil {
 		return err
 	}
@@ -86,35 +84,34 @@ func validateAddressing(raw *rawConfig, c *Config) error {
 		return err
 	}
 	if c.GuestIP == c.GatewayIP {
-		return invalid("guestIp", "%s is also the gateway address", c.GuestIP)
+		return invalid("guestIp", "%s is also the gateway address; guestIp must differ from gatewayIp", c.GuestIP)
 	}
 	return nil
 }
 
 func parseSubnet(s string) (netip.Prefix, error) {
-	if s == "" {
-		s = defaultSubnet
-	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil || !p.Addr().Is4() {
 		return netip.Prefix{}, invalid("subnet", "%q is not an IPv4 CIDR such as 192.168.127.0/24", s)
 	}
 	if p.Masked() != p {
-		return netip.Prefix{}, invalid("subnet", "%s is not a network address (did you mean %s?)", s, p.Masked())
+		return netip.Prefix{}, invalid("subnet", "%q is not a network address (did you mean %s?)", s, p.Masked())
 	}
 	if p.Bits() > 29 || p.Bits() < 8 {
-		// A /30 would leave no room for gateway, guest and the host loopback address.
-		return netip.Prefix{}, invalid("subnet", "%s: prefix length must be between /8 and /29", s)
+		// A /30 would leave no room for gateway, guest and the host loopback address; a
+		// network wider than /8 is no virtual LAN (and its leases could not be tracked).
+		return netip.Prefix{}, invalid("subnet", "%q: prefix length must be between /8 and /29", s)
 	}
 	return p, nil
 }
 
-// hostInSubnet parses an IPv4 address that must be a host address of subnet; an empty
-// value defaults to the subnet's nth address.
-func hostInSubnet(field, s string, subnet netip.Prefix, nth uint32) (netip.Addr, error) {
-	if s == "" {
+// hostInSubnet parses an IPv4 address that must be a host address of subnet; a field
+// not written defaults to the subnet's nth address.
+func hostInSubnet(field string, text *string, subnet netip.Prefix, nth uint32) (netip.Addr, error) {
+	if text == nil {
 		return nthAddr(subnet, nth), nil
 	}
+	s := *text
 	ip, err := netip.ParseAddr(s)
 	if err != nil || !ip.Is4() {
 		return netip.Addr{}, invalid(field, "%q is not an IPv4 address", s)
@@ -141,28 +138,27 @@ func broadcast(subnet netip.Prefix) netip.Addr {
 
 func validateMACs(raw *rawConfig, c *Config) error {
 	var err error
-	if c.GatewayMAC, err = parseMAC("gatewayMac", raw.GatewayMAC, defaultGatewayMAC); err != nil {
+	if c.GatewayMAC, err = parseMAC("gatewayMac", textOr(raw.GatewayMAC, defaultGatewayMAC)); err != nil {
 		return err
 	}
-	if c.GuestMAC, err = parseMAC("guestMac", raw.GuestMAC, defaultGuestMAC); err != nil {
+	if c.GuestMAC, err = parseMAC("guestMac", textOr(raw.GuestMAC, defaultGuestMAC)); err != nil {
 		return err
 	}
 	if c.GuestMAC.String() == c.GatewayMAC.String() {
-		return invalid("guestMac", "%s is also the gateway MAC address", c.GuestMAC)
+		return invalid("guestMac", "%s is also the gateway MAC address; guestMac must differ from gatewayMac", c.GuestMAC)
 	}
 	return nil
 }
 
-func parseMAC(field, s, def string) (net.HardwareAddr, error) {
-	if s == "" {
-		s = def
-	}
+// parseMAC accepts the one notation QEMU's mac= option and the guest use: six hex pairs
+// separated by colons (either case); net.ParseMAC alone would also take dashes and dots.
+func parseMAC(field, s string) (net.HardwareAddr, error) {
 	mac, err := net.ParseMAC(s)
-	if err != nil || len(mac) != 6 {
+	if err != nil || len(mac) != 6 || len(s) != 17 || strings.Count(s, ":") != 5 {
 		return nil, invalid(field, "%q is not a 48-bit MAC address such as 5a:94:ef:e4:0c:ee", s)
 	}
 	if mac[0]&1 == 1 {
-		return nil, invalid(field, "%s is a multicast address; a unicast MAC is required", mac)
+		return nil, invalid(field, "%q is a multicast address; a unicast MAC is required", s)
 	}
 	return mac, nil
 }
@@ -183,9 +179,9 @@ func parseInt(field string, n rawNumber, lo, hi int) (int, error) {
 	v, err := strconv.Atoi(text)
 	if err != nil {
 		if _, ferr := strconv.ParseFloat(text, 64); ferr == nil {
-			return 0, invalid(field, "%s is not an integer", text)
+			return 0, invalid(field, "%s is not an integer (expected %d..%d)", text, lo, hi)
 		}
-		return 0, invalid(field, "expected an integer, got %s", text)
+		return 0, invalid(field, "expected an integer %d..%d, got %s", lo, hi, text)
 	}
 	if v < lo || v > hi {
 		return 0, invalid(field, "%d is out of range %d..%d", v, lo, hi)
@@ -194,26 +190,46 @@ func parseInt(field string, n rawNumber, lo, hi int) (int, error) {
 }
 
 func validatePortMappings(raw *rawConfig, c *Config) error {
-	seen := make(map[string]int, len(raw.PortMappings))
 	for i, rm := range raw.PortMappings {
 		field := fmt.Sprintf("portMappings[%d]", i)
 		pm, err := parsePortMapping(field, rm)
 		if err != nil {
 			return err
 		}
-		key := fmt.Sprintf("%s/%s", netip.AddrPortFrom(pm.HostIP, pm.HostPort), pm.Protocol)
-		if first, dup := seen[key]; dup && pm.HostPort != 0 {
-			return invalid(field+".hostPort", "%s is already used by portMappings[%d]", key, first)
+		for j, other := range c.PortMappings {
+			if err := checkClash(field, pm, j, other); err != nil {
+				return err
+			}
 		}
-		seen[key] = i
 		c.PortMappings = append(c.PortMappings, pm)
+	}
+	return nil
+}
+
+// checkClash refuses a mapping that would bind a host port mapping j binds already. The
+// rule is the OS's: the same port and protocol on the same address, or on any address
+// when either side is a wildcard (0.0.0.0 or ::), because a wildcard listener holds the
+// port on every address (Go listens on a wildcard with one dual-stack socket, so 0.0.0.0
+// holds [::1] too). hostPort 0 never clashes: the OS picks a free port.
+func checkClash(field string, pm PortMapping, j int, other PortMapping) error {
+	if pm.HostPort == 0 || pm.HostPort != other.HostPort || pm.Protocol != other.Protocol {
+		return nil
+	}
+	key := fmt.Sprintf("%s/%s", netip.AddrPortFrom(pm.HostIP, pm.HostPort), pm.Protocol)
+	switch {
+	case pm.HostIP == other.HostIP:
+		return invalid(field+".hostPort", "%s is already used by portMappings[%d]", key, j)
+	case pm.HostIP.IsUnspecified() || other.HostIP.IsUnspecified():
+		return invalid(field+".hostPort", "%s is already used by portMappings[%d] (%s): a wildcard address binds the port on every address",
+			key, j, netip.AddrPortFrom(other.HostIP, other.HostPort))
 	}
 	return nil
 }
 
 func parsePortMapping(field string, rm rawPortMapping) (PortMapping, error) {
 	var pm PortMapping
-	ip, err := parseHostIP(field+".hostIp", rm.HostIP)
+	// Not written: 127.0.0.1, never all interfaces unless asked.
+	ip, err := parseHostIP(field+".hostIp", textOr(rm.HostIP, defaultHostIP))
 	if err != nil {
 		return pm, err
 	}
@@ -234,25 +250,19 @@ func parsePortMapping(field string, rm rawPortMapping) (PortMapping, error) {
 		}
 		*p.dst = uint16(v)
 	}
-	switch Transport(rm.Protocol) {
-	case "":
-		pm.Protocol = TCP
+	switch p := Transport(textOr(rm.Protocol, string(TCP))); p {
 	case TCP, UDP:
-		pm.Protocol = Transport(rm.Protocol)
+		pm.Protocol = p
 	default:
-		return pm, invalid(field+".protocol", "%q is not supported (use \"tcp\" or \"udp\")", rm.Protocol)
+		return pm, invalid(field+".protocol", "%q is not supported (use \"tcp\" or \"udp\")", p)
 	}
 	return pm, nil
 }
 
-// parseHostIP reads a forward's host address; empty is 127.0.0.1 (never all interfaces
-// unless asked).
+// parseHostIP reads a forward's host address, IPv4 or IPv6 (without a zone); IPv4-mapped
+// IPv6 is the IPv4 address it maps.
 func parseHostIP(field, s string) (netip.Addr, error) {
-	text := s
-	if text == "" {
-		text = defaultHostIP
-	}
-	ip, err := netip.ParseAddr(text)
+	ip, err := netip.ParseAddr(s)
 	if err != nil || ip.Zone() != "" {
 		return netip.Addr{}, invalid(field, "%q is not an IP address", s)
 	}
@@ -267,7 +277,7 @@ func validateHostLoopback(raw *rawConfig, c *Config) error {
 		return err
 	}
 	if ip == c.GatewayIP || ip == c.GuestIP {
-		return invalid("hostLoopbackIp", "%s is already the gateway or guest address", ip)
+		return invalid("hostLoopbackIp", "%s is already the gateway or guest address; it must differ from both", ip)
 	}
 	c.HostLoopbackIP = ip
 	return nil
@@ -283,25 +293,34 @@ func validateAllowNet(raw *rawConfig, c *Config) error {
 	return nil
 }
 
-func validateCaptureFile(_ *rawConfig, c *Config) error {
-	if c.CaptureFile == "" {
+// validateCaptureFile checks the pcap path; absent (or null) means no capture.
+func validateCaptureFile(raw *rawConfig, c *Config) error {
+	if raw.CaptureFile == nil {
 		return nil
 	}
-	if strings.ContainsRune(c.CaptureFile, 0) {
-		return invalid("captureFile", "%q contains a NUL byte", c.CaptureFile)
+	path := *raw.CaptureFile
+	if path == "" {
+		return invalid("captureFile", "must be a non-empty file path (leave it out for no capture)")
 	}
-	if base := filepath.Base(c.CaptureFile); len(base) > maxFileNameBytes {
-		return invalid("captureFile", "%s: the file name is %d bytes, longer than the %d a file name may have", c.CaptureFile, len(base), maxFileNameBytes)
+	if strings.ContainsRune(path, 0) {
+		return invalid("captureFile", "%q contains a NUL byte", path)
 	}
-	dir := filepath.Dir(c.CaptureFile)
+	if base := filepath.Base(path); len(base) > maxFileNameBytes {
+		return invalid("captureFile", "%s: the file name is %d bytes, longer than the %d a file name may have", path, len(base), maxFileNameBytes)
+	}
+	dir := filepath.Dir(path)
 	info, err := os.Stat(dir)
 	if err != nil {
-		return invalid("captureFile", "directory %s of %s does not exist", dir, c.CaptureFile)
+		return invalid("captureFile", "directory %s of %s does not exist", dir, path)
 	}
 	if !info.IsDir() {
 		return invalid("captureFile", "%s is not a directory", dir)
 	}
-	return validateCaptureTarget(c.CaptureFile)
+	if err := validateCaptureTarget(path); err != nil {
+		return err
+	}
+	c.CaptureFile = path
+	return nil
 }
 
 // maxFileNameBytes is NAME_MAX on Linux and macOS.
