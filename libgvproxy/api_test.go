@@ -13,14 +13,21 @@ import (
 	"bun-gvproxy/libgvproxy/internal/stats"
 )
 
-func TestCreateReturnsAListeningSocketAndBoundPorts(t *testing.T) {
-	dir := testDir(t)
-	path := filepath.Join(dir, "net.sock")
-	tcpPort, udpPort := freeTCPPort(t), freeUDPPort(t)
-	res := mustCreate(t, configJSON(t, path, map[string]any{"portMappings": []any{
+// createWithForwards creates a network at path forwarding a free TCP port to guest port
+// 80 and a free UDP port to guest port 53.
+func createWithForwards(t *testing.T, path string) (res createResult, tcpPort, udpPort int) {
+	t.Helper()
+	tcpPort, udpPort = freeTCPPort(t), freeUDPPort(t)
+	res = mustCreate(t, configJSON(t, path, map[string]any{"portMappings": []any{
 		map[string]any{"hostPort": tcpPort, "guestPort": 80},
 		map[string]any{"hostPort": udpPort, "guestPort": 53, "protocol": "udp"},
 	}}))
+	return res, tcpPort, udpPort
+}
+
+func TestCreateReturnsAListeningSocketAndBoundPorts(t *testing.T) {
+	path := filepath.Join(testDir(t), "net.sock")
+	res, tcpPort, udpPort := createWithForwards(t, path)
 	if res.ID <= 0 || res.SocketPath != path || res.Protocol != "qemu" || res.ConnectionType != "unix-stream" {
 		t.Fatalf("create result %+v", res)
 	}
@@ -192,11 +199,7 @@ func TestDestroyAndStatsOfUnknownOrDestroyedIDs(t *testing.T) {
 func TestDestroyRemovesTheSocketAndFreesHostPortsAtOnce(t *testing.T) {
 	dir := testDir(t)
 	path := filepath.Join(dir, "net.sock")
-	tcpPort, udpPort := freeTCPPort(t), freeUDPPort(t)
-	res := mustCreate(t, configJSON(t, path, map[string]any{"portMappings": []any{
-		map[string]any{"hostPort": tcpPort, "guestPort": 80},
-		map[string]any{"hostPort": udpPort, "guestPort": 53, "protocol": "udp"},
-	}}))
+	res, tcpPort, udpPort := createWithForwards(t, path)
 	// A host client connected through the forward must not keep the port busy.
 	client, err := net.Dial("tcp", addr(tcpPort))
 	if err != nil {

@@ -45,37 +45,23 @@ func TestSetAllowNetCutsALiveConnectionWhileForwardsChurn(t *testing.T) {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			f, err := exposeForward(id, []byte(`{"hostPort":0,"guestPort":80}`))
-			if err != nil {
-				t.Errorf("expose: %v", err)
-				return
-			}
-			sel, _ := json.Marshal(map[string]any{"hostPort": f.HostPort})
-			if r, err := unexposeForward(id, sel); err != nil || r.Removed != 1 {
-				t.Errorf("unexpose: %+v %v", r, err)
-				return
-			}
+	go repeatUntil(&wg, stop, func() bool {
+		f, err := exposeForward(id, []byte(`{"hostPort":0,"guestPort":80}`))
+		if err != nil {
+			t.Errorf("expose: %v", err)
+			return false
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			_ = drainEventsEnvelope(id, 0)
+		sel, _ := json.Marshal(map[string]any{"hostPort": f.HostPort})
+		if r, err := unexposeForward(id, sel); err != nil || r.Removed != 1 {
+			t.Errorf("unexpose: %+v %v", r, err)
+			return false
 		}
-	}()
+		return true
+	})
+	go repeatUntil(&wg, stop, func() bool {
+		_ = drainEventsEnvelope(id, 0)
+		return true
+	})
 
 	result, err := setAllowNet(id, []byte(`["192.0.2.0/24"]`))
 	if err != nil || result.Cut != 1 {
@@ -96,5 +82,20 @@ func TestSetAllowNetCutsALiveConnectionWhileForwardsChurn(t *testing.T) {
 	}
 	if _, err := g.dialTCP(ctx, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.254"), port)); err == nil {
 		t.Fatal("a new connection the new list refuses was made")
+	}
+}
+
+// repeatUntil calls step until stop is closed or step returns false, then marks wg done.
+func repeatUntil(wg *sync.WaitGroup, stop <-chan struct{}, step func() bool) {
+	defer wg.Done()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if !step() {
+			return
+		}
 	}
 }

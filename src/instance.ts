@@ -129,7 +129,11 @@ export class GvproxyInstance implements Disposable {
   readonly protocol: GvproxyProtocol;
   /** Whether the guest socket is SOCK_STREAM (`qemu`) or SOCK_DGRAM (`vfkit`). */
   readonly connectionType: ConnectionType;
-  /** The configuration the network runs, as libgvproxy resolved it: every default filled in, bound ports included. */
+  /**
+   * The configuration the network was created with, as libgvproxy resolved it: every
+   * default filled in, bound ports included. Later changes (expose, setAllowNet,
+   * setDnsZones, addHostSocket) are not reflected here; `forwards()` lists the live forwards.
+   */
   readonly config: ResolvedGvproxyConfig;
   #destroyed = false;
   #events: EventHub | undefined;
