@@ -86,6 +86,30 @@ export interface HttpResult {
   readonly body: string;
 }
 
+/** An HTTPS request from the guest that trusts only `caPem` (the `httpsRequest` command). */
+export interface HttpsRequest {
+  readonly url: string;
+  readonly method?: string;
+  /** Replaces the Host header (`:authority` over HTTP/2); the SNI stays the URL's host. */
+  readonly host?: string;
+  readonly headers?: Record<string, string>;
+  readonly caPem: string;
+  /** Offer h2 in ALPN (else only http/1.1). */
+  readonly http2?: boolean;
+  /** Return only the body's length and SHA-256. */
+  readonly digestOnly?: boolean;
+  /** Upgrade to WebSocket, send each as a text frame and read one frame back each. */
+  readonly webSocket?: readonly string[];
+}
+
+export interface HttpsResult extends HttpResult {
+  /** "HTTP/1.1" or "HTTP/2.0". */
+  readonly protocol: string;
+  readonly bodyBytes: number;
+  readonly bodySha256: string;
+  readonly replies: readonly string[];
+}
+
 export interface TransferResult {
   readonly bytes: number;
   readonly seconds: number;
@@ -257,6 +281,11 @@ export class Guest {
   /** HTTP GET from inside the guest. */
   httpGet(url: string, opts: Timed = {}): Promise<HttpResult> {
     return this.command("httpGet", { url, ...opts });
+  }
+
+  /** An HTTPS request that verifies the server against `request.caPem` only. */
+  httpsRequest(request: HttpsRequest & Timed): Promise<HttpsResult> {
+    return this.command("httpsRequest", { ...request });
   }
 
   /**

@@ -54,6 +54,7 @@ func TestCreateReturnsTheResolvedConfigItRuns(t *testing.T) {
 		},
 		"dnsZones": []any{map[string]any{"name": "Box.Internal", "records": []any{map[string]any{"name": "DB", "ip": "10.0.0.50"}}}},
 		"allowNet": "none",
+		"secrets":  []any{map[string]any{"placeholder": "GVP_K", "value": "sk-value-never-returned", "hosts": []any{"API.Example.com."}}},
 	}))
 	got, err := json.Marshal(res.Config)
 	if err != nil {
@@ -68,7 +69,8 @@ func TestCreateReturnsTheResolvedConfigItRuns(t *testing.T) {
 		`{"hostIp":"127.0.0.1","hostPort":` + strconv.Itoa(int(bound[0].HostPort)) + `,"guestPort":80,"protocol":"tcp"},` +
 		`{"hostIp":"::1","hostPort":` + strconv.Itoa(int(bound[1].HostPort)) + `,"guestPort":443,"protocol":"udp"}],` +
 		`"dnsZones":[{"name":"box.internal.","records":[{"name":"db","ip":"10.0.0.50"}]}],"dnsSearchDomains":[],` +
-		`"hostLoopback":true,"hostLoopbackIp":"10.0.0.254","allowNet":"none","hostSockets":[],"debug":false}`
+		`"hostLoopback":true,"hostLoopbackIp":"10.0.0.254","allowNet":"none","hostSockets":[],"debug":false,` +
+		`"secrets":[{"placeholder":"GVP_K","hosts":["api.example.com"]}]}`
 	if string(got) != want {
 		t.Fatalf("config\n got %s\nwant %s", got, want)
 	}

@@ -3,8 +3,10 @@ module bun-gvproxy/libgvproxy
 go 1.25.0
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/containers/gvisor-tap-vsock v0.8.9
 	github.com/insomniacslk/dhcp v0.0.0-20240710054256-ddd8a41251c9
+	github.com/klauspost/compress v1.18.0
 	github.com/miekg/dns v1.1.72
 	github.com/sirupsen/logrus v1.9.4
 	gvisor.dev/gvisor v0.0.0-20240916094835-a174eb65023f

@@ -8,6 +8,7 @@ import { GvproxyError } from "./errors.ts";
 import { GvproxyInstance, type ConnectionType } from "./instance.ts";
 import type { GvproxyEventListener, GvproxyEventType } from "./events.ts";
 import { metricsFromStats, type NetworkMetrics, type NetworkStats } from "./stats.ts";
+import type { Secret } from "./secrets.ts";
 
 /** Where and how a VM connects to the network. */
 export interface NetworkEndpoint {
@@ -145,6 +146,16 @@ export class GvisorTapBackend implements Disposable {
   /** Replaces the DNS zones, at once. */
   setDnsZones(zones: readonly DnsZone[]): void {
     this.instance.setDnsZones(zones);
+  }
+
+  /** Replaces the secrets; the next request uses them. See {@link GvproxyInstance.setSecrets}. */
+  setSecrets(secrets: readonly Secret[]): number {
+    return this.instance.setSecrets(secrets);
+  }
+
+  /** The CA the guest must trust for intercepted connections; see {@link GvproxyInstance.caCertificatePem}. */
+  caCertificatePem(): string {
+    return this.instance.caCertificatePem();
   }
 
   /** The guest side of the network; see {@link GvproxyInstance.guest}. */

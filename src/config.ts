@@ -10,6 +10,7 @@
  * (written as objects), and the platform's `sun_path` limit of the socket path.
  */
 import { GvproxyError } from "./errors.ts";
+import type { Secret, TlsInterception } from "./secrets.ts";
 
 /** Transport protocol of a port mapping. */
 export type PortProtocol = "tcp" | "udp";
@@ -126,6 +127,16 @@ export interface GvproxyOptions {
   readonly captureFile?: string;
   /** Verbose gvisor-tap-vsock logging. Default false. */
   readonly debug?: boolean;
+  /**
+   * Secrets the guest never sees: it holds placeholders, which the network replaces by
+   * the values in HTTPS requests to each secret's hosts (TLS to those names on port 443
+   * is intercepted with a certificate from {@link GvproxyOptions.tlsInterception}'s CA,
+   * which the guest must trust; `caCertificatePem()`). Default none: nothing is
+   * intercepted. Replace them at runtime with `setSecrets()`. See {@link Secret}.
+   */
+  readonly secrets?: readonly Secret[];
+  /** The CA and the extra upstream roots of TLS interception; see {@link TlsInterception}. */
+  readonly tlsInterception?: TlsInterception;
 }
 
 /** A host Unix socket the guest reaches at `hostLoopbackIp:port` (`hostSockets`). */
@@ -208,6 +219,14 @@ export interface ResolvedGvproxyConfig {
   readonly captureFile: string | undefined;
   /** Verbose gvisor-tap-vsock logging. */
   readonly debug: boolean;
+  /** The secrets as configured, without their values (a value never comes back from libgvproxy). */
+  readonly secrets: readonly ResolvedSecret[];
+}
+
+/** A configured secret as `instance.config` shows it: placeholder and normalised hosts, never the value. */
+export interface ResolvedSecret {
+  readonly placeholder: string;
+  readonly hosts: readonly string[];
 }
 
 /**
@@ -279,6 +298,17 @@ const dnsZone = record({
 const allowNet: Shape = (value, field) =>
   value === "none" ? value : list(text, `an array of entries like "example.com", "*.example.com:443" or "10.0.0.0/8", or "none"`)(value, field);
 
+/** A secret's value: a string, and an error never shows what was given instead. */
+const secretText: Shape = (value, field) => (typeof value === "string" ? value : invalid(field, `${field} must be a string, got a ${typeof value}`));
+
+/** A secret (see secrets.ts); libgvproxy checks the rules. */
+const secretShape = record({ placeholder: text, value: secretText, hosts: list(text) });
+
+const tlsInterception = record({
+  ca: optional(record({ certPem: secretText, keyPem: secretText })),
+  upstreamCaPem: optional(list(text)),
+});
+
 /** The shape of a config (GvproxyConfig), field by field. */
 const configShape = record({
   socketPath: (value, field) => requireSocketPath(value, field),
@@ -298,6 +328,8 @@ const configShape = record({
   hostSockets: optional(list(record({ port: number, path: text }))),
   captureFile: optional(text),
   debug: optional(flag),
+  secrets: optional(list(secretShape)),
+  tlsInterception: optional(tlsInterception),
 });
 
 /**
@@ -307,6 +339,11 @@ const configShape = record({
  */
 export function configJson(config: GvproxyConfig): string {
   return jsonArgument(configShape(config, ""), "config");
+}
+
+/** The JSON of `setSecrets`' argument after checking its shape (field `secrets`). */
+export function secretsJson(secrets: unknown): string {
+  return jsonArgument(list(secretShape)(secrets, "secrets"), "secrets");
 }
 
 /**

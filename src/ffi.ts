@@ -32,6 +32,8 @@ const GVPROXY_SYMBOLS = {
   gvproxy_remove_host_socket: { args: [FFIType.i64, FFIType.i64], returns: FFIType.ptr },
   gvproxy_set_allow_net: { args: [FFIType.i64, FFIType.ptr], returns: FFIType.ptr },
   gvproxy_set_dns_zones: { args: [FFIType.i64, FFIType.ptr], returns: FFIType.ptr },
+  gvproxy_set_secrets: { args: [FFIType.i64, FFIType.ptr], returns: FFIType.ptr },
+  gvproxy_ca_certificate: { args: [FFIType.i64], returns: FFIType.ptr },
   gvproxy_guest: { args: [FFIType.i64], returns: FFIType.ptr },
   gvproxy_subscribe: { args: [FFIType.i64, FFIType.i64], returns: FFIType.ptr },
   gvproxy_drain_events: { args: [FFIType.i64, FFIType.i64], returns: FFIType.ptr },

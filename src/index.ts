@@ -17,6 +17,7 @@ export type {
   ResolvedGvproxyConfig,
   ResolvedPortMapping,
   ResolvedDnsZone,
+  ResolvedSecret,
 } from "./config.ts";
 export type { Forward, ForwardSelector, ForwardSpec, GuestInfo, PortForward, UnixForward, UnixListenerForward } from "./control.ts";
 export type {
@@ -39,4 +40,5 @@ export {
   type GvproxyLogLevel,
   type GvproxyLogStats,
 } from "./logging.ts";
+export type { Secret, TlsInterception, TlsInterceptionCa } from "./secrets.ts";
 export type { EventStats, GuestStats, LinkStats, NetworkMetrics, NetworkStats, PolicyStats, TcpStats } from "./stats.ts";

@@ -3,7 +3,7 @@
  * issued for it. A thin class: it validates the config, crosses FFI and keeps the handle;
  * everything else is the backend's job.
  */
-import { configJson, jsonArgument, type GvproxyOptions, type GvproxyProtocol, type PortMapping, type ResolvedGvproxyConfig } from "./config.ts";
+import { configJson, jsonArgument, secretsJson, type GvproxyOptions, type GvproxyProtocol, type PortMapping, type ResolvedGvproxyConfig } from "./config.ts";
 import {
   forwardSpecJson,
   parseForward,
@@ -25,6 +25,7 @@ import { drainGvproxyLogs, gvproxyLogger, startLogBridge } from "./logging.ts";
 import { malformedReply, replyChoice, replyCount, replyFlag, replyList, replyRecord, replyText } from "./reply.ts";
 import { parseResolvedConfig } from "./resolved-config.ts";
 import { parseNetworkStats, type NetworkStats } from "./stats.ts";
+import type { Secret } from "./secrets.ts";
 
 /** How the guest socket carries frames: a stream (QEMU protocol) or datagrams (vfkit). */
 export type ConnectionType = "unix-stream" | "unix-dgram";
@@ -247,6 +248,31 @@ export class GvproxyInstance implements Disposable {
     this.#assertLive("setDnsZones");
     const arg = cString(jsonArgument(zones, "dnsZones"));
     callLibrary((symbols) => symbols.gvproxy_set_dns_zones(this.id, arg));
+  }
+
+  /**
+   * Replaces the secrets (see {@link GvproxyOptions.secrets}); the next request uses the
+   * new set. `[]` stops interception for new connections. Returns how many are in force.
+   * @throws {GvproxyError} `INVALID_CONFIG` naming the field (nothing changed), `DESTROYED`
+   */
+  setSecrets(secrets: readonly Secret[]): number {
+    this.#assertLive("setSecrets");
+    const arg = cString(secretsJson(secrets));
+    const value = callLibrary((symbols) => symbols.gvproxy_set_secrets(this.id, arg)) as { count?: unknown };
+    return typeof value.count === "number" ? value.count : 0;
+  }
+
+  /**
+   * The PEM certificate of the CA that signs intercepted connections' certificates: put
+   * it into the guest's trust store. The given `tlsInterception.ca`, else one generated
+   * in memory for this network on first use.
+   * @throws {GvproxyError} `DESTROYED`
+   */
+  caCertificatePem(): string {
+    this.#assertLive("caCertificatePem");
+    const value = callLibrary((symbols) => symbols.gvproxy_ca_certificate(this.id)) as { certPem?: unknown };
+    if (typeof value.certPem !== "string") throw new GvproxyError("INTERNAL", "libgvproxy returned no CA certificate");
+    return value.certPem;
   }
 
   /** The guest side: attached or not, its MAC, leased IP, since when, connections so far. */

@@ -3,7 +3,7 @@
  * configuration the network runs, shape-checked like every envelope value (a field in
  * another shape is `INTERNAL` naming its path, never a TypeError later).
  */
-import type { HostSocket, ResolvedDnsZone, ResolvedGvproxyConfig } from "./config.ts";
+import type { HostSocket, ResolvedDnsZone, ResolvedGvproxyConfig, ResolvedSecret } from "./config.ts";
 import { parsePortForward } from "./control.ts";
 import { replyChoice, replyCount, replyFlag, replyList, replyRecord, replyText } from "./reply.ts";
 
@@ -29,6 +29,7 @@ export function parseResolvedConfig(value: unknown, path: string): ResolvedGvpro
     hostSockets: replyList(c.hostSockets, `${path}.hostSockets`, parseHostSocket),
     captureFile: c.captureFile === undefined ? undefined : text("captureFile"),
     debug: replyFlag(c.debug, `${path}.debug`),
+    secrets: replyList(c.secrets, `${path}.secrets`, parseSecret),
   };
 }
 
@@ -40,6 +41,11 @@ function parseZone(value: unknown, path: string): ResolvedDnsZone {
   });
   const name = replyText(zone.name, `${path}.name`);
   return zone.defaultIp === undefined ? { name, records } : { name, records, defaultIp: replyText(zone.defaultIp, `${path}.defaultIp`) };
+}
+
+function parseSecret(value: unknown, path: string): ResolvedSecret {
+  const secret = replyRecord(value, path);
+  return { placeholder: replyText(secret.placeholder, `${path}.placeholder`), hosts: replyList(secret.hosts, `${path}.hosts`, replyText) };
 }
 
 function parseHostSocket(value: unknown, path: string): HostSocket {

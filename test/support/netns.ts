@@ -9,7 +9,7 @@
  * they are missing. Everything is named after this process's pid and removed by
  * {@link TestHosts.close}; leftovers of test processes that died are swept first.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { HostServerConfig } from "./netns-host-server.ts";
@@ -30,6 +30,8 @@ export interface TestHosts {
   readonly hostB: string;
   /** DNS names the HTTPS servers' certificate holds. */
   readonly certificateNames: readonly string[];
+  /** That certificate (self-signed, so it is its own root), PEM. */
+  readonly certificatePem: string;
   /** Stops the servers and removes the namespace, the veth and the temp files. Idempotent. */
   close(): Promise<void>;
 }
@@ -140,10 +142,11 @@ async function waitReady(server: Subprocess<"pipe", "pipe", "pipe">): Promise<vo
 
 /**
  * Creates the namespace and its veth, adds two host addresses, and starts the servers
- * with a self-signed certificate for `certificateNames`. On failure everything made so
+ * with a self-signed certificate for `certificateNames` (`serverScript`: another server
+ * program taking the same config, netns-host-server.ts by default). On failure everything made so
  * far is removed before the error is thrown.
  */
-export async function startTestHosts(certificateNames: readonly string[]): Promise<TestHosts> {
+export async function startTestHosts(certificateNames: readonly string[], serverScript: string = SERVER_SCRIPT): Promise<TestHosts> {
   sweepLeftovers();
   const pid = process.pid;
   const namespace = `${NAMESPACE_PREFIX}${pid}`;
@@ -174,13 +177,14 @@ export async function startTestHosts(certificateNames: readonly string[]): Promi
     run(["ip", "-n", namespace, "addr", "add", `${hostB}/24`, "dev", "eth-test"]);
     run(["ip", "-n", namespace, "link", "set", "eth-test", "up"]);
     const config: HostServerConfig = { ips: [hostA, hostB], ...makeCertificate(tmp.dir, certificateNames) };
-    server = Bun.spawn(["ip", "netns", "exec", namespace, process.execPath, SERVER_SCRIPT, JSON.stringify(config)], {
+    server = Bun.spawn(["ip", "netns", "exec", namespace, process.execPath, serverScript, JSON.stringify(config)], {
       stdin: "pipe", // the server exits when this closes, even if this process dies
       stdout: "pipe",
       stderr: "pipe",
     });
     await waitReady(server);
-    return { namespace, hostSideIp, hostA, hostB, certificateNames, close };
+    const certificatePem = readFileSync(config.certFile, "utf8");
+    return { namespace, hostSideIp, hostA, hostB, certificateNames, certificatePem, close };
   } catch (error) {
     await close();
     throw error;

@@ -50,6 +50,7 @@ describe("the resolved config is the one Go runs", () => {
       allowNet: [],
       captureFile: undefined,
       debug: false,
+      secrets: [],
     });
   });
 

@@ -83,6 +83,8 @@ char* gvproxy_set_dns_zones(int64_t id, const char* a) { (void)id; (void)a; retu
 char* gvproxy_guest(int64_t id) { (void)id; return NULL; }
 char* gvproxy_subscribe(int64_t id, int64_t m) { (void)id; (void)m; return NULL; }
 char* gvproxy_drain_events(int64_t id, int64_t n) { (void)id; (void)n; return NULL; }
+char* gvproxy_set_secrets(int64_t id, const char* a) { (void)id; (void)a; return NULL; }
+char* gvproxy_ca_certificate(int64_t id) { (void)id; return NULL; }
 `;
 
 test.skipIf(Bun.which("cc") === null)("a library speaking another ABI version is refused with LIBRARY_NOT_FOUND", async () => {

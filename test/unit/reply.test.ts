@@ -49,6 +49,7 @@ describe("the create reply", () => {
     allowNet: "none" as const,
     hostSockets: [{ port: 5000, path: "/run/agent.sock" }],
     debug: false,
+    secrets: [{ placeholder: "GVP_KEY", hosts: ["api.example.com"] }],
   };
   const good = { id: 7, socketPath: "/tmp/x.sock", protocol: "qemu", connectionType: "unix-stream", config };
 

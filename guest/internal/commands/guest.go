@@ -70,6 +70,7 @@ func (g *Guest) Register(s *control.Server) {
 	s.Handle("dnsQuery", networkCommand(g, g.dnsQuery))
 	s.Handle("tlsHandshake", networkCommand(g, g.tlsHandshake))
 	s.Handle("httpRequests", networkCommand(g, g.httpRequests))
+	s.Handle("httpsRequest", networkCommand(g, g.httpsRequest))
 }
 
 // Close stops every server the guest runs.

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 
 	"bun-gvproxy/framing"
+	"bun-gvproxy/libgvproxy/internal/secrets"
 )
 
 // Protocol is how frames travel over the guest socket: the one transport type of the
@@ -57,6 +58,9 @@ type Config struct {
 	AllowNone        bool     // allowNet "none": every egress flow refused
 	CaptureFile      string
 	Debug            bool
+	// Secrets are injected into intercepted HTTPS requests (secrets.go).
+	Secrets      []secrets.Secret
+	Interception Interception
 }
 
 // PortMapping forwards HostIP:HostPort on the host to the guest's GuestPort.

@@ -34,6 +34,8 @@ type rawConfig struct {
 	AllowNet         rawAllowNet      `json:"allowNet"`
 	CaptureFile      *string          `json:"captureFile"`
 	Debug            bool             `json:"debug"`
+	Secrets          []rawSecret      `json:"secrets"`
+	TLSInterception  *rawInterception `json:"tlsInterception"`
 }
 
 type rawPortMapping struct {

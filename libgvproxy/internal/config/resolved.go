@@ -21,6 +21,14 @@ type Resolved struct {
 	HostSockets      []ResolvedHostSocket `json:"hostSockets"`
 	CaptureFile      string               `json:"captureFile,omitempty"` // absent: no capture
 	Debug            bool                 `json:"debug"`
+	// Secrets shows each secret's placeholder and hosts: a value never leaves Go.
+	Secrets []ResolvedSecret `json:"secrets"`
+}
+
+// ResolvedSecret is a secret without its value, hosts normalised.
+type ResolvedSecret struct {
+	Placeholder string   `json:"placeholder"`
+	Hosts       []string `json:"hosts"`
 }
 
 // ResolvedMapping is a port mapping with its host address and protocol filled in.
@@ -66,6 +74,10 @@ func (c *Config) Resolve(boundPorts []uint16) Resolved {
 	}
 	if c.AllowNone {
 		r.AllowNet = AllowNetNone
+	}
+	r.Secrets = make([]ResolvedSecret, 0, len(c.Secrets))
+	for _, s := range c.Secrets {
+		r.Secrets = append(r.Secrets, ResolvedSecret{Placeholder: s.Placeholder, Hosts: append([]string{}, s.Hosts...)})
 	}
 	for i, pm := range c.PortMappings {
 		port := pm.HostPort

@@ -44,6 +44,7 @@ func validate(raw *rawConfig) (*Config, error) {
 	steps := []func(*rawConfig, *Config) error{
 		validateSocket, validateAddressing, validateMACs, validateMTU, validatePortMappings,
 		validateDNS, validateHostLoopback, validateHostSockets, validateAllowNet, validateCaptureFile,
+		validateSecrets,
 	}
 	for _, step := range steps {
 		if err := step(raw, c); err != nil {

@@ -59,6 +59,10 @@ func (f *natTCP) handle(r *tcp.ForwarderRequest) {
 		f.inspectThenDial(r, src, hostAddr, decision)
 		return
 	}
+	if f.n.secretsFor(dst) {
+		f.secretsPath(r, src, hostAddr, decision)
+		return
+	}
 	f.dialThenAccept(r, src, hostAddr, decision)
 }
 

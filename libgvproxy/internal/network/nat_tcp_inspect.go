@@ -52,6 +52,10 @@ func (f *natTCP) inspectThenDial(r *tcp.ForwarderRequest, src, hostAddr netip.Ad
 		return
 	}
 	_ = guestConn.SetReadDeadline(time.Time{})
+	if sni := d.ServerName(prefix); d.Inspect == policy.InspectTLS && f.n.secrets.Load().Intercepts(sni) {
+		f.intercept(guestConn, ep, src, hostAddr, d, prefix, sni, nil)
+		return
+	}
 	hostConn, err := f.dial(hostAddr)
 	if err != nil {
 		f.n.log.Tracef("nat tcp: dial %s: %v", hostAddr, err)
@@ -61,6 +65,16 @@ func (f *natTCP) inspectThenDial(r *tcp.ForwarderRequest, src, hostAddr netip.Ad
 	// The stream from the guest starts with the bytes already read; the HTTP guard
 	// (a no-op for TLS) must see it from its first byte.
 	fromGuest := d.GuardHTTPRequests(io.MultiReader(bytes.NewReader(prefix), guestConn))
+	if f.n.secretsFor(d.Destination()) {
+		releaseHost, ok := f.n.group.Track(hostConn)
+		defer releaseHost()
+		if !ok {
+			resetGuest(guestConn, ep)
+			return
+		}
+		f.spliceGuarded(guestConn, ep, src, d, d.ServerName(prefix), fromGuest, hostConn)
+		return
+	}
 	live := f.n.openNATFlow(TCP, src, d, d.ServerName(prefix), func() { resetGuest(guestConn, ep); resetHost(hostConn) })
 	defer live.end()
 	var denial error

@@ -20,11 +20,14 @@ import (
 	"bun-gvproxy/libgvproxy/internal/audit"
 	"bun-gvproxy/libgvproxy/internal/config"
 	"bun-gvproxy/libgvproxy/internal/errs"
+	"bun-gvproxy/libgvproxy/internal/intercept"
 	"bun-gvproxy/libgvproxy/internal/lifecycle"
 	"bun-gvproxy/libgvproxy/internal/link"
 	"bun-gvproxy/libgvproxy/internal/policy"
 	"bun-gvproxy/libgvproxy/internal/policy/dnsscreen"
+	"bun-gvproxy/libgvproxy/internal/secrets"
 	"bun-gvproxy/libgvproxy/internal/socketpath"
+	"bun-gvproxy/libgvproxy/internal/tlsca"
 )
 
 // Options are the parts of a Network that are not configuration.
@@ -59,7 +62,17 @@ type Network struct {
 	fwd             forwards
 	pendingForwards []*forward
 	// sockets is the host sockets the guest reaches on the host loopback address.
-	sockets   hostSockets
+	sockets hostSockets
+
+	// secrets is the set in force (setSecrets replaces it); with none, nothing is
+	// intercepted. The interceptor and the CA are made when first needed (secrets.go).
+	secrets     atomic.Pointer[secrets.Set]
+	interceptMu sync.Mutex
+	interceptor *intercept.Interceptor
+	caOnce      sync.Once
+	ca          *tlsca.CA
+	caErr       error
+
 	closeOnce sync.Once
 }
 
@@ -83,6 +96,10 @@ func New(cfg *config.Config, opts Options) (*Network, error) {
 	}
 	n.rules.Store(rules)
 	n.dns = dnsscreen.New(n.dnsRules, n.audit)
+	if err := n.setSecretList(cfg.Secrets); err != nil {
+		n.Close()
+		return nil, err
+	}
 	if err := n.start(); err != nil {
 		n.Close()
 		return nil, err

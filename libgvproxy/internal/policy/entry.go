@@ -256,3 +256,17 @@ func checkLabel(label string) error {
 	}
 	return nil
 }
+
+// ParseHostPattern checks a host name or a "*." wildcard with the rules of allowNet's
+// name entries and returns it normalised (lowercase, no trailing dot). IP addresses,
+// ports and other entry forms are refused: callers (secrets' hosts) want names only.
+func ParseHostPattern(pattern string) (string, error) {
+	if strings.HasPrefix(pattern, "*.") {
+		name, err := normaliseName(pattern[2:])
+		if err != nil {
+			return "", err
+		}
+		return "*." + name, nil
+	}
+	return normaliseName(pattern)
+}

@@ -1,0 +1,288 @@
+/**
+ * Secrets the guest never sees, end to end: a userspace guest holds placeholders and
+ * talks HTTPS (trusting only the backend's interception CA) to test hosts in a network
+ * namespace (test/support/netns.ts with secret-host-server.ts: an HTTP/2 server and an
+ * HTTP/1.1 + WebSocket server, certificate from a test CA given as upstreamCaPem). The
+ * hosts receive the real values; the guest, the events, the logs and the pcap never do;
+ * every way of sending a placeholder where it does not belong is refused with its event.
+ * Without root and `ip` the suite is skipped with a message; in CI a setup failure fails it.
+ */
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import consola from "consola";
+import { setGvproxyLogger, type ConnectionEvent, type Secret } from "../../src/index.ts";
+import { GuestCommandError, outcome, type Guest, type HttpsRequest, type HttpsResult } from "../../guest/driver.ts";
+import { eventually } from "../support/eventually.ts";
+import { captureGvproxyLogs } from "../support/log-capture.ts";
+import { startTestHosts, testHostsUnavailable, type TestHosts } from "../support/netns.ts";
+import { startNetwork, type NetworkConfig, type TestNetwork } from "../support/network.ts";
+import { makeTempDir } from "../support/paths.ts";
+
+const ZONE = "secrets.test.";
+/** The HTTP/2 server (hostA); secret A's host. */
+const H2_HOST = "h2.secrets.test";
+/** The HTTP/1.1 + WebSocket server (hostB); secret B's host. */
+const H1_HOST = "h1.secrets.test";
+/** Secret B's host too, on hostB, but the server's certificate does not name it. */
+const NO_CERT_HOST = "nocert.secrets.test";
+/** No secret's host (hostA): its TLS passes through untouched. */
+const PLAIN_HOST = "plain.secrets.test";
+
+const SECRET_A: Secret = { placeholder: "GVP_KEY_A", value: "sk-live-A-5f0e1d2c3b4a", hosts: [H2_HOST] };
+const SECRET_B: Secret = { placeholder: "GVP_KEY_B", value: "ghp-live-B-9a8b7c6d5e4f", hosts: [H1_HOST, NO_CERT_HOST] };
+const DOWNLOAD_BYTES = 100 * 1024 * 1024;
+
+const unavailable = testHostsUnavailable();
+let hosts: TestHosts | undefined;
+let setupFailure: string | undefined;
+if (unavailable === undefined) {
+  try {
+    hosts = await startTestHosts([H2_HOST, H1_HOST, PLAIN_HOST], join(import.meta.dir, "../support/secret-host-server.ts"));
+  } catch (error) {
+    if (process.env.CI === "true") throw error;
+    setupFailure = `test hosts could not be set up: ${(error as Error).message}`;
+  }
+}
+const skipReason = unavailable ?? setupFailure;
+if (skipReason !== undefined) console.warn(`secrets end-to-end tests skipped: ${skipReason}`);
+
+afterAll(async () => {
+  await hosts?.close();
+  setGvproxyLogger(consola);
+});
+
+function testHosts(): TestHosts {
+  if (hosts === undefined) throw new Error("test hosts are not running");
+  return hosts;
+}
+
+let network: TestNetwork | undefined;
+let events: ConnectionEvent[] = [];
+afterEach(async () => {
+  await network?.close();
+  network = undefined;
+});
+
+/** Starts a network that knows the test zone and the secrets, attaches the guest and leases. */
+async function startGuest(config: NetworkConfig = {}): Promise<Guest> {
+  const { hostA, hostB, certificatePem } = testHosts();
+  network = await startNetwork({
+    dnsZones: [
+      {
+        name: ZONE,
+        records: [
+          { name: "h2", ip: hostA },
+          { name: "h1", ip: hostB },
+          { name: "nocert", ip: hostB },
+          { name: "plain", ip: hostA },
+        ],
+      },
+    ],
+    secrets: [SECRET_A, SECRET_B],
+    tlsInterception: { upstreamCaPem: [certificatePem] },
+    ...config,
+  });
+  events = [];
+  network.backend.on("connection", (e) => void events.push(e));
+  await network.guest.dhcp();
+  return network.guest;
+}
+
+function backend(): TestNetwork["backend"] {
+  if (network === undefined) throw new Error("no network");
+  return network.backend;
+}
+
+/** An HTTPS request from the guest that trusts only the backend's interception CA. */
+function https(guest: Guest, request: Omit<HttpsRequest, "caPem"> & { caPem?: string; timeoutMs?: number }): Promise<HttpsResult> {
+  return guest.httpsRequest({ caPem: backend().caCertificatePem(), timeoutMs: 20_000, ...request });
+}
+
+interface Echo {
+  readonly protocol: string;
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly authorizationSha256: string;
+}
+
+function sha256(text: string): string {
+  return new Bun.CryptoHasher("sha256").update(text).digest("hex");
+}
+
+async function denial(reason: string): Promise<ConnectionEvent> {
+  let found: ConnectionEvent | undefined;
+  await eventually(`a ${reason} event`, () => (found = events.find((e) => e.phase === "denied" && e.reason === reason)) !== undefined);
+  return found as ConnectionEvent;
+}
+
+/** Fails if a secret's value is in text (what the guest, a log or an event shows). */
+function expectNoValue(text: string): void {
+  for (const secret of [SECRET_A, SECRET_B]) expect(text).not.toContain(secret.value);
+}
+
+describe.skipIf(skipReason !== undefined)("secrets", () => {
+  for (const { name, host, http2, upstream } of [
+    { name: "HTTP/2 guest, HTTP/2 server", host: H2_HOST, http2: true, upstream: "HTTP/2.0" },
+    { name: "HTTP/1.1 guest, HTTP/2 server", host: H2_HOST, http2: false, upstream: "HTTP/2.0" },
+    { name: "HTTP/2 guest, HTTP/1.1 server", host: H1_HOST, http2: true, upstream: "HTTP/1.1" },
+  ]) {
+    test(`${name}: the server receives the real value, the guest sees the placeholder`, async () => {
+      const guest = await startGuest();
+      const secret = host === H2_HOST ? SECRET_A : SECRET_B;
+      for (const gzip of [false, true]) {
+        const result = await https(guest, {
+          url: `https://${host}/echo?key=${secret.placeholder}${gzip ? "&gzip=1" : ""}`,
+          http2,
+          headers: { authorization: `Bearer ${secret.placeholder}` },
+        });
+        expect(result.status).toBe(200);
+        expect(result.protocol).toBe(http2 ? "HTTP/2.0" : "HTTP/1.1");
+        expect(result.headers["Content-Encoding"]).toBeUndefined();
+        const echo = JSON.parse(result.body) as Echo;
+        expect(echo.protocol).toBe(upstream);
+        expect(echo.authorizationSha256).toBe(sha256(`Bearer ${secret.value}`));
+        // What the server received, echoed back: the value turned into the placeholder again.
+        expect(echo.headers.authorization).toBe(`Bearer ${secret.placeholder}`);
+        expect(echo.url).toContain(`key=${secret.placeholder}`);
+        expect(result.headers["X-Echo-Authorization"]).toBe(`Bearer ${secret.placeholder}`);
+        expectNoValue(JSON.stringify(result));
+      }
+      const open = events.find((e) => e.phase === "open" && e.name === host);
+      expect(open?.destination).toEqual({ ip: host === H2_HOST ? testHosts().hostA : testHosts().hostB, port: 443 });
+    });
+  }
+
+  test("a placeholder sent to a host that is not its secret's is refused with secret-misuse", async () => {
+    const guest = await startGuest();
+    const result = await https(guest, { url: `https://${H2_HOST}/echo`, headers: { authorization: `Bearer ${SECRET_B.placeholder}` } });
+    expect(result.status).toBe(403);
+    expect((await denial("secret-misuse")).name).toBe(H2_HOST);
+    expectNoValue(JSON.stringify(result) + JSON.stringify(events));
+  });
+
+  test("a Host other than the SNI is refused (domain fronting), with or without a placeholder", async () => {
+    const guest = await startGuest();
+    for (const http2 of [false, true]) {
+      const fronted = await https(guest, { url: `https://${H2_HOST}/echo`, host: PLAIN_HOST, http2 });
+      expect(fronted.status).toBe(403);
+      const withSecret = await https(guest, {
+        url: `https://${H1_HOST}/echo`,
+        host: H2_HOST,
+        http2,
+        headers: { authorization: `Bearer ${SECRET_A.placeholder}` },
+      });
+      expect(withSecret.status).toBe(403);
+    }
+    await denial("host-mismatch");
+    await denial("secret-misuse");
+    expectNoValue(JSON.stringify(events));
+  });
+
+  test("a placeholder in plain HTTP is refused with 403 and secret-misuse; plain HTTP without one works", async () => {
+    const guest = await startGuest();
+    const clean = await guest.httpGet(`http://${H1_HOST}/echo?q=1`, { timeoutMs: 10_000 });
+    expect(clean.status).toBe(200);
+    const refused = await guest.httpGet(`http://${H1_HOST}/echo?key=${SECRET_B.placeholder}`, { timeoutMs: 10_000 });
+    expect(refused.status).toBe(403);
+    await denial("secret-misuse");
+  });
+
+  test("a wrong upstream certificate is a 502 and an upstream-certificate event", async () => {
+    // The certificate does not name the host.
+    let guest = await startGuest();
+    const wrongName = await https(guest, { url: `https://${NO_CERT_HOST}/echo`, headers: { authorization: SECRET_B.placeholder } });
+    expect(wrongName.status).toBe(502);
+    expect((await denial("upstream-certificate")).name).toBe(NO_CERT_HOST);
+    await network?.close();
+    // The certificate's CA is not trusted (no upstreamCaPem).
+    guest = await startGuest({ tlsInterception: {} });
+    const untrusted = await https(guest, { url: `https://${H2_HOST}/echo`, headers: { authorization: SECRET_A.placeholder } });
+    expect(untrusted.status).toBe(502);
+    await denial("upstream-certificate");
+  });
+
+  test("interception comes after allowNet: an allowed secret's host is intercepted, another is refused", async () => {
+    const guest = await startGuest({ allowNet: [H2_HOST] });
+    const allowed = await https(guest, { url: `https://${H2_HOST}/echo`, http2: true, headers: { authorization: `Bearer ${SECRET_A.placeholder}` } });
+    expect((JSON.parse(allowed.body) as Echo).authorizationSha256).toBe(sha256(`Bearer ${SECRET_A.value}`));
+    expect(await outcome(https(guest, { url: `https://${H1_HOST}/echo`, headers: { authorization: `Bearer ${SECRET_B.placeholder}` } }))).toBeInstanceOf(
+      GuestCommandError,
+    );
+    expect((await denial("ip-not-allowed")).destination).toEqual({ ip: testHosts().hostB, port: 443 });
+  });
+
+  test("a WebSocket upgrade that carried a secret passes through and echoes", async () => {
+    const guest = await startGuest();
+    const result = await https(guest, {
+      url: `https://${H1_HOST}/ws`,
+      headers: { authorization: `Bearer ${SECRET_B.placeholder}` },
+      webSocket: ["hello", "second"],
+    });
+    expect(result.status).toBe(101);
+    const auth = sha256(`Bearer ${SECRET_B.value}`);
+    expect(result.replies).toEqual([`hello auth-sha256=${auth}`, `second auth-sha256=${auth}`]);
+  });
+
+  test("setSecrets rotation is seen by the next request", async () => {
+    const guest = await startGuest();
+    const rotated = { ...SECRET_A, value: "sk-live-A-rotated-77" };
+    expect(backend().setSecrets([rotated, SECRET_B])).toBe(2);
+    const result = await https(guest, { url: `https://${H2_HOST}/echo`, headers: { authorization: `Bearer ${SECRET_A.placeholder}` } });
+    expect((JSON.parse(result.body) as Echo).authorizationSha256).toBe(sha256(`Bearer ${rotated.value}`));
+    expect(result.body).not.toContain(rotated.value);
+  });
+
+  test("other TLS passes through untouched, and without secrets nothing is intercepted", async () => {
+    let guest = await startGuest();
+    const { certificatePem } = testHosts();
+    // Not a secret's host: the guest sees the real server's certificate, not the CA's.
+    const passed = await https(guest, { url: `https://${PLAIN_HOST}/echo`, caPem: certificatePem });
+    expect(passed.status).toBe(200);
+    expect(await outcome(https(guest, { url: `https://${PLAIN_HOST}/echo` }))).toBeInstanceOf(GuestCommandError);
+    await network?.close();
+    guest = await startGuest({ secrets: [] });
+    const direct = await https(guest, { url: `https://${H2_HOST}/echo`, caPem: certificatePem, headers: { authorization: SECRET_A.placeholder } });
+    expect((JSON.parse(direct.body) as Echo).headers.authorization).toBe(SECRET_A.placeholder);
+  });
+
+  test("a 100 MB download through interception arrives intact", async () => {
+    const guest = await startGuest();
+    const expected = new Bun.CryptoHasher("sha256");
+    const chunk = new Uint8Array((1 << 20) + 251).map((_, i) => i % 251);
+    for (let sent = 0; sent < DOWNLOAD_BYTES; sent += 1 << 20) expected.update(chunk.subarray(sent % 251, (sent % 251) + (1 << 20)));
+    const digest = expected.digest("hex");
+    for (const [host, http2] of [
+      [H1_HOST, false],
+      [H2_HOST, true],
+    ] as const) {
+      const result = await https(guest, { url: `https://${host}/bytes?n=${DOWNLOAD_BYTES}`, http2, digestOnly: true, timeoutMs: 120_000 });
+      expect(result.status).toBe(200);
+      expect(result.bodyBytes).toBe(DOWNLOAD_BYTES);
+      expect(result.bodySha256).toBe(digest);
+    }
+  }, 240_000);
+
+  test("the value never appears in logs, events or the pcap", async () => {
+    const logs = captureGvproxyLogs("debug");
+    const tmp = makeTempDir("gvsecrets-");
+    try {
+      const captureFile = tmp.path("capture.pcap");
+      const guest = await startGuest({ debug: true, captureFile });
+      // Every path a value takes or is refused on: substitution (gzip), misuse, a 502, plain HTTP.
+      await https(guest, { url: `https://${H2_HOST}/echo?gzip=1`, headers: { authorization: `Bearer ${SECRET_A.placeholder}` } });
+      await https(guest, { url: `https://${H2_HOST}/echo`, headers: { authorization: SECRET_B.placeholder } });
+      await https(guest, { url: `https://${NO_CERT_HOST}/echo`, headers: { authorization: SECRET_B.placeholder } });
+      await guest.httpGet(`http://${H1_HOST}/echo?key=${SECRET_B.placeholder}`, { timeoutMs: 10_000 });
+      await denial("upstream-certificate");
+      await network?.close();
+      const pcap = readFileSync(captureFile).toString("latin1");
+      expect(pcap.length).toBeGreaterThan(10_000);
+      expectNoValue(pcap);
+      expect(logs.length).toBeGreaterThan(0);
+      expectNoValue(JSON.stringify(logs) + JSON.stringify(events));
+    } finally {
+      tmp.remove();
+    }
+  });
+});
