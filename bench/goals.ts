@@ -94,7 +94,7 @@ function kernelGuestGoals(r: BenchResults): GoalCheck[] {
     out.push(atLeast(`kernel guest, ${what} via ${c.path}: gvproxy p50 / ours p50`, c.p50Ratio.median, 2, "x"));
     if (c.kind === "rr") out.push(atMost(`kernel guest, RR p50 via ${c.path}`, c.ours.p50Us.median, 100, " µs"));
   }
-  for (const c of k.udp ?? []) out.push(atLeast(`kernel guest, UDP ${c.size} B ${c.direction}: ours / gvproxy highest rate`, c.ratio.median, 2, "x"));
+  for (const c of k.udp ?? []) if (c.ratio) out.push(atLeast(`kernel guest, UDP ${c.size} B ${c.direction}: ours / gvproxy highest rate`, c.ratio.median, 2, "x"));
   return out;
 }
 

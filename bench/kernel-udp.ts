@@ -65,6 +65,15 @@ async function ceiling(pair: PairKind, size: number, plan: UdpPlan): Promise<Fou
   });
 }
 
+/**
+ * ours / gvproxy per run, over the runs where both found a rate: a network that let no
+ * rate through with < 1% loss has no ratio (its row shows 0 Mbit/s).
+ */
+function udpRatio(ours: readonly Found[], gvproxy: readonly Found[]): { ratio?: KernelUdpCell["ratio"] } {
+  const pairs = ours.flatMap((o, i) => (o.gbps > 0 && (gvproxy[i]?.gbps ?? 0) > 0 ? [[o.gbps, gvproxy[i]!.gbps] as const] : []));
+  return pairs.length ? { ratio: pairedRatio(pairs.map(([o]) => o), pairs.map(([, g]) => g)) } : {};
+}
+
 /** The UDP cells, ours and gvproxy paired per run, then one run of each ceiling. */
 export async function measureKernelUdp(plan: UdpPlan, log: (line: string) => void): Promise<{ cells: KernelUdpCell[]; ceilings: KernelUdpCeiling[] }> {
   const samples = new Map<string, { size: number; direction: Direction; ours: Found[]; gvproxy: Found[] }>();
@@ -84,7 +93,7 @@ export async function measureKernelUdp(plan: UdpPlan, log: (line: string) => voi
     direction: s.direction,
     ours: { gbps: summarize(s.ours.map((f) => f.gbps)), pps: summarize(s.ours.map((f) => f.pps)) },
     gvproxy: { gbps: summarize(s.gvproxy.map((f) => f.gbps)), pps: summarize(s.gvproxy.map((f) => f.pps)) },
-    ratio: pairedRatio(s.ours.map((f) => f.gbps), s.gvproxy.map((f) => Math.max(f.gbps, 1e-6))),
+    ...udpRatio(s.ours, s.gvproxy),
     runs: s.ours.length,
   }));
   const ceilings: KernelUdpCeiling[] = [];

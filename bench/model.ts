@@ -198,8 +198,8 @@ export interface KernelUdpCell {
   direction: Direction;
   ours: { gbps: Summary; pps: Summary };
   gvproxy: { gbps: Summary; pps: Summary };
-  /** ours / gvproxy rate per pair of runs. */
-  ratio: Summary;
+  /** ours / gvproxy rate per pair of runs where both found one (absent if none did). */
+  ratio?: Summary;
   runs: number;
 }
 
