@@ -32,7 +32,7 @@ async function measureOn(kind: NetworkKind, mtu: number, plan: Plan, record: (ce
       const server = await iperfServer(hostSpawn, "127.0.0.1");
       const netCpu0 = cpuSeconds(pid);
       const relayCpu0 = g.relay.cpuSeconds();
-      const r = await iperfTcp((argv) => g.spawn(argv), HOST_LOOPBACK_IP, server.port, plan.seconds, streams, direction === "host-to-guest").finally(server.stop);
+      const r = await iperfTcp((argv) => g.spawn(argv), HOST_LOOPBACK_IP, server.port, kernelSeconds(plan), streams, direction === "host-to-guest").finally(server.stop);
       const netCpu = cpuSeconds(pid) - netCpu0;
       const relayCpu = g.relay.cpuSeconds() - relayCpu0;
       return { kind, gbps: r.gbps, networkCpuPerGB: (netCpu / r.bytes) * 1e9, relayCpuPerGB: (relayCpu / r.bytes) * 1e9 };
@@ -102,7 +102,7 @@ export async function measureKernelGuest(plan: Plan, log: (line: string) => void
     for (const kind of ["veth", "relay-pair"] as const) {
       log(`kernel guest ceiling: ${kind}, MTU ${mtu}`);
       const measured = [];
-      for (let i = 0; i < runs; i++) measured.push(await ceiling(kind, mtu, plan.seconds));
+      for (let i = 0; i < runs; i++) measured.push(await ceiling(kind, mtu, kernelSeconds(plan)));
       ceilings.push({
         kind,
         mtu,
@@ -117,14 +117,19 @@ export async function measureKernelGuest(plan: Plan, log: (line: string) => void
 }
 
 /**
- * Runs of every kernel-guest cell: three in the full run (paired medians still), so
- * the section (TCP, latency, UDP and the ceilings) stays near seven minutes.
+ * Runs of every kernel-guest cell, and the length of each iperf3 TCP run: three runs of
+ * 2 s in the full run (paired medians still), so the section (TCP, latency, UDP and the
+ * ceilings) stays near six minutes of a full `make bench`.
  */
 function kernelRuns(plan: Plan): number {
   return plan.quick ? 1 : Math.min(plan.runs, 3);
 }
 
+function kernelSeconds(plan: Plan): number {
+  return Math.min(plan.seconds, 2);
+}
+
 /** The UDP search's budget: each probe is an iperf3 run, so fewer runs than the TCP cells. */
 function udpPlanFor(plan: Plan): UdpPlan {
-  return plan.quick ? { runs: 1, probeSeconds: 1, steps: 3 } : { runs: kernelRuns(plan), probeSeconds: 1, steps: 4 };
+  return plan.quick ? { runs: 1, probeSeconds: 1, steps: 3 } : { runs: kernelRuns(plan), probeSeconds: 1, steps: 3 };
 }
