@@ -24,6 +24,13 @@ import { makeTempDir, type TempDir } from "./paths.ts";
 export const RELAY_BINARY = join(import.meta.dir, "..", "..", "build", "tap-relay");
 
 const NAMESPACE_PREFIX = "gvk";
+/**
+ * Frames the guest kernel may queue on its TAP device for the relay. A TAP drops what
+ * does not fit (a virtio NIC would stop the queue instead), and at 1,000, the default,
+ * a relay descheduled for a few milliseconds on a busy host loses whole bursts of the
+ * guest's segments, which the guest then retransmits.
+ */
+const TAP_TX_QUEUE = 10_000;
 const READY_TIMEOUT_MS = 10_000;
 const LEASE_TIMEOUT_S = 10;
 let counter = 0;
@@ -220,7 +227,7 @@ export async function startRelay(options: {
     await waitRelayLine(proc, options.listen !== undefined ? "listening" : "ready", reader);
     const link = ["ip", "-n", options.namespace, "link", "set", options.device];
     if (options.mac !== undefined) run([...link, "address", options.mac]);
-    run([...link, "mtu", String(options.mtu ?? 1500), "up"]);
+    run([...link, "mtu", String(options.mtu ?? 1500), "txqueuelen", String(TAP_TX_QUEUE), "up"]);
   } catch (error) {
     await stop();
     throw error;
