@@ -78,7 +78,19 @@ while [ $# -gt 0 ]; do
   args+=("$1")
   shift
 done
-exec ${JSON.stringify(tools.zig)} cc -target ${target} -F${JSON.stringify(join(sdk, "Frameworks"))} -L${JSON.stringify(join(sdk, "lib"))} "\${args[@]}"
+zig_cc=(${JSON.stringify(tools.zig)} cc -target ${target} -F${JSON.stringify(join(sdk, "Frameworks"))} -L${JSON.stringify(join(sdk, "lib"))})
+# Go identifies the compiler with \`-### -x c -c -\` in the package's directory; gcc only
+# prints there, zig cc really compiles stdin into ./-.o, so that probe runs in a scratch one.
+for arg in "\${args[@]}"; do
+  if [ "$arg" = "-###" ]; then
+    scratch=$(mktemp -d)
+    status=0
+    (cd "$scratch" && "\${zig_cc[@]}" "\${args[@]}") || status=$?
+    rm -rf "$scratch"
+    exit "$status"
+  fi
+done
+exec "\${zig_cc[@]}" "\${args[@]}"
 `,
   );
   chmodSync(wrapper, 0o755);
