@@ -28,7 +28,7 @@ describe("GvproxyError", () => {
 
   test("the codes are exactly libgvproxy's (internal/errs) and LIBRARY_NOT_FOUND, which only this side raises", () => {
     const goSource = readFileSync(join(import.meta.dir, "../../libgvproxy/internal/errs/errs.go"), "utf8");
-    const goCodes = [...goSource.matchAll(/^\s*\w+\s+Code = "([A-Z_]+)"$/gm)].map((match) => match[1]);
+    const goCodes = [...goSource.matchAll(/^\s*\w+\s+Code = "([A-Z_]+)"$/gm)].map((match) => match[1] ?? "");
     expect(goCodes).toContain("INVALID_CONFIG"); // the pattern found the constants at all
     expect<string[]>([...GVPROXY_ERROR_CODES].sort()).toEqual([...goCodes, "LIBRARY_NOT_FOUND"].sort());
   });
