@@ -18,6 +18,41 @@ afterEach(() => {
   temp.remove();
 });
 
+/** A value's key structure: each leaf replaced by its typeof, each object by its own shape. */
+type Shape = string | { readonly [key: string]: Shape };
+function shapeOf(value: unknown): Shape {
+  if (typeof value !== "object" || value === null) return typeof value;
+  return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, shapeOf(v)]));
+}
+
+/**
+ * NetworkStats (src/stats.ts; DESIGN.md "NetworkStats" plus the policy, guest, link and
+ * events sections): exactly these keys, no more, no fewer.
+ */
+const NETWORK_STATS_SHAPE: Shape = {
+  bytesSent: "number",
+  bytesReceived: "number",
+  tcp: {
+    currentEstablished: "number",
+    failedConnectionAttempts: "number",
+    retransmits: "number",
+    timeouts: "number",
+    forwardMaxInflightDrop: "number",
+  },
+  policy: { denied: "number" },
+  guest: { connected: "boolean", connections: "number" },
+  link: { framesReceived: "number", framesSent: "number", rxDropped: "number", txDropped: "number", protocolErrors: "number" },
+  events: { queued: "number", delivered: "number", dropped: "number" },
+};
+
+test("shapeOf sees a missing, an extra and a mistyped key", () => {
+  const stats = { a: 1, nested: { b: true } };
+  expect(shapeOf(stats)).toStrictEqual({ a: "number", nested: { b: "boolean" } });
+  expect(shapeOf({ a: 1, nested: {} })).not.toStrictEqual(shapeOf(stats));
+  expect(shapeOf({ a: 1, nested: { b: true, c: 2 } })).not.toStrictEqual(shapeOf(stats));
+  expect(shapeOf({ a: "1", nested: { b: true } })).not.toStrictEqual(shapeOf(stats));
+});
+
 test("index.ts exports the contract's classes and the logger hook", () => {
   expect(typeof api.GvisorTapBackend).toBe("function");
   expect(typeof api.GvproxyInstance).toBe("function");
@@ -38,7 +73,7 @@ test("DESIGN.md's usage example runs as written", async () => {
     connectionType: process.platform === "darwin" ? "unix-dgram" : "unix-stream",
     macAddress: "5a:94:ef:e4:0c:ee",
   });
-  expect(Object.keys(backend.stats()).sort()).toEqual(expect.arrayContaining(["bytesReceived", "bytesSent", "tcp"]));
+  expect(shapeOf(backend.stats())).toStrictEqual(NETWORK_STATS_SHAPE);
   expect(Object.keys(backend.metrics()).sort()).toEqual(["bytesReceived", "bytesSent", "tcpConnectionErrors", "tcpConnections"]);
   expect(backend.instance).toBeInstanceOf(GvproxyInstance);
   backend.close();
@@ -47,7 +82,7 @@ test("DESIGN.md's usage example runs as written", async () => {
   const inst = new GvproxyInstance(join(temp.dir, "box-2.sock"), [[instPort, 90]]);
   expect(typeof inst.id).toBe("number");
   expect(inst.socketPath).toBe(join(temp.dir, "box-2.sock"));
-  inst.stats();
+  expect(shapeOf(inst.stats())).toStrictEqual(NETWORK_STATS_SHAPE);
   inst.destroy();
   expect(inst.destroyed).toBe(true);
   expect(GvproxyInstance.version()).toMatch(/^v0\.8\.\d+/);
