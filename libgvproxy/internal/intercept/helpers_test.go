@@ -107,6 +107,12 @@ func (h *harness) setSecrets(list ...secrets.Secret) {
 	h.set.Store(set)
 }
 
+func (h *harness) logLines() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.logs...)
+}
+
 func (h *harness) refusalList() []refused {
 	h.mu.Lock()
 	defer h.mu.Unlock()
