@@ -98,6 +98,16 @@ function kernelGuestGoals(r: BenchResults): GoalCheck[] {
   return out;
 }
 
+/** Issue 11's goals: what TLS interception costs an HTTPS download and a request. */
+function interceptionGoals(r: BenchResults): GoalCheck[] {
+  const i = r.interception;
+  if (!i) return [];
+  return [
+    atLeast("HTTPS download, intercepted / passed through", i.throughputRatio.median, 0.5, "x"),
+    atMost("request p50 added by interception (kept connection)", i.addedP50Us.median / 1000, 1, " ms"),
+  ];
+}
+
 export function checkGoals(r: BenchResults): GoalCheck[] {
-  return [...throughputGoals(r), ...latencyGoals(r), ...controlPlaneGoals(r), ...logBridgeGoals(r), ...eventStreamGoals(r), ...kernelGuestGoals(r)];
+  return [...throughputGoals(r), ...latencyGoals(r), ...controlPlaneGoals(r), ...logBridgeGoals(r), ...eventStreamGoals(r), ...kernelGuestGoals(r), ...interceptionGoals(r)];
 }

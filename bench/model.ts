@@ -1,5 +1,6 @@
 // The shape of a benchmark run's results: what run.ts writes as JSON under
 // build/bench/ (and bench/results/ keeps a saved copy of), what report.ts renders as tables and what chart.ts draws.
+import type { InterceptionResults } from "./interception.ts";
 import type { LatencySummary, Summary } from "./stats.ts";
 
 export type Direction = "host-to-guest" | "guest-to-host";
@@ -135,6 +136,7 @@ export interface BenchResults {
   eventStream?: EventStream;
   kernelGuest?: KernelGuestResults;
   kernelScale?: KernelScale;
+  interception?: InterceptionResults;
   goals: GoalCheck[];
   /** Parts that could not run, and why. */
   skipped: string[];

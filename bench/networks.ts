@@ -5,6 +5,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { artifacts } from "./artifacts.ts";
 import { BUN_BIN, REPO_ROOT, startServer, tempDir } from "./processes.ts";
+import type { Secret, TlsInterception } from "../src/index.ts";
 
 export type NetworkKind = "ours" | "gvproxy";
 
@@ -26,6 +27,8 @@ export interface NetworkOptions {
   frameLogging?: boolean;
   /** Ours only: a `connection` event listener is subscribed (counting events). */
   connectionListener?: boolean;
+  /** Ours only: secrets and TLS interception (bench/interception.ts). */
+  interception?: { secrets: readonly Secret[]; tlsInterception: TlsInterception };
 }
 
 /** A started network: where the guest connects, and how to stop it. */
@@ -47,7 +50,7 @@ async function startOurs(opts: NetworkOptions): Promise<RunningNetwork> {
   const dir = tempDir("gvb");
   const socketPath = `${dir}/net.sock`;
   const server = await startServer(
-    [BUN_BIN, OURS_HOST, JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging, connectionListener: !!opts.connectionListener })],
+    [BUN_BIN, OURS_HOST, JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging, connectionListener: !!opts.connectionListener, ...opts.interception })],
     { GVPROXY_LOG_LEVEL: opts.debugLogging || opts.frameLogging ? "debug" : "info" },
   ).catch((err: unknown) => {
     rmSync(dir, { recursive: true, force: true });

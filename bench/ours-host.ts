@@ -7,7 +7,7 @@
 // goes to stderr, which the orchestrator sends to a file (gvproxy's goes to /dev/null).
 // End of stdin closes the backend and exits.
 import { createConsola } from "consola";
-import { GvisorTapBackend, setGvproxyLogger } from "../src/index.ts";
+import { GvisorTapBackend, setGvproxyLogger, type Secret, type TlsInterception } from "../src/index.ts";
 
 interface HostArgs {
   socketPath: string;
@@ -16,6 +16,9 @@ interface HostArgs {
   debug: boolean;
   /** Subscribe a counting `connection` listener (the event stream's cost). */
   connectionListener?: boolean;
+  /** Secrets and TLS interception (the interception benchmark). */
+  secrets?: Secret[];
+  tlsInterception?: TlsInterception;
 }
 
 const args = JSON.parse(process.argv[2] ?? "{}") as HostArgs;
@@ -26,6 +29,8 @@ const backend = new GvisorTapBackend({
   mtu: args.mtu,
   debug: args.debug,
   portMappings: args.forwards.map((f) => [f.hostPort, f.guestPort] as const),
+  ...(args.secrets ? { secrets: args.secrets } : {}),
+  ...(args.tlsInterception ? { tlsInterception: args.tlsInterception } : {}),
 });
 let connectionEvents = 0;
 if (args.connectionListener) backend.on("connection", () => void connectionEvents++);

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { num, ratio, table, withRange } from "./format.ts";
 import type { BenchResults, Ceilings, ControlPlane, EventStream, KernelCeiling, KernelGuestResults, KernelScale, LatencyCell, LogBridge, ThroughputCell } from "./model.ts";
+import type { InterceptionResults } from "./interception.ts";
 import { BUILD_DIR } from "./processes.ts";
 import type { Summary } from "./stats.ts";
 
@@ -155,6 +156,19 @@ function eventStreamTable(e: EventStream): string {
   );
 }
 
+function interceptionTable(i: InterceptionResults): string {
+  const rows = (["intercepted", "passthrough"] as const).map((p) => [
+    p === "intercepted" ? "intercepted (secret's host)" : "passed through (other host)",
+    withRange(i.gbps[p]),
+    withRange(i.networkCpuPerGB[p]),
+    withRange(i.requestP50Us[p]),
+    withRange(i.requestP99Us[p]),
+    withRange(i.firstRequestUs[p]),
+  ]);
+  const cells = table(["path", "download Gbit/s", "network CPU s/GB", "request p50 µs", "request p99 µs", "first request µs (connect, TLS, request)"], rows);
+  return `${cells}\n\nIntercepted / passed through download: ${ratio(i.throughputRatio)}; request p50 added by interception: ${withRange(i.addedP50Us)} µs.`;
+}
+
 /**
  * The whole report as markdown; section headings at `headingLevel` (3 stand-alone, 4 where
  * BENCHMARKS.md embeds it under its own headings).
@@ -180,6 +194,11 @@ export function renderReport(r: BenchResults, headingLevel = 3): string {
   if (r.logBridge) parts.push(`${h} Log bridge`, logBridgeTable(r.logBridge));
   if (r.eventStream) parts.push(`${h} Event stream`, eventStreamTable(r.eventStream));
   if (r.kernelGuest) parts.push(`${h} Kernel guest (the Linux kernel as the guest, through the NAT)`, kernelGuestTables(r.kernelGuest));
+  if (r.interception) {
+    const i = r.interception;
+    const what = `${num(i.downloadBytes / 2 ** 20)} MiB downloads and ${i.requestsPerRun} requests on one kept connection per path and run, curl in a kernel guest, HTTP/1.1, MTU ${i.mtu}`;
+    parts.push(`${h} TLS interception (secrets): ${what}`, interceptionTable(i));
+  }
   if (r.kernelScale) {
     const s = r.kernelScale;
     parts.push(`${h} Kernel guests at scale (${s.lanes} guests on ${s.lanes} backends of one Bun process, each a bulk transfer and an RR loop at once, ${s.seconds} s)`, kernelScaleTable(s));

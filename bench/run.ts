@@ -4,8 +4,8 @@
 // tracked file. `make bench-report FROM=build/bench/full.json` saves a run for BENCHMARKS.md.
 //
 // Sections: ceilings, throughput, latency, control-plane, log-bridge, events, kernel-guest
-// (skipped with a message where namespaces and TAP devices cannot be made), and the
-// opt-in kernel-scale (--scale or --only=kernel-scale: 64 kernel guests at once). A section that
+// and interception (both skipped with a message where namespaces and TAP devices cannot
+// be made), and the opt-in kernel-scale (--scale or --only=kernel-scale: 64 kernel guests at once). A section that
 // fails is reported under "Not measured" with its error; the others still run.
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
@@ -15,6 +15,7 @@ import { measureControlPlane } from "./control-plane.ts";
 import { checkGoals } from "./goals.ts";
 import { measureLatency } from "./latency.ts";
 import { measureEventStream } from "./events.ts";
+import { interceptionUnavailable, measureInterception } from "./interception.ts";
 import { measureKernelGuest } from "./kernel.ts";
 import { measureKernelScale } from "./kernel-scale.ts";
 import { kernelCellsUnavailable } from "./kernel-testbed.ts";
@@ -26,7 +27,7 @@ import { missingArtifact, removeSnapshot, snapshotArtifacts, type Artifacts } fr
 import { renderReport, RUN_DIR, writeResults } from "./report.ts";
 import { measureThroughput } from "./throughput.ts";
 
-const SECTIONS = ["ceilings", "throughput", "latency", "control-plane", "log-bridge", "events", "kernel-guest", "kernel-scale"] as const;
+const SECTIONS = ["ceilings", "throughput", "latency", "control-plane", "log-bridge", "events", "kernel-guest", "interception", "kernel-scale"] as const;
 type Section = (typeof SECTIONS)[number];
 /** Sections that take long and run only when asked for (--scale, or by name in --only). */
 const OPT_IN: readonly Section[] = ["kernel-scale"];
@@ -77,6 +78,7 @@ function missingFor(section: Section): string | undefined {
     "log-bridge": ["guest", "gvproxy", "library"],
     events: ["guest", "library"],
     "kernel-guest": ["gvproxy", "library"],
+    interception: ["library"],
     "kernel-scale": ["library"],
   };
   return missingArtifact(needs[section]);
@@ -84,7 +86,7 @@ function missingFor(section: Section): string | undefined {
 
 /** Runs one section; a missing binary or a failure is recorded, and the run goes on. */
 async function runSection(section: Section, measure: () => Promise<void>, results: BenchResults): Promise<void> {
-  const unavailable = section === "kernel-guest" || section === "kernel-scale" ? kernelCellsUnavailable() : undefined;
+  const unavailable = section === "kernel-guest" || section === "kernel-scale" ? kernelCellsUnavailable() : section === "interception" ? interceptionUnavailable() : undefined;
   if (unavailable !== undefined) {
     log(`${section} skipped: ${unavailable}`);
     results.skipped.push(`${section}: skipped: ${unavailable}`);
@@ -126,6 +128,7 @@ async function main(): Promise<void> {
     "log-bridge": async () => void (results.logBridge = await measureLogBridge(plan, log)),
     events: async () => void (results.eventStream = await measureEventStream(plan, log)),
     "kernel-guest": async () => void (results.kernelGuest = await measureKernelGuest(plan, log)),
+    interception: async () => void (results.interception = await measureInterception(plan, log)),
     "kernel-scale": async () => void (results.kernelScale = await measureKernelScale(plan.quick ? { lanes: 8, seconds: 3 } : { lanes: 64, seconds: 10 }, log)),
   };
   try {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/netip"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -23,12 +22,9 @@ func TestSetAllowNetCutsALiveConnectionWhileForwardsChurn(t *testing.T) {
 	if _, err := subscribeEvents(id, 7); err != nil {
 		t.Fatal(err)
 	}
-	ln, port := hostListener(t)
-	go echoOnce(ln)
+	port := hostEchoServer(t)
 	g := startGuestStack(t, path)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	conn, err := g.dialTCP(ctx, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.254"), port))
+	conn, err := g.dialHostLoopback(port)
 	if err != nil {
 		t.Fatalf("guest dial: %v", err)
 	}
@@ -80,7 +76,7 @@ func TestSetAllowNetCutsALiveConnectionWhileForwardsChurn(t *testing.T) {
 	if _, err := setAllowNet(id+1000, []byte(`[]`)); errs.As(err).Code != errs.Destroyed {
 		t.Fatalf("an unknown instance: %v", err)
 	}
-	if _, err := g.dialTCP(ctx, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.254"), port)); err == nil {
+	if _, err := g.dialHostLoopback(port); err == nil {
 		t.Fatal("a new connection the new list refuses was made")
 	}
 }

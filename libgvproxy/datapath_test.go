@@ -28,6 +28,30 @@ func echoOnce(ln net.Listener) {
 	_, _ = io.Copy(conn, conn)
 }
 
+// replyOnce answers the first datagram pc receives with reply(datagram), then returns.
+func replyOnce(pc net.PacketConn, reply func(string) string) {
+	buf := make([]byte, 1500)
+	n, from, err := pc.ReadFrom(buf)
+	if err == nil {
+		_, _ = pc.WriteTo([]byte(reply(string(buf[:n]))), from)
+	}
+}
+
+// exchangeDatagram sends msg on conn and returns the datagram that comes back.
+func exchangeDatagram(t *testing.T, conn net.Conn, msg string) string {
+	t.Helper()
+	_ = conn.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatalf("send %q: %v", msg, err)
+	}
+	buf := make([]byte, 1500)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("no reply to %q: %v", msg, err)
+	}
+	return string(buf[:n])
+}
+
 // roundTrip writes msg on conn, half-closes, and returns everything read back.
 func roundTrip(t *testing.T, conn net.Conn, msg string) string {
 	t.Helper()
@@ -43,6 +67,15 @@ func roundTrip(t *testing.T, conn net.Conn, msg string) string {
 		t.Fatalf("read: %v", err)
 	}
 	return string(got)
+}
+
+// hostEchoServer listens on the host's loopback and echoes its first connection; the
+// port is returned.
+func hostEchoServer(t *testing.T) uint16 {
+	t.Helper()
+	ln, port := hostListener(t)
+	go echoOnce(ln)
+	return port
 }
 
 func hostListener(t *testing.T) (net.Listener, uint16) {
@@ -64,14 +97,7 @@ func TestHostPortForwardReachesTheGuestOverTCPAndUDP(t *testing.T) {
 	}}))
 	g := startGuestStack(t, path)
 	go echoOnce(g.listenTCP(t, 80))
-	guestUDP := g.listenUDP(t, 5353)
-	go func() {
-		buf := make([]byte, 1500)
-		n, from, err := guestUDP.ReadFrom(buf)
-		if err == nil {
-			_, _ = guestUDP.WriteTo([]byte(strings.ToUpper(string(buf[:n]))), from)
-		}
-	}()
+	go replyOnce(g.listenUDP(t, 5353), strings.ToUpper)
 
 	conn, err := net.Dial("tcp", addr(tcpPort))
 	if err != nil {
@@ -88,26 +114,17 @@ func TestHostPortForwardReachesTheGuestOverTCPAndUDP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer udpConn.Close()
-	_ = udpConn.SetDeadline(time.Now().Add(testTimeout))
-	if _, err := udpConn.Write([]byte("datagram")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	n, err := udpConn.Read(buf)
-	if err != nil || string(buf[:n]) != "DATAGRAM" {
-		t.Fatalf("udp reply %q, %v", buf[:n], err)
+	if got := exchangeDatagram(t, udpConn, "datagram"); got != "DATAGRAM" {
+		t.Fatalf("udp reply %q", got)
 	}
 }
 
 func TestGuestReachesTheHostThroughTheHostLoopbackAddress(t *testing.T) {
 	path := filepath.Join(testDir(t), "net.sock")
 	res := mustCreate(t, configJSON(t, path, nil))
-	ln, port := hostListener(t)
-	go echoOnce(ln)
+	port := hostEchoServer(t)
 	g := startGuestStack(t, path)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	conn, err := g.dialTCP(ctx, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.254"), port))
+	conn, err := g.dialHostLoopback(port)
 	if err != nil {
 		t.Fatalf("guest dial host loopback: %v", err)
 	}
@@ -115,10 +132,7 @@ func TestGuestReachesTheHostThroughTheHostLoopbackAddress(t *testing.T) {
 	if got := roundTrip(t, conn, "guest to host"); got != "guest to host" {
 		t.Fatalf("echo %q", got)
 	}
-	s, _ := instanceStats(int64(res.ID))
-	if s.Policy.Denied != 0 {
-		t.Fatalf("denied %d", s.Policy.Denied)
-	}
+	wantDenied(t, res, 0, "")
 }
 
 func TestGuestReachesAHostUDPServiceThroughTheHostLoopbackAddress(t *testing.T) {
@@ -129,24 +143,12 @@ func TestGuestReachesAHostUDPServiceThroughTheHostLoopbackAddress(t *testing.T) 
 		t.Fatal(err)
 	}
 	defer pc.Close()
-	go func() {
-		buf := make([]byte, 1500)
-		n, from, err := pc.ReadFrom(buf)
-		if err == nil {
-			_, _ = pc.WriteTo([]byte("re:"+string(buf[:n])), from)
-		}
-	}()
+	go replyOnce(pc, func(msg string) string { return "re:" + msg })
 	g := startGuestStack(t, path)
 	port := uint16(pc.LocalAddr().(*net.UDPAddr).Port)
-	conn := g.dialUDP(t, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.254"), port))
-	_ = conn.SetDeadline(time.Now().Add(testTimeout))
-	if _, err := conn.Write([]byte("hello")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	n, err := conn.Read(buf)
-	if err != nil || string(buf[:n]) != "re:hello" {
-		t.Fatalf("reply %q, %v", buf[:n], err)
+	conn := g.dialUDP(t, netip.AddrPortFrom(guestHostLoopback, port))
+	if got := exchangeDatagram(t, conn, "hello"); got != "re:hello" {
+		t.Fatalf("reply %q", got)
 	}
 }
 
@@ -157,9 +159,7 @@ func TestWithoutHostLoopbackTheGuestCannotReachTheHost(t *testing.T) {
 	g := startGuestStack(t, path)
 	// The test guest routes everything via the gateway, so the SYN reaches the NAT
 	// forwarder, which must refuse it (a RST) instead of dialing 127.0.0.1.
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	conn, err := g.dialTCP(ctx, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.254"), port))
+	conn, err := g.dialHostLoopback(port)
 	if err == nil {
 		_ = conn.Close()
 		t.Fatal("guest reached the host loopback address with hostLoopback false")
@@ -172,10 +172,7 @@ func TestWithoutHostLoopbackTheGuestCannotReachTheHost(t *testing.T) {
 		_ = c.Close()
 		t.Fatal("the host listener had accepted a connection from the guest")
 	}
-	s, _ := instanceStats(int64(res.ID))
-	if s.Policy.Denied != 1 {
-		t.Fatalf("policy.denied = %d, want 1", s.Policy.Denied)
-	}
+	wantDenied(t, res, 1, "")
 }
 
 func TestAllowNetRefusesUnlistedDestinations(t *testing.T) {
@@ -183,16 +180,11 @@ func TestAllowNetRefusesUnlistedDestinations(t *testing.T) {
 	res := mustCreate(t, configJSON(t, path, map[string]any{"allowNet": []string{"192.0.2.0/24"}}))
 	_, port := hostListener(t)
 	g := startGuestStack(t, path)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	if conn, err := g.dialTCP(ctx, netip.AddrPortFrom(netip.MustParseAddr("192.168.127.254"), port)); err == nil {
+	if conn, err := g.dialHostLoopback(port); err == nil {
 		_ = conn.Close()
 		t.Fatal("an address outside allowNet was reached")
 	}
-	s, _ := instanceStats(int64(res.ID))
-	if s.Policy.Denied != 1 {
-		t.Fatalf("policy.denied = %d, want 1", s.Policy.Denied)
-	}
+	wantDenied(t, res, 1, "")
 }
 
 func TestTheGatewayServesNoHTTPAPI(t *testing.T) {
@@ -217,23 +209,14 @@ func TestGatewayDNSAnswersFromConfiguredZones(t *testing.T) {
 	}}}))
 	g := startGuestStack(t, path)
 	conn := g.dialUDP(t, netip.MustParseAddrPort("192.168.127.1:53"))
-	_ = conn.SetDeadline(time.Now().Add(testTimeout))
 	q := new(dns.Msg)
 	q.SetQuestion("db.example.internal.", dns.TypeA)
 	wire, err := q.Pack()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Write(wire); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 1500)
-	n, err := conn.Read(buf)
-	if err != nil {
-		t.Fatalf("dns read: %v", err)
-	}
 	var reply dns.Msg
-	if err := reply.Unpack(buf[:n]); err != nil {
+	if err := reply.Unpack([]byte(exchangeDatagram(t, conn, string(wire)))); err != nil {
 		t.Fatal(err)
 	}
 	if len(reply.Answer) != 1 || reply.Answer[0].(*dns.A).A.String() != "192.168.127.50" {

@@ -126,6 +126,17 @@ func (g *guestStack) dialTCP(ctx context.Context, dst netip.AddrPort) (net.Conn,
 	return gonet.DialContextTCP(ctx, g.stack, tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4(dst.Addr().As4()), Port: dst.Port()}, ipv4.ProtocolNumber)
 }
 
+// guestHostLoopback is the address at which the guest reaches the host's 127.0.0.1.
+var guestHostLoopback = netip.MustParseAddr("192.168.127.254")
+
+// dialHostLoopback dials port on the host's loopback from the guest, through the
+// gateway's host-loopback address, giving up after testTimeout.
+func (g *guestStack) dialHostLoopback(port uint16) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	return g.dialTCP(ctx, netip.AddrPortFrom(guestHostLoopback, port))
+}
+
 func (g *guestStack) listenTCP(t testing.TB, port uint16) net.Listener {
 	t.Helper()
 	ln, err := gonet.ListenTCP(g.stack, tcpip.FullAddress{NIC: 1, Port: port}, ipv4.ProtocolNumber)

@@ -48,6 +48,19 @@ func mustCreate(t testing.TB, doc []byte) createResult {
 	return res
 }
 
+// wantDenied fails unless the instance's policy has refused exactly want flows (what
+// context adds, if anything, says which case of a test this is).
+func wantDenied(t *testing.T, res createResult, want uint64, context string) {
+	t.Helper()
+	s, err := instanceStats(int64(res.ID))
+	if err != nil {
+		t.Fatalf("%sstats: %v", context, err)
+	}
+	if s.Policy.Denied != want {
+		t.Fatalf("%spolicy.denied = %d, want %d", context, s.Policy.Denied, want)
+	}
+}
+
 // wantCoded fails unless err carries code (and field, when given).
 func wantCoded(t *testing.T, err error, code errs.Code, field string) *errs.Error {
 	t.Helper()

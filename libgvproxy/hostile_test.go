@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"path/filepath"
 	"testing"
@@ -103,10 +104,7 @@ func TestAHostileGuestCannotReachHostLoopbackDirectly(t *testing.T) {
 		if src != testGatewayIP || flags&header.TCPFlagRst == 0 || flags&header.TCPFlagSyn != 0 {
 			t.Fatalf("hostLoopback=%v: first reply from %s with %s, want RST from the gateway", hostLoopback, src, flags)
 		}
-		s, _ := instanceStats(int64(res.ID))
-		if s.Policy.Denied != 1 {
-			t.Fatalf("hostLoopback=%v: policy.denied = %d, want 1 (the gateway barrier)", hostLoopback, s.Policy.Denied)
-		}
+		wantDenied(t, res, 1, fmt.Sprintf("hostLoopback=%v, the gateway barrier: ", hostLoopback))
 		_ = g.conn.Close()
 		_ = ln.Close()
 	}

@@ -5,8 +5,10 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
+import type { ConnectionEvent } from "../../src/index.ts";
 import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest, type Guest } from "../../guest/driver.ts";
-import { freeTcpPort, tcpExchange } from "../support/host-clients.ts";
+import { eventually } from "../support/eventually.ts";
+import { forwardedPort, tcpExchange } from "../support/host-clients.ts";
 import { startTcpEcho, type HostServer } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 
@@ -21,6 +23,13 @@ async function network(config: Parameters<typeof startNetwork>[0] = {}, guestCon
   return n;
 }
 
+/** The failure code of a guest command that must fail; throws if it succeeded. */
+async function failureCode(command: Promise<unknown>): Promise<string | undefined> {
+  const result = await outcome(command);
+  if (!(result instanceof GuestCommandError)) throw new Error(`expected the guest command to fail, got ${JSON.stringify(result)}`);
+  return result.code;
+}
+
 function hostEcho(): HostServer {
   const s = startTcpEcho();
   cleanups.push(() => s.close());
@@ -29,14 +38,14 @@ function hostEcho(): HostServer {
 
 describe("two instances at once", () => {
   test("each guest gets its own subnet's lease and serves only its own forward", async () => {
-    const [portA, portB] = [await freeTcpPort(), await freeTcpPort()];
-    const a = await network({ portMappings: [[portA, 80]] });
+    const a = await network({ portMappings: [[0, 80]] });
     const b = await network({
       subnet: "192.168.128.0/24",
       gatewayIp: "192.168.128.1",
       guestIp: "192.168.128.2",
-      portMappings: [[portB, 80]],
+      portMappings: [[0, 80]],
     });
+    const [portA, portB] = [forwardedPort(a.backend, 80), forwardedPort(b.backend, 80)];
     expect((await a.guest.dhcp()).ip).toBe("192.168.127.2");
     expect((await b.guest.dhcp()).ip).toBe("192.168.128.2");
     await a.guest.serveTcp(80, { mode: "http", body: "guest A" });
@@ -46,32 +55,41 @@ describe("two instances at once", () => {
     expect(a.socketPath).not.toBe(b.socketPath);
   });
 
-  test("guest A cannot reach guest B's server or B's DNS zone", async () => {
+  test("guest A cannot reach guest B's server or B's DNS zone: A's own gateway refuses the traffic", async () => {
     const zoneB = { name: "b.internal.", records: [{ name: "secret", ip: "192.168.128.99" }] };
-    const a = await network();
+    // A refuses every egress flow, so its traffic to B's addresses ends at A's gateway and
+    // nothing is dialled off this machine. Were the two networks one switch, the frames
+    // would reach B's guest instead, and A would see no denial.
+    const a = await network({ allowNet: "none" });
     const b = await network({ subnet: "192.168.128.0/24", gatewayIp: "192.168.128.1", guestIp: "192.168.128.2", dnsZones: [zoneB] });
+    const denials: ConnectionEvent[] = [];
+    a.backend.on("connection", (e) => void (e.phase === "denied" && denials.push(e)));
     await a.guest.dhcp();
     await b.guest.dhcp();
     await b.guest.serveTcp(80, { mode: "echo" });
     // B's guest answers on its own network, and B's DNS knows the secret name...
     expect((await b.guest.tcpRequest({ host: "192.168.128.2", port: 80, data: "self" })).response).toBe("self");
     expect((await b.guest.resolve("secret.b.internal")).addresses).toEqual(["192.168.128.99"]);
-    // ...but from network A, B's addresses are just outside destinations: nothing of B
-    // answers (on this host the NAT may still complete a handshake with an outside proxy,
-    // so the proof is the missing echo, not a refused connection).
-    const toB = await outcome(a.guest.tcpRequest({ host: "192.168.128.2", port: 80, data: "hello B", timeoutMs: 1500 }));
-    if (!(toB instanceof GuestCommandError)) expect(toB.response).not.toBe("hello B");
-    const dnsB = await outcome(a.guest.resolve("secret.b.internal", { server: "192.168.128.1", timeoutMs: 1500 }));
-    if (!(dnsB instanceof GuestCommandError)) expect(dnsB.addresses).not.toContain("192.168.128.99");
+    const framesToB = b.backend.stats().link.framesSent;
+    // ...but from network A, B's addresses are outside destinations A's policy refuses.
+    expect(await failureCode(a.guest.tcpRequest({ host: "192.168.128.2", port: 80, data: "hello B", timeoutMs: 1500 }))).toBe("CONNECTION_REFUSED");
+    expect(await failureCode(a.guest.resolve("secret.b.internal", { server: "192.168.128.1", timeoutMs: 1500 }))).toBe("CONNECTION_REFUSED");
     // A's own DNS does not know B's zone either.
-    const ownDns = await outcome(a.guest.resolve("secret.b.internal"));
-    if (!(ownDns instanceof GuestCommandError)) expect(ownDns.addresses).not.toContain("192.168.128.99");
+    expect(await failureCode(a.guest.resolve("secret.b.internal"))).toBe("NXDOMAIN");
+    await eventually("A's denial events", () => denials.some((e) => e.protocol === "udp"));
+    const refused = new Set(denials.map((e) => `${e.via} ${e.protocol} ${JSON.stringify(e.destination)}`));
+    expect([...refused].sort()).toEqual([
+      `nat tcp ${JSON.stringify({ ip: "192.168.128.2", port: 80 })}`,
+      `nat udp ${JSON.stringify({ ip: "192.168.128.1", port: 53 })}`,
+    ]);
+    // Not one frame went to B's guest meanwhile.
+    expect(b.backend.stats().link.framesSent).toBe(framesToB);
   });
 
   test("same guest IP on two networks: traffic goes to the right guest", async () => {
-    const [portA, portB] = [await freeTcpPort(), await freeTcpPort()];
-    const a = await network({ portMappings: [[portA, 9000]] });
-    const b = await network({ portMappings: [[portB, 9000]] });
+    const a = await network({ portMappings: [[0, 9000]] });
+    const b = await network({ portMappings: [[0, 9000]] });
+    const [portA, portB] = [forwardedPort(a.backend, 9000), forwardedPort(b.backend, 9000)];
     await a.guest.dhcp();
     await b.guest.dhcp();
     await a.guest.serveTcp(9000, { mode: "http", body: "A" });
@@ -90,21 +108,18 @@ describe("destroy while the guest is connected", () => {
     expect(event.reason).toBeTruthy();
     expect(existsSync(n.socketPath)).toBe(false);
     expect(n.backend.instance.destroyed).toBe(true);
-    const failure = await outcome(n.guest.resolve("anything.internal"));
-    expect((failure as GuestCommandError).code).toBe("DISCONNECTED");
+    expect(await failureCode(n.guest.resolve("anything.internal"))).toBe("DISCONNECTED");
     expect(await n.guest.close()).toBe(0);
   });
 
   test("an in-flight transfer ends with DISCONNECTED instead of hanging", async () => {
-    const port = await freeTcpPort();
-    const n = await network({ portMappings: [[port, 7000]] });
+    const n = await network({ portMappings: [[0, 7000]] });
     await n.guest.dhcp();
     await n.guest.serveTcp(7000, { mode: "sink" });
     // Wait for a sink result that will never come, then pull the network away.
-    const pending = outcome(n.guest.sinkResult(7000, { timeoutMs: 20_000 }));
+    const pending = failureCode(n.guest.sinkResult(7000, { timeoutMs: 20_000 }));
     n.backend.close();
-    const failure = await pending;
-    expect((failure as GuestCommandError).code).toBe("DISCONNECTED");
+    expect(await pending).toBe("DISCONNECTED");
   });
 });
 
@@ -130,8 +145,8 @@ describe("VM reboot", () => {
 describe.skipIf(process.platform === "win32")("vfkit protocol (SOCK_DGRAM)", () => {
   test("lease, NAT and a forward work over datagrams", async () => {
     const echo = hostEcho();
-    const port = await freeTcpPort();
-    const n = await network({ protocol: "vfkit", portMappings: [[port, 7000]] }, { protocol: "vfkit" });
+    const n = await network({ protocol: "vfkit", portMappings: [[0, 7000]] }, { protocol: "vfkit" });
+    const port = forwardedPort(n.backend, 7000);
     expect(n.backend.endpoint().connectionType).toBe("unix-dgram");
     expect((await n.guest.dhcp()).ip).toBe("192.168.127.2");
     expect((await n.guest.tcpRequest({ host: HOST_LOOPBACK_IP, port: echo.port, data: "dgram" })).response).toBe("dgram");
@@ -143,7 +158,8 @@ describe.skipIf(process.platform === "win32")("vfkit protocol (SOCK_DGRAM)", () 
     const n = await network({ protocol: "vfkit" }, { protocol: "vfkit" });
     await n.guest.dhcp();
     n.backend.close();
-    await n.guest.waitForEvent("disconnected");
+    expect((await n.guest.waitForEvent("disconnected")).reason).toBeTruthy();
+    expect(existsSync(n.socketPath)).toBe(false);
     expect(await n.guest.close()).toBe(0);
   });
 });

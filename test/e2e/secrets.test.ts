@@ -11,7 +11,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import consola from "consola";
-import { setGvproxyLogger, type ConnectionEvent, type Secret } from "../../src/index.ts";
+import { GvproxyError, setGvproxyLogger, type ConnectionEvent, type Secret } from "../../src/index.ts";
 import { GuestCommandError, outcome, type Guest, type HttpsRequest, type HttpsResult } from "../../guest/driver.ts";
 import { eventually } from "../support/eventually.ts";
 import { captureGvproxyLogs } from "../support/log-capture.ts";
@@ -114,6 +114,16 @@ async function denial(reason: string): Promise<ConnectionEvent> {
   let found: ConnectionEvent | undefined;
   await eventually(`a ${reason} event`, () => (found = events.find((e) => e.phase === "denied" && e.reason === reason)) !== undefined);
   return found as ConnectionEvent;
+}
+
+/** What fn throws (undefined if it returns). */
+function thrownBy(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
 }
 
 /** Fails if a secret's value is in text (what the guest, a log or an event shows). */
@@ -263,24 +273,33 @@ describe.skipIf(skipReason !== undefined)("secrets", () => {
     }
   }, 240_000);
 
-  test("the value never appears in logs, events or the pcap", async () => {
+  test("the value never appears in logs, events, error messages or the pcap", async () => {
     const logs = captureGvproxyLogs("debug");
     const tmp = makeTempDir("gvsecrets-");
     try {
       const captureFile = tmp.path("capture.pcap");
       const guest = await startGuest({ debug: true, captureFile });
       // Every path a value takes or is refused on: substitution (gzip), misuse, a 502, plain HTTP.
-      await https(guest, { url: `https://${H2_HOST}/echo?gzip=1`, headers: { authorization: `Bearer ${SECRET_A.placeholder}` } });
-      await https(guest, { url: `https://${H2_HOST}/echo`, headers: { authorization: SECRET_B.placeholder } });
-      await https(guest, { url: `https://${NO_CERT_HOST}/echo`, headers: { authorization: SECRET_B.placeholder } });
-      await guest.httpGet(`http://${H1_HOST}/echo?key=${SECRET_B.placeholder}`, { timeoutMs: 10_000 });
+      const seen: unknown[] = [
+        await https(guest, { url: `https://${H2_HOST}/echo?gzip=1`, headers: { authorization: `Bearer ${SECRET_A.placeholder}` } }),
+        await https(guest, { url: `https://${H2_HOST}/echo`, headers: { authorization: SECRET_B.placeholder } }),
+        await https(guest, { url: `https://${NO_CERT_HOST}/echo`, headers: { authorization: SECRET_B.placeholder } }),
+        await guest.httpGet(`http://${H1_HOST}/echo?key=${SECRET_B.placeholder}`, { timeoutMs: 10_000 }),
+      ];
       await denial("upstream-certificate");
+      // A rotation the library refuses: its error names the field, never the value.
+      const rotation = [{ ...SECRET_A, value: `${SECRET_A.value}\r\nX-Injected: 1` }];
+      const refused = thrownBy(() => backend().setSecrets(rotation));
+      expect(refused).toBeInstanceOf(GvproxyError);
+      seen.push(String(refused), (refused as GvproxyError).stack);
       await network?.close();
       const pcap = readFileSync(captureFile).toString("latin1");
       expect(pcap.length).toBeGreaterThan(10_000);
       expectNoValue(pcap);
+      // The plain-text request went by in the clear: the capture is searched where the placeholder shows.
+      expect(pcap).toContain(`key=${SECRET_B.placeholder}`);
       expect(logs.length).toBeGreaterThan(0);
-      expectNoValue(JSON.stringify(logs) + JSON.stringify(events));
+      expectNoValue(JSON.stringify(logs) + JSON.stringify(events) + JSON.stringify(seen));
     } finally {
       tmp.remove();
     }

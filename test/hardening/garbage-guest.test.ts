@@ -1,6 +1,7 @@
 /**
  * A VM that writes garbage to its socket must not take the network down: the instance
- * logs, drops the frame or the connection, keeps serving (a well-behaved guest that
+ * logs what was wrong (a protocol error names the bad length and is counted in
+ * stats().link.protocolErrors), drops the frame or the connection, keeps serving (a well-behaved guest that
  * connects afterwards gets its DHCP lease), can still be destroyed, and the process
  * lives. Each scenario runs in a child process (fixtures/garbage-guest.ts) with a
  * deadline, so a crash or a hang fails that test and nothing else.
@@ -26,6 +27,10 @@ interface ServedReport {
   readonly rssGrowthKiB: number;
   /** Every record ("type: message") logged from the garbage connection's start until it was handled. */
   readonly loggedDuringGarbage: string[];
+  /** How far stats().link.protocolErrors moved while the garbage was handled. */
+  readonly protocolErrors: number;
+  /** How far stats().link.rxDropped moved meanwhile. */
+  readonly rxDropped: number;
 }
 
 const SCENARIOS = [
@@ -61,6 +66,30 @@ function reported(served: ServedReport): string[] {
   return served.loggedDuringGarbage.filter((line) => !/^info: guest connected to /.test(line));
 }
 
+/** What the link says of a frame shorter than an Ethernet header (`size` a number or a pattern). */
+function tooShort(size: string): string {
+  return `guest sent a ${size}-byte frame, shorter than an Ethernet header \\(14 bytes\\)`;
+}
+
+/** What the link says of a frame larger than the default MTU (1500) allows. */
+function tooLarge(size: string): string {
+  return `guest sent a ${size}-byte frame, larger than the 1514 bytes the MTU allows`;
+}
+
+/**
+ * A stream guest that broke the framing: counted once in stats().link.protocolErrors, and
+ * logged as exactly two records naming the bad length, the warning that drops the
+ * connection and the disconnect notice with the same reason. `detail` is a pattern.
+ */
+function expectProtocolError(served: ServedReport, detail: string): void {
+  expect(served.dropped).toBe(true);
+  expect(served.protocolErrors).toBe(1);
+  const records = reported(served);
+  expect(records).toHaveLength(2);
+  expect(records[0]).toMatch(new RegExp(`^warn: dropping guest connection: ${detail}$`));
+  expect(records[1]).toMatch(new RegExp(`^info: guest disconnected from /\\S+/net\\.sock: ${detail}$`));
+}
+
 function signed(n: number): string {
   return n >= 0 ? `+${n}` : String(n);
 }
@@ -88,57 +117,62 @@ function scenario(name: string): { run: ChildRun; served: ServedReport } {
 }
 
 describe("garbage on the guest socket (QEMU framing)", () => {
-  test("a length prefix of 0: logged, the empty frame dropped, the network keeps serving", () => {
-    const { served } = scenario("zero-length");
-    expect(reported(served)).not.toEqual([]);
+  test("a length prefix of 0: a protocol error, logged and counted, the connection dropped, the network keeps serving", () => {
+    expectProtocolError(scenario("zero-length").served, tooShort("0"));
   });
 
-  test("a frame shorter than an Ethernet header: logged and dropped, the network keeps serving", () => {
-    const { served } = scenario("runt");
-    expect(reported(served)).not.toEqual([]);
+  test("a frame shorter than an Ethernet header: a protocol error, logged and counted, the network keeps serving", () => {
+    expectProtocolError(scenario("runt").served, tooShort("5"));
   });
 
-  test("a 4 GiB length prefix: the connection is dropped without reserving 4 GiB", () => {
+  test("a 4 GiB length prefix: a protocol error, the connection dropped without reserving 4 GiB", () => {
     const { served } = scenario("huge-length");
-    expect(served.dropped).toBe(true);
+    expectProtocolError(served, tooLarge("4294967295"));
     expect(served.vmSizeGrowthKiB).toBeLessThan(MAX_VM_GROWTH_KIB);
-    expect(reported(served)).not.toEqual([]);
   });
 
-  test("random bytes: the connection is dropped without reserving memory for a bogus length", () => {
+  test("random bytes: a protocol error, the connection dropped without reserving memory for a bogus length", () => {
     const { served } = scenario("random");
-    expect(served.dropped).toBe(true);
+    // The first four random bytes are the length: it is out of range for all but ~1 in 3 million seeds.
+    expectProtocolError(served, `(${tooShort("\\d+")}|${tooLarge("\\d+")})`);
     expect(served.vmSizeGrowthKiB).toBeLessThan(MAX_VM_GROWTH_KIB);
-    expect(reported(served)).not.toEqual([]);
   });
 
-  test("a frame larger than any MTU: the network keeps serving", () => {
+  test("a frame larger than the MTU allows: a protocol error, logged and counted, the network keeps serving", () => {
     const { served } = scenario("oversize");
+    expectProtocolError(served, tooLarge("70000"));
     expect(served.vmSizeGrowthKiB).toBeLessThan(MAX_VM_GROWTH_KIB);
   });
 
-  test("a truncated frame, then the VM dies: logged, the next guest is served", () => {
+  test("a truncated frame, then the VM dies: not a protocol error, the lost frame counted and the reason logged", () => {
     const { served } = scenario("truncated-then-eof");
-    expect(reported(served)).not.toEqual([]);
+    expect(served.protocolErrors).toBe(0);
+    expect(served.rxDropped).toBe(1);
+    expect(reported(served)).toEqual([expect.stringMatching(/^info: guest disconnected from \S+\/net\.sock: stream ended inside a frame: unexpected EOF$/)]);
   });
 
-  test("a truncated frame, then the VM stays silent: other guests are still served", () => {
-    scenario("truncated-then-silent");
+  test("a truncated frame, then the VM stays silent: nothing counted or logged yet, other guests are still served", () => {
+    const { served } = scenario("truncated-then-silent");
+    expect(served.dropped).toBe(false);
+    expect(served.protocolErrors).toBe(0);
+    expect(reported(served)).toEqual([]);
   });
 
   test("a flood of 200 000 header-only frames: all consumed, the sender kept, the next guest served", () => {
     const { served } = scenario("tiny-flood");
     expect(served.consumed).toBe(true);
     expect(served.dropped).toBe(false);
+    expect(served.protocolErrors).toBe(0);
   });
 
-  test("a flood of 100 000 frames shorter than an Ethernet header: the network keeps serving", () => {
-    scenario("runt-flood");
+  test("a flood of 100 000 frames shorter than an Ethernet header: the first is a protocol error, the network keeps serving", () => {
+    expectProtocolError(scenario("runt-flood").served, tooShort("([1-9]|1[0-3])"));
   });
 
   test("a flood from 500 000 different source MACs: consumed, memory stays bounded, the next guest served", () => {
     const { served } = scenario("mac-flood");
     expect(served.consumed).toBe(true);
+    expect(served.protocolErrors).toBe(0);
     // Generous: a table entry per MAC costs tens of bytes; this catches per-frame buffers kept.
     expect(served.rssGrowthKiB).toBeLessThan(64 * 1024);
   });

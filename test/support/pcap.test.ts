@@ -1,6 +1,6 @@
 /** The pcap reader the e2e suites rely on, checked against hand-built captures. */
 import { describe, expect, test } from "bun:test";
-import { dhcpMessageType, LINKTYPE_ETHERNET, LINKTYPE_RAW, parsePcap } from "./pcap.ts";
+import { assertEthernetCapture, dhcpMessageType, LINKTYPE_ETHERNET, LINKTYPE_RAW, parsePcap } from "./pcap.ts";
 
 /** A DHCP message of `type` inside IPv4/UDP (68 -> 67), optionally behind an Ethernet header. */
 function dhcpPacket(type: number, ethernet: boolean): Uint8Array {
@@ -25,13 +25,13 @@ function dhcpPacket(type: number, ethernet: boolean): Uint8Array {
 }
 
 /** A pcap file with `records`, in the given byte order and link type. */
-function pcapFile(records: Uint8Array[], linkType: number, littleEndian: boolean): Uint8Array {
+function pcapFile(records: Uint8Array[], linkType: number, littleEndian: boolean, versionMinor = 4): Uint8Array {
   const size = 24 + records.reduce((n, r) => n + 16 + r.length, 0);
   const out = new Uint8Array(size);
   const v = new DataView(out.buffer);
   v.setUint32(0, 0xa1b2c3d4, littleEndian);
   v.setUint16(4, 2, littleEndian);
-  v.setUint16(6, 4, littleEndian);
+  v.setUint16(6, versionMinor, littleEndian);
   v.setUint32(16, 65535, littleEndian);
   v.setUint32(20, linkType, littleEndian);
   let offset = 24;
@@ -69,5 +69,23 @@ describe("parsePcap", () => {
   test("rejects a bad magic and a file shorter than its header", () => {
     expect(() => parsePcap(new Uint8Array(24))).toThrow(/bad magic/);
     expect(() => parsePcap(new Uint8Array(10))).toThrow(/shorter than the global header/);
+  });
+});
+
+describe("assertEthernetCapture", () => {
+  test("accepts a version 2.4 Ethernet capture in either byte order", () => {
+    for (const littleEndian of [true, false]) {
+      expect(() => assertEthernetCapture(parsePcap(pcapFile([dhcpPacket(1, true)], LINKTYPE_ETHERNET, littleEndian)))).not.toThrow();
+    }
+  });
+
+  test("rejects a raw-IP (LINKTYPE_RAW) capture, naming the link type", () => {
+    const raw = parsePcap(pcapFile([dhcpPacket(1, false)], LINKTYPE_RAW, true));
+    expect(() => assertEthernetCapture(raw)).toThrow("pcap: link type 101 (LINKTYPE_RAW, bare IP packets), expected 1 (LINKTYPE_ETHERNET)");
+  });
+
+  test("rejects any other link type and another format version", () => {
+    expect(() => assertEthernetCapture(parsePcap(pcapFile([], 113, true)))).toThrow("pcap: link type 113, expected 1 (LINKTYPE_ETHERNET)");
+    expect(() => assertEthernetCapture(parsePcap(pcapFile([], LINKTYPE_ETHERNET, true, 3)))).toThrow("pcap: version 2.3, expected 2.4");
   });
 });

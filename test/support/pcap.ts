@@ -76,6 +76,25 @@ export function parsePcap(bytes: Uint8Array): PcapFile {
   };
 }
 
+/** The pcap format version every classic writer (and libgvproxy) emits. */
+export const PCAP_VERSION = { major: 2, minor: 4 } as const;
+
+/**
+ * Throws unless `pcap` is what the library's capture promises (DESIGN.md: Ethernet
+ * frames): a classic pcap of version 2.4 with LINKTYPE_ETHERNET. A capture of bare IP
+ * packets (LINKTYPE_RAW, what gVisor's own sniffer writes) is refused by name.
+ */
+export function assertEthernetCapture(pcap: PcapFile): void {
+  if (pcap.magic !== MAGIC_MICROS && pcap.magic !== MAGIC_NANOS) throw new Error(`pcap: bad magic 0x${pcap.magic.toString(16)}`);
+  if (pcap.versionMajor !== PCAP_VERSION.major || pcap.versionMinor !== PCAP_VERSION.minor) {
+    throw new Error(`pcap: version ${pcap.versionMajor}.${pcap.versionMinor}, expected ${PCAP_VERSION.major}.${PCAP_VERSION.minor}`);
+  }
+  if (pcap.linkType !== LINKTYPE_ETHERNET) {
+    const name = pcap.linkType === LINKTYPE_RAW ? " (LINKTYPE_RAW, bare IP packets)" : "";
+    throw new Error(`pcap: link type ${pcap.linkType}${name}, expected ${LINKTYPE_ETHERNET} (LINKTYPE_ETHERNET)`);
+  }
+}
+
 /** DHCP message types by option 53 value. */
 export const DHCP_MESSAGE_TYPES: Record<number, string> = {
   1: "DISCOVER",

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -39,57 +38,38 @@ func openTap(name string) (*tap, error) {
 	return &tap{fd: fd, name: name}, nil
 }
 
-// read returns one frame, or (0, nil) when none is queued.
+// read returns one frame, or (0, nil) when none is queued (a TAP device has no end of
+// stream, so readNonblocking's -1 does not occur).
 func (t *tap) read(buf []byte) (int, error) {
-	for {
-		n, err := unix.Read(t.fd, buf)
-		switch {
-		case err == nil:
-			return n, nil
-		case errors.Is(err, unix.EAGAIN):
-			return 0, nil
-		case errors.Is(err, unix.EINTR):
-			continue
-		default:
-			return 0, fmt.Errorf("read %s: %w", t.name, err)
-		}
+	n, err := readNonblocking(t.fd, buf)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", t.name, err)
 	}
+	return max(n, 0), nil
 }
 
 // write hands the device one frame, waiting for room if its queue is full.
 func (t *tap) write(frame []byte) error {
 	for {
-		_, err := unix.Write(t.fd, frame)
-		switch {
-		case err == nil:
+		written, err := writeFrame(t.fd, frame)
+		if err != nil {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
+		if written {
 			return nil
-		case errors.Is(err, unix.EAGAIN):
-			if err := t.wait(unix.POLLOUT); err != nil {
-				return err
-			}
-		case errors.Is(err, unix.EINTR):
-		case errors.Is(err, unix.EIO), errors.Is(err, unix.EINVAL):
-			// The device is down or the frame is malformed for it: dropped, like a
-			// NIC would, and the relay goes on.
-			return nil
-		default:
-			return fmt.Errorf("write %s: %w", t.name, err)
+		}
+		if err := t.wait(unix.POLLOUT); err != nil {
+			return err
 		}
 	}
 }
 
 // wait blocks until the device is readable (POLLIN) or writable (POLLOUT).
 func (t *tap) wait(events int16) error {
-	fds := []unix.PollFd{{Fd: int32(t.fd), Events: events}}
-	for {
-		_, err := unix.Poll(fds, -1)
-		if err == nil || !errors.Is(err, unix.EINTR) {
-			if err != nil {
-				return fmt.Errorf("poll %s: %w", t.name, err)
-			}
-			return nil
-		}
+	if err := poll([]unix.PollFd{{Fd: int32(t.fd), Events: events}}); err != nil {
+		return fmt.Errorf("%s: %w", t.name, err)
 	}
+	return nil
 }
 
 func (t *tap) Close() error { return os.NewFile(uintptr(t.fd), t.name).Close() }

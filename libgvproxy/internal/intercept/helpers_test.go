@@ -41,6 +41,8 @@ type harness struct {
 	mu       sync.Mutex
 	refusals []refused
 	logs     []string
+	// dials counts the guest connections the clients opened.
+	dials atomic.Int32
 }
 
 func (h *harness) Debugf(format string, args ...any) {
@@ -105,6 +107,12 @@ func (h *harness) setSecrets(list ...secrets.Secret) {
 	h.set.Store(set)
 }
 
+func (h *harness) logLines() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.logs...)
+}
+
 func (h *harness) refusalList() []refused {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -122,6 +130,7 @@ func (h *harness) client(h2 bool) *http.Client {
 	}
 	tr := &http.Transport{
 		DialTLSContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			h.dials.Add(1)
 			guestSide, networkSide := tcpPair(h.t)
 			go h.serve(networkSide)
 			c := tls.Client(guestSide, &tls.Config{ServerName: sni, RootCAs: pool, NextProtos: protos})

@@ -63,6 +63,12 @@ func (e *echo) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Echo-Trailer", r.Header.Get("Authorization"))
 }
 
+func (e *echo) count() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.seen)
+}
+
 func (e *echo) last() string {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -10,7 +10,9 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
+	"net/textproto"
 	"strconv"
 	"sync"
 	"time"
@@ -50,7 +52,7 @@ func (i *Interceptor) proxy() *httputil.ReverseProxy {
 	i.proxyOnce.Do(func() {
 		i.reverse = &httputil.ReverseProxy{
 			Rewrite:        rewrite,
-			Transport:      flowTransport{},
+			Transport:      flowTransport{i},
 			BufferPool:     bufferPool{},
 			ModifyResponse: i.redactResponse,
 			ErrorHandler:   i.upstreamError,
@@ -70,11 +72,19 @@ func rewrite(pr *httputil.ProxyRequest) {
 	pr.Out.Host = ""
 }
 
-// flowTransport sends a request over its flow's upstream transport.
-type flowTransport struct{}
+// flowTransport sends a request over its flow's upstream transport. Interim (1xx)
+// responses never reach ModifyResponse: the proxy copies their headers to the guest from
+// a trace hook, so a hook of its own, called first (httptrace runs the newer hooks
+// before the ones already in the context), redacts them in place.
+type flowTransport struct{ i *Interceptor }
 
-func (flowTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	return flowOf(r).upstream.RoundTrip(r)
+func (t flowTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	red := redactorsOf(r, t.i.opts.Secrets())
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(_ int, header textproto.MIMEHeader) error {
+		redactHeader(http.Header(header), red)
+		return nil
+	}}
+	return flowOf(r).upstream.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), trace)))
 }
 
 // newUpstream is the transport of one guest connection: it dials the address the guest

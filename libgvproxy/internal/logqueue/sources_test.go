@@ -76,21 +76,59 @@ func TestLogrusRecordsArriveWithSourceAndMappedLevels(t *testing.T) {
 	}
 }
 
-func TestLogrusFollowsTheThreshold(t *testing.T) {
-	Install()
-	withLevel(t, Warn)
-	resetDefault(t)
-	if logrus.IsLevelEnabled(logrus.InfoLevel) || !logrus.IsLevelEnabled(logrus.WarnLevel) {
-		t.Errorf("logrus level is %v at threshold warn", logrus.GetLevel())
+// logrus and gVisor follow the threshold: their own level checks agree with it (so they
+// skip formatting what would be dropped), a record below it is dropped, one at it kept,
+// and at quietThreshold what the library still emits at quietLevel is dropped.
+func TestLibrariesFollowTheThreshold(t *testing.T) {
+	cases := []struct {
+		name           string
+		source         Source
+		threshold      Level
+		enabled        func() (below, at bool) // the library's own check for the two levels
+		below, at      func(msg string)
+		quietThreshold Level
+		quiet          func(msg string)
+	}{
+		{
+			name: "logrus", source: SourceLogrus, threshold: Warn,
+			enabled: func() (bool, bool) {
+				return logrus.IsLevelEnabled(logrus.InfoLevel), logrus.IsLevelEnabled(logrus.WarnLevel)
+			},
+			below:          func(msg string) { logrus.Info(msg) },
+			at:             func(msg string) { logrus.Warn(msg) },
+			quietThreshold: Silent,
+			quiet:          func(msg string) { logrus.Error(msg) },
+		},
+		{
+			name: "gVisor", source: SourceGvisor, threshold: Info,
+			enabled: func() (bool, bool) {
+				return gvlog.IsLogging(gvlog.Debug), gvlog.IsLogging(gvlog.Info)
+			},
+			below: func(msg string) { gvlog.Debugf("%s", msg) },
+			at:    func(msg string) { gvlog.Infof("%s", msg) },
+			// gVisor cannot be told to drop warnings; the emitter does it.
+			quietThreshold: Error,
+			quiet:          func(msg string) { gvlog.Warningf("%s", msg) },
+		},
 	}
-	logrus.Info("dropped")
-	logrus.Warn("kept")
-	expectRecords(t, recordsFrom(t, SourceLogrus), []levelAndMessage{{Warn, "kept"}})
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			Install()
+			withLevel(t, c.threshold)
+			resetDefault(t)
+			if below, at := c.enabled(); below || !at {
+				t.Errorf("%s's own level check (below %t, at %t) does not match threshold %v", c.name, below, at, c.threshold)
+			}
+			c.below("dropped")
+			c.at("kept")
+			expectRecords(t, recordsFrom(t, c.source), []levelAndMessage{{c.threshold, "kept"}})
 
-	withLevel(t, Silent)
-	logrus.Error("silenced")
-	if got := recordsFrom(t, SourceLogrus); len(got) != 0 {
-		t.Errorf("silent threshold queued %+v", got)
+			withLevel(t, c.quietThreshold)
+			c.quiet("dropped too")
+			if got := recordsFrom(t, c.source); len(got) != 0 {
+				t.Errorf("%s queued at threshold %v: %+v", c.name, c.quietThreshold, got)
+			}
+		})
 	}
 }
 
@@ -117,25 +155,6 @@ func TestGvisorRecordsArriveWithSourceAndMappedLevels(t *testing.T) {
 	gvlog.Infof("i %d", 2)
 	gvlog.Warningf("w %d", 3)
 	expectRecords(t, recordsFrom(t, SourceGvisor), []levelAndMessage{{Debug, "d 1"}, {Info, "i 2"}, {Warn, "w 3"}})
-}
-
-func TestGvisorFollowsTheThreshold(t *testing.T) {
-	Install()
-	withLevel(t, Info)
-	resetDefault(t)
-	if gvlog.IsLogging(gvlog.Debug) || !gvlog.IsLogging(gvlog.Info) {
-		t.Error("gVisor's level does not match threshold info")
-	}
-	gvlog.Debugf("dropped")
-	gvlog.Infof("kept")
-	expectRecords(t, recordsFrom(t, SourceGvisor), []levelAndMessage{{Info, "kept"}})
-
-	// gVisor cannot be told to drop warnings; the emitter does it.
-	withLevel(t, Error)
-	gvlog.Warningf("dropped too")
-	if got := recordsFrom(t, SourceGvisor); len(got) != 0 {
-		t.Errorf("gVisor warning queued at threshold error: %+v", got)
-	}
 }
 
 func TestInstallIsIdempotent(t *testing.T) {

@@ -69,21 +69,32 @@ func (f *natTCP) handle(r *tcp.ForwarderRequest) {
 // dialThenAccept dials the host first and completes the guest's handshake only if
 // that worked, so a refused host port is a refused connect for the guest.
 func (f *natTCP) dialThenAccept(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) {
-	hostConn, err := f.dial(hostAddr)
-	if err != nil {
-		f.n.log.Tracef("nat tcp: dial %s: %v", hostAddr, err)
-		r.Complete(true)
-		return
-	}
-	guestConn, ep, err := acceptGuest(r)
-	if err != nil {
-		_ = hostConn.Close()
-		f.n.log.Debugf("nat tcp: accept guest connection to %s: %v", hostAddr, err)
+	hostConn, guestConn, ep, ok := f.dialAndAccept(r, hostAddr)
+	if !ok {
 		return
 	}
 	live := f.n.openNATFlow(TCP, src, d, "", func() { resetGuest(guestConn, ep); resetHost(hostConn) })
 	defer live.end()
 	live.fromGuest, live.toGuest = f.n.spliceTracked(guestConn, hostConn)
+}
+
+// dialAndAccept is the order of every path that dials before the guest's handshake: the
+// host is dialed and, only if that worked, the guest's connection accepted; a failed dial
+// refuses the guest's connect. false: nothing is open (the failure is logged).
+func (f *natTCP) dialAndAccept(r *tcp.ForwarderRequest, hostAddr netip.AddrPort) (net.Conn, *gonet.TCPConn, tcpip.Endpoint, bool) {
+	hostConn, err := f.dial(hostAddr)
+	if err != nil {
+		f.n.log.Tracef("nat tcp: dial %s: %v", hostAddr, err)
+		r.Complete(true)
+		return nil, nil, nil, false
+	}
+	guestConn, ep, err := acceptGuest(r)
+	if err != nil {
+		_ = hostConn.Close()
+		f.n.log.Debugf("nat tcp: accept guest connection to %s: %v", hostAddr, err)
+		return nil, nil, nil, false
+	}
+	return hostConn, guestConn, ep, true
 }
 
 func (f *natTCP) dial(hostAddr netip.AddrPort) (net.Conn, error) {

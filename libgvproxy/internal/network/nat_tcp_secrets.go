@@ -37,16 +37,8 @@ func (n *Network) secretsFor(dst netip.AddrPort) bool {
 }
 
 func (f *natTCP) secretsPath(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) {
-	hostConn, err := f.dial(hostAddr)
-	if err != nil {
-		f.n.log.Tracef("nat tcp: dial %s: %v", hostAddr, err)
-		r.Complete(true)
-		return
-	}
-	guestConn, ep, err := acceptGuest(r)
-	if err != nil {
-		_ = hostConn.Close()
-		f.n.log.Debugf("nat tcp: accept guest connection to %s: %v", hostAddr, err)
+	hostConn, guestConn, ep, ok := f.dialAndAccept(r, hostAddr)
+	if !ok {
 		return
 	}
 	release, ok := f.n.trackPair(guestConn, hostConn)
