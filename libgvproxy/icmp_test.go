@@ -16,6 +16,7 @@ import (
 	"gvisor.dev/gvisor/pkg/waiter"
 
 	"bun-gvproxy/libgvproxy/internal/audit"
+	"bun-gvproxy/libgvproxy/internal/testguest"
 )
 
 // guestPinger is the guest's ping socket: an ICMP echo endpoint of the guest stack.
@@ -31,7 +32,7 @@ type guestPinger struct {
 func (g *guestStack) pinger(t *testing.T) *guestPinger {
 	t.Helper()
 	p := &guestPinger{t: t}
-	ep, err := g.stack.NewEndpoint(gicmp.ProtocolNumber4, ipv4.ProtocolNumber, &p.wq)
+	ep, err := g.Stack.NewEndpoint(gicmp.ProtocolNumber4, ipv4.ProtocolNumber, &p.wq)
 	if err != nil {
 		t.Fatalf("guest ping endpoint: %s", err)
 	}
@@ -54,7 +55,7 @@ func (p *guestPinger) send(dst netip.Addr, seq uint16, payload []byte) {
 	h.SetType(header.ICMPv4Echo)
 	h.SetSequence(seq)
 	copy(msg[header.ICMPv4MinimumSize:], payload)
-	to := tcpip.FullAddress{NIC: 1, Addr: tcpip.AddrFrom4(dst.As4())}
+	to := tcpip.FullAddress{NIC: testguest.NIC, Addr: tcpip.AddrFrom4(dst.As4())}
 	if _, err := p.ep.Write(bytes.NewReader(msg), tcpip.WriteOptions{To: &to}); err != nil {
 		p.t.Fatalf("guest ping %s: %s", dst, err)
 	}
