@@ -10,6 +10,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 
@@ -38,7 +39,7 @@ func startGuestStackMTU(t testing.TB, socketPath string, mtu uint32) *guestStack
 		MAC:        tcpip.LinkAddress(testGuestMAC),
 		Addr:       tcpip.AddrFrom4([4]byte{192, 168, 127, 2}),
 		Gateway:    tcpip.AddrFrom4([4]byte{192, 168, 127, 1}),
-		Transports: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
+		Transports: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4},
 	})
 	if err != nil {
 		_ = conn.Close()
