@@ -1,29 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { renderThroughputChart } from "./chart.ts";
 import type { BenchResults, ThroughputCell } from "./model.ts";
-import { summarize } from "./stats.ts";
+import { fixtureResults, fixtureThroughputCell } from "./results-fixture.ts";
 
-function cell(direction: ThroughputCell["direction"], mtu: number, ours: number[], gvproxy: number[]): ThroughputCell {
-  return { direction, mtu, streams: 1, gbps: { ours: summarize(ours), gvproxy: summarize(gvproxy) }, raw: { ours, gvproxy } };
-}
-
-function results(throughput: ThroughputCell[]): BenchResults {
-  return {
-    meta: {
-      date: "2026-11-28T00:00:00Z",
-      command: "make bench",
-      quick: true,
-      runs: 3,
-      secondsPerRun: 1,
-      machine: { cpus: 2, cpuModel: "test", kernel: "6", memoryMiB: 1 },
-      versions: { bun: "1", gvisorTapVsock: "v0.8.9", go: "go1" },
-    },
-    throughput,
-    latency: [],
-    goals: [],
-    skipped: [],
-  };
-}
+const results = (throughput: ThroughputCell[]): BenchResults => fixtureResults({ throughput }, true);
 
 function bars(svg: string): { title: string; height: number }[] {
   return [...svg.matchAll(/<rect [^>]*height="([\d.]+)"[^>]*><title>([^<]*)<\/title>/g)].map((m) => ({ height: Number(m[1]), title: m[2]! }));
@@ -31,7 +11,7 @@ function bars(svg: string): { title: string; height: number }[] {
 
 describe("renderThroughputChart", () => {
   test("draws one bar per network and MTU, with heights proportional to the median", () => {
-    const svg = renderThroughputChart(results([cell("host-to-guest", 1500, [1, 2, 3], [4, 4, 4]), cell("host-to-guest", 65520, [8, 8, 8], [2, 2, 2])]));
+    const svg = renderThroughputChart(results([fixtureThroughputCell("host-to-guest", 1500, [1, 2, 3], [4, 4, 4]), fixtureThroughputCell("host-to-guest", 65520, [8, 8, 8], [2, 2, 2])]));
     const drawn = bars(svg);
     expect(drawn.map((b) => b.title)).toEqual([
       "ours, 1 stream, MTU 1500: 2.00 Gbit/s",
@@ -43,7 +23,7 @@ describe("renderThroughputChart", () => {
   });
 
   test("draws min–max whiskers only where there was more than one distinct run", () => {
-    const svg = renderThroughputChart(results([cell("guest-to-host", 1500, [1, 2, 3], [4])]));
+    const svg = renderThroughputChart(results([fixtureThroughputCell("guest-to-host", 1500, [1, 2, 3], [4])]));
     expect(svg.match(/stroke="#000"/g)?.length).toBe(1);
   });
 

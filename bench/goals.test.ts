@@ -1,55 +1,31 @@
 import { describe, expect, test } from "bun:test";
 import { checkGoals } from "./goals.ts";
 import type { BenchResults, KernelCell, KernelLatencyCell, ThroughputCell } from "./model.ts";
+import { fixtureResults, fixtureThroughputCell } from "./results-fixture.ts";
 import { pairedRatio, summarize } from "./stats.ts";
 
-function results(parts: Partial<BenchResults>): BenchResults {
-  return {
-    meta: {
-      date: "2026-11-28T00:00:00Z",
-      command: "make bench",
-      quick: false,
-      runs: 3,
-      secondsPerRun: 1,
-      machine: { cpus: 2, cpuModel: "test", kernel: "6", memoryMiB: 1 },
-      versions: { bun: "1", gvisorTapVsock: "v0.8.9", go: "go1" },
-    },
-    throughput: [],
-    latency: [],
-    goals: [],
-    skipped: [],
-    ...parts,
-  };
-}
+const results = (parts: Partial<BenchResults>) => fixtureResults(parts);
 
+/** A host-to-guest cell with its paired ratio, as run.ts records it. */
 function cell(mtu: number, ours: number[], gvproxy: number[]): ThroughputCell {
-  return {
-    direction: "host-to-guest",
-    mtu,
-    streams: 1,
-    gbps: { ours: summarize(ours), gvproxy: summarize(gvproxy) },
-    ratio: pairedRatio(ours, gvproxy),
-    raw: { ours, gvproxy },
-  };
+  return { ...fixtureThroughputCell("host-to-guest", mtu, ours, gvproxy), ratio: pairedRatio(ours, gvproxy) };
 }
 
 const byGoal = (r: BenchResults) => new Map(checkGoals(r).map((g) => [g.goal, g]));
 
 describe("checkGoals", () => {
-  test("asks for 1x gvproxy at MTU 1500 but 2x at MTU 65520", () => {
-    const goals = byGoal(results({ throughput: [cell(1500, [2, 2, 2], [1.9, 1.9, 1.9]), cell(65520, [6, 6, 6], [4, 4, 4])] }));
-    expect(goals.get("ours / gvproxy, host-to-guest, MTU 1500, 1 stream(s)")?.met).toBe(true);
-    const big = goals.get("ours / gvproxy, host-to-guest, MTU 65520, 1 stream(s)")!;
+  // Each throughput goal on the single-stream cells: met at MTU 1500, missed at 65520 by the distance given
+  // (at1500, at65520: ours and gvproxy Gbit/s, three equal runs each).
+  test.each([
+    { what: "asks for 1x gvproxy at MTU 1500 but 2x at MTU 65520", goal: "ours / gvproxy", at1500: [2, 1.9] as const, at65520: [6, 4] as const, distance: "needs 1.33x more" },
+    { what: "checks absolute throughput against 1.5 and 5 Gbit/s on the single-stream cells", goal: "throughput", at1500: [1.6, 1] as const, at65520: [2.5, 1] as const, distance: "needs 2.00x more" },
+  ])("$what", ({ goal, at1500, at65520, distance }) => {
+    const threeRuns = (mtu: number, [ours, gvproxy]: readonly [number, number]) => cell(mtu, [ours, ours, ours], [gvproxy, gvproxy, gvproxy]);
+    const goals = byGoal(results({ throughput: [threeRuns(1500, at1500), threeRuns(65520, at65520)] }));
+    expect(goals.get(`${goal}, host-to-guest, MTU 1500, 1 stream(s)`)?.met).toBe(true);
+    const big = goals.get(`${goal}, host-to-guest, MTU 65520, 1 stream(s)`)!;
     expect(big.met).toBe(false);
-    expect(big.distance).toBe("needs 1.33x more");
-  });
-
-  test("checks absolute throughput against 1.5 and 5 Gbit/s on the single-stream cells", () => {
-    const goals = byGoal(results({ throughput: [cell(1500, [1.6, 1.6, 1.6], [1, 1, 1]), cell(65520, [2.5, 2.5, 2.5], [1, 1, 1])] }));
-    expect(goals.get("throughput, host-to-guest, MTU 1500, 1 stream(s)")?.met).toBe(true);
-    const big = goals.get("throughput, host-to-guest, MTU 65520, 1 stream(s)")!;
-    expect(big.met).toBe(false);
-    expect(big.distance).toBe("needs 2.00x more");
+    expect(big.distance).toBe(distance);
   });
 
   test("an upper limit is met at or below it and reports how far over otherwise", () => {

@@ -4,7 +4,7 @@
 // (bench/results/), refreshed only by `make bench-report` (bench/publish.ts).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { num, ratio, table, withRange } from "./format.ts";
-import type { BenchResults, Ceilings, ControlPlane, EventStream, KernelCeiling, KernelGuestResults, KernelScale, LatencyCell, LogBridge, ThroughputCell } from "./model.ts";
+import type { BenchResults, Ceilings, ControlPlane, Direction, EventStream, KernelCeiling, KernelGuestResults, KernelScale, LatencyCell, LogBridge, ThroughputCell } from "./model.ts";
 import type { InterceptionResults } from "./interception.ts";
 import { BUILD_DIR } from "./processes.ts";
 import type { Summary } from "./stats.ts";
@@ -12,41 +12,35 @@ import type { Summary } from "./stats.ts";
 /** Where `make bench` writes a run's results. */
 export const RUN_DIR = `${BUILD_DIR}/bench/`;
 
+/** The columns every throughput table starts with: the cell, then both networks' Gbit/s and their ratio. */
+const THROUGHPUT_COLUMNS = ["direction", "MTU", "streams", "ours Gbit/s", "gvproxy Gbit/s", "ours / gvproxy"];
+
+/** A throughput row's first columns (THROUGHPUT_COLUMNS). */
+function throughputCells(c: { direction: Direction; mtu: number; streams: number; ratio?: Summary }, ours: Summary | undefined, gvproxy: Summary | undefined): string[] {
+  return [c.direction, String(c.mtu), String(c.streams), withRange(ours), withRange(gvproxy), ratio(c.ratio)];
+}
+
 /** The bulk throughput cells as one markdown table. */
 export function throughputTable(cells: readonly ThroughputCell[]): string {
   const cpu = (s: ThroughputCell["cpuPerGB"]) => (s?.ours && s.gvproxy ? `${num(s.ours.median)} / ${num(s.gvproxy.median)}` : "–");
   return table(
-    ["direction", "MTU", "streams", "ours Gbit/s", "gvproxy Gbit/s", "ours / gvproxy", "network CPU s/GB, ours / gvproxy", "guest CPU s/GB, ours / gvproxy"],
-    cells.map((c) => [
-      c.direction,
-      String(c.mtu),
-      String(c.streams),
-      withRange(c.gbps.ours),
-      withRange(c.gbps.gvproxy),
-      ratio(c.ratio),
-      cpu(c.cpuPerGB),
-      cpu(c.guestCpuPerGB),
-    ]),
+    [...THROUGHPUT_COLUMNS, "network CPU s/GB, ours / gvproxy", "guest CPU s/GB, ours / gvproxy"],
+    cells.map((c) => [...throughputCells(c, c.gbps.ours, c.gbps.gvproxy), cpu(c.cpuPerGB), cpu(c.guestCpuPerGB)]),
   );
 }
 
 function kernelGuestTables(k: KernelGuestResults): string {
   const cells = table(
-    ["direction", "MTU", "streams", "ours Gbit/s", "gvproxy Gbit/s", "ours / gvproxy", "network CPU s/GB, ours / gvproxy", "relay CPU s/GB, ours / gvproxy"],
+    [...THROUGHPUT_COLUMNS, "network CPU s/GB, ours / gvproxy", "relay CPU s/GB, ours / gvproxy"],
     k.cells.map((c) => [
-      c.direction,
-      String(c.mtu),
-      String(c.streams),
-      withRange(c.ours.gbps),
-      withRange(c.gvproxy.gbps),
-      ratio(c.ratio),
+      ...throughputCells(c, c.ours.gbps, c.gvproxy.gbps),
       `${num(c.ours.networkCpuPerGB.median)} / ${num(c.gvproxy.networkCpuPerGB.median)}`,
       `${num(c.ours.relayCpuPerGB.median)} / ${num(c.gvproxy.relayCpuPerGB.median)}`,
     ]),
   );
   const ceilings = table(
     ["ceiling", "MTU", "Gbit/s", "relay CPU s/GB (both relays)"],
-    k.ceilings.map((c) => [c.kind === "veth" ? "veth between two namespaces" : "two relays joined by one socket", String(c.mtu), withRange(c.gbps), c.relayCpuPerGB ? num(c.relayCpuPerGB.median) : "–"]),
+    k.ceilings.map((c) => [pairName(c.kind), String(c.mtu), withRange(c.gbps), c.relayCpuPerGB ? num(c.relayCpuPerGB.median) : "–"]),
   );
   const parts = [cells, "Ceilings (iperf3, 1 stream, namespace to namespace):", ceilings];
   if (k.latency?.length) parts.push("Latency (64 B, MTU 1500; the Go peer in the namespace is the guest side):", kernelLatencyTable(k));

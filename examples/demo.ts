@@ -12,7 +12,6 @@ import { colors } from "consola/utils";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freeTcpPort } from "./free-port.ts";
 
 // gvproxy's log lines are part of the show; respect a level the user chose.
 process.env.GVPROXY_LOG_LEVEL ??= "debug";
@@ -122,17 +121,19 @@ async function runUserspaceDemo(): Promise<void> {
     port: 0,
     fetch: (req) => new Response(`hello from the host, you asked for ${new URL(req.url).pathname}\n`),
   });
-  const forwardPort = await freeTcpPort();
   let backend: Backend | undefined;
   let guest: Guest | undefined;
   try {
     section("network");
     backend = new GvisorTapBackend({
       socketPath,
-      portMappings: [[forwardPort, GUEST_HTTP_PORT]],
+      portMappings: [[0, GUEST_HTTP_PORT]],
       dnsZones: [DEMO_ZONE],
       dnsSearchDomains: ["demo.internal"],
     });
+    // hostPort 0: the OS picks a free port; the resolved config says which one it bound.
+    const forwardPort = backend.instance.config.portMappings.find((m) => m.guestPort === GUEST_HTTP_PORT)?.hostPort;
+    if (forwardPort === undefined) throw new Error("the network lists no forward to the guest's HTTP port");
     const endpoint = backend.endpoint();
     consola.info(
       `gvisor-tap-vsock ${GvproxyInstance.version()} listening on ${endpoint.path} (${endpoint.connectionType}), ` +

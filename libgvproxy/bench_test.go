@@ -52,7 +52,7 @@ func BenchmarkPortForwardTCP(b *testing.B) {
 			b.StopTimer()
 			_ = conn.Close()
 			st, _ := instanceStats(int64(res.ID))
-			gs := g.stack.Stats().TCP
+			gs := g.Stack.Stats().TCP
 			b.Logf("gateway tcp %+v; guest retransmits %d timeouts %d", st.TCP, gs.Retransmits.Value(), gs.Timeouts.Value())
 		})
 	}

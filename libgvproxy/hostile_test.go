@@ -8,6 +8,8 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
+
+	"bun-gvproxy/libgvproxy/internal/testguest"
 )
 
 var (
@@ -47,18 +49,8 @@ func arpReply(frame []byte) []byte {
 	if !req.IsValid() || req.Op() != header.ARPRequest || tcpip.AddrFromSlice(req.ProtocolAddressTarget()) != testGuestIP {
 		return nil
 	}
-	reply := make([]byte, header.EthernetMinimumSize+header.ARPSize)
-	header.Ethernet(reply).Encode(&header.EthernetFields{
-		SrcAddr: tcpip.LinkAddress(testGuestMAC), DstAddr: eth.SourceAddress(), Type: header.ARPProtocolNumber,
-	})
-	a := header.ARP(reply[header.EthernetMinimumSize:])
-	a.SetIPv4OverEthernet()
-	a.SetOp(header.ARPReply)
-	copy(a.HardwareAddressSender(), testGuestMAC)
-	copy(a.ProtocolAddressSender(), testGuestIP.AsSlice())
-	copy(a.HardwareAddressTarget(), req.HardwareAddressSender())
-	copy(a.ProtocolAddressTarget(), req.ProtocolAddressSender())
-	return reply
+	return testguest.ARPFrame(header.ARPReply, tcpip.LinkAddress(testGuestMAC), testGuestIP, eth.SourceAddress(),
+		tcpip.LinkAddress(req.HardwareAddressSender()), tcpip.AddrFromSlice(req.ProtocolAddressSender()))
 }
 
 // awaitTCPReply answers ARP and returns the source and flags of the first TCP segment
@@ -112,17 +104,7 @@ func TestAHostileGuestCannotReachHostLoopbackDirectly(t *testing.T) {
 
 // arpRequest asks, as the guest, who has target.
 func arpRequest(target tcpip.Address) []byte {
-	frame := make([]byte, header.EthernetMinimumSize+header.ARPSize)
-	header.Ethernet(frame).Encode(&header.EthernetFields{
-		SrcAddr: tcpip.LinkAddress(testGuestMAC), DstAddr: header.EthernetBroadcastAddress, Type: header.ARPProtocolNumber,
-	})
-	a := header.ARP(frame[header.EthernetMinimumSize:])
-	a.SetIPv4OverEthernet()
-	a.SetOp(header.ARPRequest)
-	copy(a.HardwareAddressSender(), testGuestMAC)
-	copy(a.ProtocolAddressSender(), testGuestIP.AsSlice())
-	copy(a.ProtocolAddressTarget(), target.AsSlice())
-	return frame
+	return testguest.ARPFrame(header.ARPRequest, tcpip.LinkAddress(testGuestMAC), testGuestIP, header.EthernetBroadcastAddress, "", target)
 }
 
 // awaitARPReply returns the sender address of the next ARP reply to the guest.

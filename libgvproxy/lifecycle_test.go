@@ -81,7 +81,7 @@ func busyCycle(t *testing.T, path string, tcpPort int) {
 	_ = out.Close()
 	_ = guestLn.Close()
 	_ = hostLn.Close()
-	g.close()
+	g.Close()
 }
 
 // settle waits until the counts drop to the baseline: goroutines of closed client

@@ -106,6 +106,12 @@ export interface GvproxyOptions {
    * opened only by a name is refused, because QUIC hides the name; clients fall back to
    * TCP. Address entries are not inspected, for any protocol.
    *
+   * A ping (ICMP echo request) to an address beyond the gateway is sent from the host
+   * (ping socket, else raw socket; with neither permitted it gets no reply, logged once)
+   * only when an entry without a port opens that address: an IP/CIDR entry, or a name
+   * that resolved to it. An entry with a port opens that port, not ping. A refused ping
+   * gets no reply. The gateway answers pings to its own address itself.
+   *
    * The gateway DNS answers only allowed names, for every record type; other names get
    * NXDOMAIN, and DNS to any other server is refused like other traffic unless an entry
    * allows it. Names of the configured `dnsZones` are exempt: their A queries are always

@@ -31,7 +31,11 @@ export type GvproxyReason =
   | "secret-misuse"
   | "upstream-certificate";
 
-/** A `connection` event: a connection or UDP flow opened, closed, or was refused. */
+/**
+ * A `connection` event: a connection or UDP flow opened, closed, or was refused. An
+ * ICMP echo request the guest sent beyond the gateway (a ping) is a flow of protocol
+ * `icmp` with port 0 at both ends: open and close around the host's reply, or denied.
+ */
 export interface ConnectionEvent {
   readonly type: "connection";
   /** Wall-clock time, Unix milliseconds. */
@@ -39,7 +43,7 @@ export interface ConnectionEvent {
   /** Pairs an open with its close; absent on a denial. */
   readonly id?: number;
   readonly phase: "open" | "close" | "denied";
-  readonly protocol: "tcp" | "udp";
+  readonly protocol: "tcp" | "udp" | "icmp";
   /** The guest's egress (`nat`), a forward into the guest, or a host socket. */
   readonly via: "nat" | "forward" | "host-socket";
   readonly source?: GvproxyEndpoint;

@@ -13,7 +13,6 @@ import { join } from "node:path";
 import { GvisorTapBackend } from "../../src/index.ts";
 import { qemuAvailable } from "./requirements.ts";
 import { startQemuGuest, type QemuGuest, type TimedGuestEvent } from "./qemu-guest.ts";
-import { freeTcpPort } from "../free-port.ts";
 
 /** The host's loopback as the guest sees it (hostLoopback, DESIGN.md). */
 const HOST_LOOPBACK_IP = "192.168.127.254";
@@ -52,11 +51,13 @@ export async function runQemuDemo(): Promise<void> {
   const workdir = mkdtempSync(join(tmpdir(), "gvqemu-"));
   const socketPath = join(workdir, "net.sock");
   const hostHttp = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("hello-from-the-host\n") });
-  const forwardPort = await freeTcpPort();
   let backend: GvisorTapBackend | undefined;
   let guest: QemuGuest | undefined;
   try {
-    backend = new GvisorTapBackend({ socketPath, portMappings: [[forwardPort, GUEST_HTTP_PORT]], dnsZones: [ZONE] });
+    backend = new GvisorTapBackend({ socketPath, portMappings: [[0, GUEST_HTTP_PORT]], dnsZones: [ZONE] });
+    // hostPort 0: the OS picks a free port; the resolved config says which one it bound.
+    const forwardPort = backend.instance.config.portMappings.find((m) => m.guestPort === GUEST_HTTP_PORT)?.hostPort;
+    if (forwardPort === undefined) throw new Error("the network lists no forward to the guest's HTTP port");
     consola.info(`network on ${socketPath}; forward 127.0.0.1:${forwardPort} -> guest:${GUEST_HTTP_PORT}`);
     guest = await startQemuGuest(backend, {
       lookup: `db.${ZONE.name.slice(0, -1)}`,

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import net from "node:net";
 import { HOST_LOOPBACK_IP } from "../../guest/driver.ts";
-import { freeTcpPort } from "../support/host-clients.ts";
+import { forwardedPort } from "../support/host-clients.ts";
 import { startTcpEcho, startTcpSink, type HostServer } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 
@@ -85,8 +85,8 @@ describe("bulk transfer", () => {
   });
 
   test("a guest sink behind a forward counts what the host sends", async () => {
-    const hostPort = await freeTcpPort();
-    network = await startNetwork({ portMappings: [[hostPort, 5001]] });
+    network = await startNetwork({ portMappings: [[0, 5001]] });
+    const hostPort = forwardedPort(network.backend, 5001);
     await network.guest.dhcp();
     await network.guest.serveTcp(5001, { mode: "sink" });
     await sendToHost(hostPort, 4 * MIB);
@@ -94,8 +94,8 @@ describe("bulk transfer", () => {
   });
 
   test("a guest source behind a forward sends exactly its byte count", async () => {
-    const hostPort = await freeTcpPort();
-    network = await startNetwork({ portMappings: [[hostPort, 5002]] });
+    network = await startNetwork({ portMappings: [[0, 5002]] });
+    const hostPort = forwardedPort(network.backend, 5002);
     await network.guest.dhcp();
     await network.guest.serveTcp(5002, { mode: "source", bytes: 3 * MIB + 7 });
     expect(await countFromHost(hostPort)).toBe(3 * MIB + 7);

@@ -9,7 +9,7 @@
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { GvisorTapBackend, type GvproxyConfig } from "../../src/index.ts";
-import { freeTcpPort } from "../support/host-clients.ts";
+import { forwardedPort } from "../support/host-clients.ts";
 import { kernelGuestSkipReason, startKernelGuest, type KernelGuest } from "../support/kernel-guest.ts";
 import { startTestHosts, testHostsUnavailable, type TestHosts } from "../support/netns.ts";
 import { makeTempDir, type TempDir } from "../support/paths.ts";
@@ -113,8 +113,8 @@ describe.skipIf(skipReason !== undefined)("kernel guest: NAT and forwards", () =
   });
 
   test("a port forward reaches a server run by the guest kernel", async () => {
-    const hostPort = await freeTcpPort();
-    const g = await start({ portMappings: [[hostPort, 8080]] });
+    const g = await start({ portMappings: [[0, 8080]] });
+    const hostPort = forwardedPort(backend!, 8080);
     const root = tmp!.path("www");
     await Bun.write(`${root}/index.html`, "served by the kernel guest");
     const httpd = g.spawn(["busybox", "httpd", "-f", "-p", "8080", "-h", root]);

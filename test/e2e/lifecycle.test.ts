@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import type { ConnectionEvent } from "../../src/index.ts";
 import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest, type Guest } from "../../guest/driver.ts";
 import { eventually } from "../support/eventually.ts";
-import { freeTcpPort, tcpExchange } from "../support/host-clients.ts";
+import { forwardedPort, tcpExchange } from "../support/host-clients.ts";
 import { startTcpEcho, type HostServer } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 
@@ -38,14 +38,14 @@ function hostEcho(): HostServer {
 
 describe("two instances at once", () => {
   test("each guest gets its own subnet's lease and serves only its own forward", async () => {
-    const [portA, portB] = [await freeTcpPort(), await freeTcpPort()];
-    const a = await network({ portMappings: [[portA, 80]] });
+    const a = await network({ portMappings: [[0, 80]] });
     const b = await network({
       subnet: "192.168.128.0/24",
       gatewayIp: "192.168.128.1",
       guestIp: "192.168.128.2",
-      portMappings: [[portB, 80]],
+      portMappings: [[0, 80]],
     });
+    const [portA, portB] = [forwardedPort(a.backend, 80), forwardedPort(b.backend, 80)];
     expect((await a.guest.dhcp()).ip).toBe("192.168.127.2");
     expect((await b.guest.dhcp()).ip).toBe("192.168.128.2");
     await a.guest.serveTcp(80, { mode: "http", body: "guest A" });
@@ -87,9 +87,9 @@ describe("two instances at once", () => {
   });
 
   test("same guest IP on two networks: traffic goes to the right guest", async () => {
-    const [portA, portB] = [await freeTcpPort(), await freeTcpPort()];
-    const a = await network({ portMappings: [[portA, 9000]] });
-    const b = await network({ portMappings: [[portB, 9000]] });
+    const a = await network({ portMappings: [[0, 9000]] });
+    const b = await network({ portMappings: [[0, 9000]] });
+    const [portA, portB] = [forwardedPort(a.backend, 9000), forwardedPort(b.backend, 9000)];
     await a.guest.dhcp();
     await b.guest.dhcp();
     await a.guest.serveTcp(9000, { mode: "http", body: "A" });
@@ -113,8 +113,7 @@ describe("destroy while the guest is connected", () => {
   });
 
   test("an in-flight transfer ends with DISCONNECTED instead of hanging", async () => {
-    const port = await freeTcpPort();
-    const n = await network({ portMappings: [[port, 7000]] });
+    const n = await network({ portMappings: [[0, 7000]] });
     await n.guest.dhcp();
     await n.guest.serveTcp(7000, { mode: "sink" });
     // Wait for a sink result that will never come, then pull the network away.
@@ -146,8 +145,8 @@ describe("VM reboot", () => {
 describe.skipIf(process.platform === "win32")("vfkit protocol (SOCK_DGRAM)", () => {
   test("lease, NAT and a forward work over datagrams", async () => {
     const echo = hostEcho();
-    const port = await freeTcpPort();
-    const n = await network({ protocol: "vfkit", portMappings: [[port, 7000]] }, { protocol: "vfkit" });
+    const n = await network({ protocol: "vfkit", portMappings: [[0, 7000]] }, { protocol: "vfkit" });
+    const port = forwardedPort(n.backend, 7000);
     expect(n.backend.endpoint().connectionType).toBe("unix-dgram");
     expect((await n.guest.dhcp()).ip).toBe("192.168.127.2");
     expect((await n.guest.tcpRequest({ host: HOST_LOOPBACK_IP, port: echo.port, data: "dgram" })).response).toBe("dgram");

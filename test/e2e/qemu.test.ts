@@ -13,7 +13,7 @@ import { existsSync } from "node:fs";
 import { qemuAvailable, startQemuGuest, type GuestReport, type QemuExit, type QemuGuest } from "../../examples/qemu/vm.ts";
 import { GvisorTapBackend } from "../../src/index.ts";
 import { HOST_LOOPBACK_IP } from "../../guest/driver.ts";
-import { freeTcpPort } from "../support/host-clients.ts";
+import { forwardedPort } from "../support/host-clients.ts";
 import { startHttpServer, type HostServer } from "../support/host-servers.ts";
 import { makeTempDir, type TempDir } from "../support/paths.ts";
 
@@ -63,13 +63,13 @@ describe.skipIf(skip)(`a QEMU microVM on a GvisorTapBackend${skipNote}`, () => {
     let backend: GvisorTapBackend | undefined;
     let guest: QemuGuest | undefined;
     try {
-      const forwardPort = await freeTcpPort();
       backend = new GvisorTapBackend({
         socketPath: tmp.path("net.sock"),
         guestIp: GUEST_IP,
-        portMappings: [[forwardPort, GUEST_HTTP_PORT]],
+        portMappings: [[0, GUEST_HTTP_PORT]],
         dnsZones: [{ name: ZONE, records: [RECORD] }],
       });
+      const forwardPort = forwardedPort(backend, GUEST_HTTP_PORT);
       guest = await startQemuGuest(backend, {
         lookup: `${RECORD.name}.${ZONE.slice(0, -1)}`,
         fetchUrl: `http://${HOST_LOOPBACK_IP}:${hostServer.port}/`,

@@ -343,12 +343,14 @@ describe("port mappings", () => {
   });
 
   test("the same host port twice: INVALID_CONFIG naming both mappings; the port stays free", async () => {
+    // A duplicate needs a number (hostPort 0 never clashes); the config is refused before anything binds.
     const port = await freeTcpPort();
     refused({ portMappings: [[port, 80], [port, 81]] }, "INVALID_CONFIG", ["portMappings[1]", "portMappings[0]", String(port)], "portMappings[1].hostPort");
     expect(await bindError(port)).toBeNull();
   });
 
   test("a wildcard and a loopback mapping of the same port clash too", async () => {
+    // As above: a number, refused before anything binds.
     const port = await freeTcpPort();
     refused(
       { portMappings: [{ hostPort: port, guestPort: 80, hostIp: "0.0.0.0" }, [port, 81]] },
@@ -359,6 +361,7 @@ describe("port mappings", () => {
   });
 
   test("the same port over TCP and UDP is not a clash", async () => {
+    // Picked, then bound: one config must name the same number twice, which 0 cannot say.
     const port = await freeTcpPort();
     const network = keep(
       new GvisorTapBackend({ socketPath, portMappings: [[port, 80], { hostPort: port, guestPort: 80, protocol: "udp" }] }),
@@ -368,6 +371,7 @@ describe("port mappings", () => {
 
   test("a TCP port another process holds: ADDRESS_IN_USE naming port and mapping; nothing is left bound", async () => {
     const other = held(await holdInOtherProcess("tcp", 0));
+    // Picked, then bound: a create that fails reports no ports, so the first mapping's must be known up front.
     const free = await freeTcpPort();
     refused({ portMappings: [[free, 80], [other.port, 81]] }, "ADDRESS_IN_USE", [String(other.port)], "portMappings[1].hostPort");
     expectNothingCreated();
@@ -382,9 +386,8 @@ describe("port mappings", () => {
     expectNothingCreated();
   });
 
-  test("a hostIp that is not an address of this host: INVALID_CONFIG naming hostIp", async () => {
-    const port = await freeTcpPort();
-    refused({ portMappings: [{ hostPort: port, guestPort: 80, hostIp: "203.0.113.7" }] }, "INVALID_CONFIG", ["203.0.113.7"], "portMappings[0].hostIp");
+  test("a hostIp that is not an address of this host: INVALID_CONFIG naming hostIp", () => {
+    refused({ portMappings: [{ hostPort: 0, guestPort: 80, hostIp: "203.0.113.7" }] }, "INVALID_CONFIG", ["203.0.113.7"], "portMappings[0].hostIp");
     expectNothingCreated();
   });
 

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import net from "node:net";
 import { GuestCommandError, HOST_LOOPBACK_IP, outcome, startGuest, type Guest } from "../../guest/driver.ts";
-import { freeTcpPort, tcpExchange } from "../support/host-clients.ts";
+import { forwardedPort, freeTcpPort, tcpExchange } from "../support/host-clients.ts";
 import { startTcpEcho } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 import { describeFds, processUsage } from "../support/process-usage.ts";
@@ -87,9 +87,9 @@ function hostSink(): { port: number; readonly received: number; readonly open: n
 
 describe("a guest that dies abruptly mid-transfer", () => {
   test("the same instance serves the guest that reconnects, through the same forward and NAT", async () => {
-    const port = await freeTcpPort();
     const sink = hostSink();
-    const n = await network({ portMappings: [[port, 7000]] });
+    const n = await network({ portMappings: [[0, 7000]] });
+    const port = forwardedPort(n.backend, 7000);
     await n.guest.dhcp();
     await n.guest.serveTcp(7000, { mode: "source", bytes: 1024 * MIB });
     const download = readFromHost(port);
@@ -129,6 +129,7 @@ describe("a guest that dies abruptly mid-transfer", () => {
 
 describe("host services that misbehave", () => {
   test("a refused port: the guest gets CONNECTION_REFUSED every time and the network keeps serving", async () => {
+    // A probe, not a bind: the guest is to dial a host port nothing listens on.
     const closedPort = await freeTcpPort();
     const echo = startTcpEcho();
     cleanups.push(() => echo.close());
@@ -165,8 +166,8 @@ describe("host services that misbehave", () => {
 
 describe("a port-forward client that abandons connections", () => {
   test.if(linux)("300 connections opened and left idle, then reset: the forward keeps serving and everything is released", async () => {
-    const port = await freeTcpPort();
-    const n = await network({ portMappings: [[port, 7000]] });
+    const n = await network({ portMappings: [[0, 7000]] });
+    const port = forwardedPort(n.backend, 7000);
     await n.guest.dhcp();
     await n.guest.serveTcp(7000);
     expect(await tcpExchange(port, "warm-up")).toBe("warm-up");
@@ -202,11 +203,11 @@ describe("a port-forward client that abandons connections", () => {
 
 describe("destroy during active transfers", () => {
   test.if(linux)("ends every transfer at once, frees ports, socket and descriptors", async () => {
-    const [portA, portB] = [await freeTcpPort(), await freeTcpPort()];
     const sink = hostSink();
     const baseline = processUsage();
     const baselineFds = describeFds();
-    const n = await network({ portMappings: [[portA, 7000], [portB, 7001]] });
+    const n = await network({ portMappings: [[0, 7000], [0, 7001]] });
+    const [portA, portB] = [forwardedPort(n.backend, 7000), forwardedPort(n.backend, 7001)];
     await n.guest.dhcp();
     await n.guest.serveTcp(7000, { mode: "source", bytes: 1024 * MIB });
     await n.guest.serveTcp(7001, { mode: "source", bytes: 1024 * MIB });

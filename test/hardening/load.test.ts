@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { GvisorTapBackend } from "../../src/index.ts";
 import { HOST_LOOPBACK_IP, startGuest, type Guest } from "../../guest/driver.ts";
-import { freeTcpPort } from "../support/host-clients.ts";
+import { forwardedPort } from "../support/host-clients.ts";
 import { startTcpEcho } from "../support/host-servers.ts";
 import { makeTempDir } from "../support/paths.ts";
 import { poll } from "../support/eventually.ts";
@@ -53,11 +53,11 @@ async function lane(lane: number, echoPort: number, startDelayMs: number, togeth
   await Bun.sleep(startDelayMs);
   const tmp = makeTempDir("gvl-");
   const socketPath = tmp.path("net.sock");
-  const hostPort = await freeTcpPort();
   let network: GvisorTapBackend | undefined;
   let guest: Guest | undefined;
   try {
-    network = new GvisorTapBackend({ socketPath, portMappings: [[hostPort, 8000]] });
+    network = new GvisorTapBackend({ socketPath, portMappings: [[0, 8000]] });
+    const hostPort = forwardedPort(network, 8000);
     guest = await startGuest({ socketPath, commandTimeoutMs: 60_000 });
     const lease = await guest.dhcp({ timeoutMs: 45_000 });
     await guest.serveTcp(8000, { mode: "http", body: `lane ${lane}` });

@@ -1,8 +1,30 @@
 /**
- * Host-side clients for reaching the guest through port forwards, and probes for free
- * host ports to put forwards on.
+ * Host-side clients for reaching the guest through port forwards, the host port a forward
+ * was bound on, and a probe for a free host TCP port.
+ *
+ * A forward is configured with hostPort 0 and its port read back with forwardedPort():
+ * a port picked free first and bound later can be taken by another process in between.
+ * The probe is for what cannot take 0: a port that must be named before anything binds
+ * it (a duplicate in one config, a port nothing listens on) or a program outside the
+ * library that needs a number.
  */
 import net from "node:net";
+import type { Forward, PortForward } from "../../src/index.ts";
+
+/**
+ * The host port `network` (a GvisorTapBackend or a GvproxyInstance) bound for its forward
+ * to `guestPort` (configured with hostPort 0, the OS picked it). Throws unless exactly one
+ * port forward goes to that guest port.
+ */
+export function forwardedPort(network: { forwards(): Forward[] }, guestPort: number, protocol: "tcp" | "udp" = "tcp"): number {
+  const forwards = network.forwards();
+  const matches = forwards.filter((f): f is PortForward => "hostPort" in f && f.guestPort === guestPort && f.protocol === protocol);
+  const [forward] = matches;
+  if (matches.length !== 1 || forward === undefined) {
+    throw new Error(`expected one ${protocol} forward to guest port ${guestPort}, found ${JSON.stringify(forwards)}`);
+  }
+  return forward.hostPort;
+}
 
 /** A TCP port on 127.0.0.1 nothing listens on now (the kernel picks it). */
 export async function freeTcpPort(): Promise<number> {
@@ -15,14 +37,6 @@ export async function freeTcpPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === "string") throw new Error("no TCP address");
   return address.port;
-}
-
-/** A UDP port on 127.0.0.1 nothing is bound to now. */
-export async function freeUdpPort(): Promise<number> {
-  const socket = await Bun.udpSocket({ hostname: "127.0.0.1" });
-  const port = socket.port;
-  socket.close();
-  return port;
 }
 
 /**

@@ -6,17 +6,16 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { GvisorTapBackend } from "../../src/index.ts";
+import { forwardedPort } from "../support/host-clients.ts";
 import { bindError, canConnect, expectGvproxyError, freePort, makeTempDir } from "./helpers.ts";
 
 let temp: ReturnType<typeof makeTempDir>;
 let socketPath: string;
-let hostPort: number;
 let backend: GvisorTapBackend | undefined;
 
-beforeEach(async () => {
+beforeEach(() => {
   temp = makeTempDir();
   socketPath = join(temp.dir, "net.sock");
-  hostPort = await freePort();
   backend = undefined;
 });
 
@@ -27,11 +26,11 @@ afterEach(() => {
 
 describe("a constructed backend", () => {
   test("is a working network named gvisor-tap-vsock that owns its instance", async () => {
-    backend = new GvisorTapBackend({ socketPath, portMappings: [[hostPort, 80]] });
+    backend = new GvisorTapBackend({ socketPath, portMappings: [[0, 80]] });
     expect(backend.name).toBe("gvisor-tap-vsock");
     expect(backend.instance.socketPath).toBe(socketPath);
     expect(await canConnect(socketPath)).toBe(true);
-    expect(await bindError(hostPort)).toBe("EADDRINUSE");
+    expect(await bindError(forwardedPort(backend, 80))).toBe("EADDRINUSE");
   });
 
   test("endpoint() describes the socket, its type and the guest MAC", () => {
@@ -107,7 +106,8 @@ describe("qemuArgs", () => {
 
 describe("close", () => {
   test("releases the network; it is idempotent and later calls throw DESTROYED", async () => {
-    backend = new GvisorTapBackend({ socketPath, portMappings: [[hostPort, 80]] });
+    backend = new GvisorTapBackend({ socketPath, portMappings: [[0, 80]] });
+    const hostPort = forwardedPort(backend, 80);
     backend.close();
     backend.close();
     expect(backend.instance.destroyed).toBe(true);
@@ -128,7 +128,9 @@ describe("close", () => {
     expect(existsSync(socketPath)).toBe(false);
   });
 
-  test("a failed construction is a GvproxyError and leaves nothing behind", () => {
+  test("a failed construction is a GvproxyError and leaves nothing behind", async () => {
+    // A duplicate needs a number (hostPort 0 never clashes); the config is refused before anything binds.
+    const hostPort = await freePort();
     const error = expectGvproxyError(() => new GvisorTapBackend({ socketPath, portMappings: [[hostPort, 80], [hostPort, 81]] }), "INVALID_CONFIG");
     expect(error.field).toBe("portMappings[1].hostPort");
     expect(existsSync(socketPath)).toBe(false);

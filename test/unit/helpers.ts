@@ -18,14 +18,16 @@ export async function bindError(port: number, host = "127.0.0.1"): Promise<strin
   });
 }
 
-/** Holds `host:port` open until the returned close function is called. */
-export async function occupyPort(port: number, host = "127.0.0.1"): Promise<() => Promise<void>> {
+/** Holds a TCP port on `host` the OS picks until `release` is called. */
+export async function occupyPort(host = "127.0.0.1"): Promise<{ port: number; release: () => Promise<void> }> {
   const server = net.createServer();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, resolve);
+    server.listen(0, host, resolve);
   });
-  return () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("no TCP address");
+  return { port: address.port, release: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /** Resolves true when a stream connection to the Unix socket `path` is accepted. */

@@ -8,17 +8,16 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { GvproxyInstance } from "../../src/index.ts";
+import { forwardedPort } from "../support/host-clients.ts";
 import { bindError, canConnect, expectGvproxyError, freePort, makeTempDir, occupyPort } from "./helpers.ts";
 
 let temp: ReturnType<typeof makeTempDir>;
 let socketPath: string;
-let hostPort: number;
 let instance: GvproxyInstance | undefined;
 
-beforeEach(async () => {
+beforeEach(() => {
   temp = makeTempDir();
   socketPath = join(temp.dir, "net.sock");
-  hostPort = await freePort();
   instance = undefined;
 });
 
@@ -29,12 +28,12 @@ afterEach(() => {
 
 describe("construction", () => {
   test("yields a listening socket, bound host ports and a positive id", async () => {
-    instance = new GvproxyInstance(socketPath, [[hostPort, 80]]);
+    instance = new GvproxyInstance(socketPath, [[0, 80]]);
     expect(instance.id).toBeGreaterThan(0);
     expect(instance.socketPath).toBe(socketPath);
     expect(instance.destroyed).toBe(false);
     expect(await canConnect(socketPath)).toBe(true);
-    expect(await bindError(hostPort)).toBe("EADDRINUSE");
+    expect(await bindError(forwardedPort(instance, 80))).toBe("EADDRINUSE");
   });
 
   test("stats are available at once and start at zero", () => {
@@ -73,7 +72,8 @@ describe("construction", () => {
 
 describe("destroy", () => {
   test("removes the socket and releases the host ports at once", async () => {
-    instance = new GvproxyInstance(socketPath, [[hostPort, 80]]);
+    instance = new GvproxyInstance(socketPath, [[0, 80]]);
+    const hostPort = forwardedPort(instance, 80);
     instance.destroy();
     expect(instance.destroyed).toBe(true);
     expect(existsSync(socketPath)).toBe(false);
@@ -96,9 +96,11 @@ describe("destroy", () => {
 
   test("`using` destroys the instance at the end of the block", async () => {
     let kept: GvproxyInstance;
+    let hostPort: number;
     {
-      using scoped = new GvproxyInstance(socketPath, [[hostPort, 80]]);
+      using scoped = new GvproxyInstance(socketPath, [[0, 80]]);
       kept = scoped;
+      hostPort = forwardedPort(scoped, 80);
       expect(await canConnect(socketPath)).toBe(true);
     }
     expect(kept.destroyed).toBe(true);
@@ -109,10 +111,10 @@ describe("destroy", () => {
   test.if(process.platform === "linux")("returns the process's file descriptors to their prior count", async () => {
     const openFds = () => readdirSync("/proc/self/fd").length;
     // Warm-up: the first instance may open process-wide descriptors (epoll, the Go netpoller).
-    new GvproxyInstance(socketPath, [[hostPort, 80]]).destroy();
+    new GvproxyInstance(socketPath, [[0, 80]]).destroy();
     const before = openFds();
     for (let i = 0; i < 5; i++) {
-      const probe = new GvproxyInstance(socketPath, [[hostPort, 80]]);
+      const probe = new GvproxyInstance(socketPath, [[0, 80]]);
       expect(await canConnect(socketPath)).toBe(true);
       probe.destroy();
     }
@@ -121,9 +123,13 @@ describe("destroy", () => {
   });
 
   test("the same socket path and port can be used again after destroy", async () => {
-    new GvproxyInstance(socketPath, [[hostPort, 80]]).destroy();
+    const first = new GvproxyInstance(socketPath, [[0, 80]]);
+    // The port the OS gave the first instance, bound again: the reuse is what is tested.
+    const hostPort = forwardedPort(first, 80);
+    first.destroy();
     instance = new GvproxyInstance(socketPath, [[hostPort, 80]]);
     expect(await canConnect(socketPath)).toBe(true);
+    expect(forwardedPort(instance, 80)).toBe(hostPort);
   });
 });
 
@@ -154,7 +160,8 @@ describe("constructor failures", () => {
   });
 
   test("ADDRESS_IN_USE when a host port is taken; nothing is left behind", async () => {
-    const release = await occupyPort(hostPort);
+    const { port: hostPort, release } = await occupyPort();
+    // Picked, then bound: a create that fails reports no ports, so this one must be known up front.
     const otherPort = await freePort();
     try {
       const error = expectGvproxyError(() => new GvproxyInstance(socketPath, [[otherPort, 81], [hostPort, 80]]), "ADDRESS_IN_USE");
@@ -168,7 +175,7 @@ describe("constructor failures", () => {
   });
 
   test("INVALID_CONFIG names the field before anything is created", () => {
-    const error = expectGvproxyError(() => new GvproxyInstance(socketPath, [[hostPort, 8.5]]), "INVALID_CONFIG");
+    const error = expectGvproxyError(() => new GvproxyInstance(socketPath, [[0, 8.5]]), "INVALID_CONFIG");
     expect(error.field).toBe("portMappings[0].guestPort");
     expect(error.message).toBe("portMappings[0].guestPort: 8.5 is not an integer (expected 1..65535)");
     expect(existsSync(socketPath)).toBe(false);

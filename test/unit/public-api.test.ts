@@ -6,7 +6,8 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import * as api from "../../src/index.ts";
 import { GvisorTapBackend, GvproxyError, GvproxyInstance } from "../../src/index.ts";
-import { freePort, makeTempDir } from "./helpers.ts";
+import { forwardedPort } from "../support/host-clients.ts";
+import { makeTempDir } from "./helpers.ts";
 
 let temp: ReturnType<typeof makeTempDir>;
 
@@ -60,12 +61,17 @@ test("index.ts exports the contract's classes and the logger hook", () => {
   expect(typeof api.setGvproxyLogger).toBe("function");
 });
 
-test("DESIGN.md's usage example runs as written", async () => {
-  const [httpPort, httpsPort, instPort] = [await freePort(), await freePort(), await freePort()];
+test("DESIGN.md's usage example runs as written (host ports 0: the OS picks, the bound ones are reported)", () => {
   const backend = new GvisorTapBackend({
     socketPath: join(temp.dir, "box-1.sock"),
-    portMappings: [[httpPort, 80], { hostPort: httpsPort, guestPort: 443, hostIp: "0.0.0.0" }],
+    portMappings: [[0, 80], { hostPort: 0, guestPort: 443, hostIp: "0.0.0.0" }],
   });
+  expect(backend.forwards()).toEqual([
+    { hostIp: "127.0.0.1", hostPort: forwardedPort(backend, 80), guestPort: 80, protocol: "tcp" },
+    { hostIp: "0.0.0.0", hostPort: forwardedPort(backend, 443), guestPort: 443, protocol: "tcp" },
+  ]);
+  expect(forwardedPort(backend, 80)).toBeGreaterThan(0);
+  expect(forwardedPort(backend, 443)).toBeGreaterThan(0);
   expect(backend.name).toBe("gvisor-tap-vsock");
   expect(backend.endpoint()).toEqual({
     type: "unix-socket",
@@ -79,7 +85,8 @@ test("DESIGN.md's usage example runs as written", async () => {
   backend.close();
   backend.close();
 
-  const inst = new GvproxyInstance(join(temp.dir, "box-2.sock"), [[instPort, 90]]);
+  const inst = new GvproxyInstance(join(temp.dir, "box-2.sock"), [[0, 90]]);
+  expect(inst.config.portMappings).toEqual([{ hostIp: "127.0.0.1", hostPort: forwardedPort(inst, 90), guestPort: 90, protocol: "tcp" }]);
   expect(typeof inst.id).toBe("number");
   expect(inst.socketPath).toBe(join(temp.dir, "box-2.sock"));
   expect(shapeOf(inst.stats())).toStrictEqual(NETWORK_STATS_SHAPE);

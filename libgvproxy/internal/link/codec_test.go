@@ -20,16 +20,7 @@ func TestStreamReaderDecodesWhatTheGuestFramed(t *testing.T) {
 		ethernetFrame(gatewayMAC, testMTU, 3), // the largest at this MTU
 	}
 	r := newStreamReader(bytes.NewReader(streamEncode(frames...)), max)
-	for i, want := range frames {
-		v, err := r.next()
-		if err != nil {
-			t.Fatalf("frame %d: %v", i, err)
-		}
-		if !bytes.Equal(v.AsSlice(), want) {
-			t.Fatalf("frame %d differs", i)
-		}
-		v.Release()
-	}
+	expectFrames(t, r, frames)
 	if _, err := r.next(); !errors.Is(err, io.EOF) {
 		t.Fatalf("after the last frame: %v, want io.EOF", err)
 	}
@@ -123,16 +114,7 @@ func TestStreamReaderHandlesLargeFramesAndTheirTruncation(t *testing.T) {
 		_ = guest.Close()
 	}()
 	r := newStreamReader(gw, max)
-	for i, want := range frames {
-		v, err := r.next()
-		if err != nil {
-			t.Fatalf("frame %d: %v", i, err)
-		}
-		if !bytes.Equal(v.AsSlice(), want) {
-			t.Fatalf("frame %d differs", i)
-		}
-		v.Release()
-	}
+	expectFrames(t, r, frames)
 	if _, err := r.next(); !errors.Is(err, framing.ErrTruncated) {
 		t.Fatalf("a cut-short large frame: %v, want framing.ErrTruncated", err)
 	}

@@ -59,12 +59,20 @@ func (d *recordingDispatcher) DeliverLinkPacket(tcpip.NetworkProtocolNumber, *st
 
 func (d *recordingDispatcher) next(t *testing.T) delivered {
 	t.Helper()
+	return receive(t, d.packets, "no packet was delivered to the stack")
+}
+
+// receive is the next value from ch; the test fails with failure if none comes within
+// testTimeout.
+func receive[T any](t testing.TB, ch <-chan T, failure string) T {
+	t.Helper()
 	select {
-	case p := <-d.packets:
-		return p
+	case v := <-ch:
+		return v
 	case <-time.After(testTimeout):
-		t.Fatal("no packet was delivered to the stack")
-		return delivered{}
+		t.Fatal(failure)
+		var zero T
+		return zero
 	}
 }
 
@@ -99,14 +107,22 @@ func (l *testLogger) warnings() int {
 func newTestEndpoint(t testing.TB, mtu uint32) (*Endpoint, *recordingDispatcher, *testLogger) {
 	t.Helper()
 	log := &testLogger{}
-	e, err := New(Config{MTU: mtu, MAC: gatewayMAC, GatewayIP: gatewayIP, VirtualIPs: []tcpip.Address{loopbackIP}, Log: log})
+	e, d := newAttachedEndpoint(t, Config{MTU: mtu, MAC: gatewayMAC, GatewayIP: gatewayIP, VirtualIPs: []tcpip.Address{loopbackIP}, Log: log})
+	return e, d, log
+}
+
+// newAttachedEndpoint is an endpoint with config, attached to a recording dispatcher and
+// closed at the end of the test.
+func newAttachedEndpoint(t testing.TB, config Config) (*Endpoint, *recordingDispatcher) {
+	t.Helper()
+	e, err := New(config)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(e.Close)
 	d := newRecordingDispatcher()
 	e.Attach(d)
-	t.Cleanup(e.Close)
-	return e, d, log
+	return e, d
 }
 
 // socketPair returns two connected unix sockets of the given type (SOCK_STREAM or
@@ -152,13 +168,7 @@ func serve(t testing.TB, e *Endpoint, typ int) *served {
 
 func (s *served) wait(t testing.TB) error {
 	t.Helper()
-	select {
-	case err := <-s.result:
-		return err
-	case <-time.After(testTimeout):
-		t.Fatal("Serve did not return")
-		return nil
-	}
+	return receive(t, s.result, "Serve did not return")
 }
 
 func waitFor(t testing.TB, what string, cond func() bool) {
@@ -181,6 +191,21 @@ func ethernetFrame(dst tcpip.LinkAddress, payloadSize int, seq byte) []byte {
 		frame[i] = seq + byte(i)
 	}
 	return frame
+}
+
+// expectFrames reads len(frames) frames from r and fails unless they are frames, in order.
+func expectFrames(t *testing.T, r *streamReader, frames [][]byte) {
+	t.Helper()
+	for i, want := range frames {
+		v, err := r.next()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if !bytes.Equal(v.AsSlice(), want) {
+			t.Fatalf("frame %d differs", i)
+		}
+		v.Release()
+	}
 }
 
 // streamEncode frames payloads with the QEMU length prefix.

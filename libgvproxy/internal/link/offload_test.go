@@ -1,10 +1,8 @@
 package link
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"io"
 	"net"
 	"sync"
@@ -12,19 +10,17 @@ import (
 	"syscall"
 	"testing"
 
-	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
-	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
-	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 
 	"bun-gvproxy/framing"
+	"bun-gvproxy/libgvproxy/internal/testguest"
 )
 
 // wireInspector checks every frame the gateway sends as a real NIC's peer would: no
@@ -73,59 +69,18 @@ func (w *wireInspector) check(frame []byte) {
 // offers no offload) on the guest's end of conn.
 func startGuestTCPStack(t *testing.T, conn net.Conn, mtu uint32, inspect *wireInspector) *stack.Stack {
 	t.Helper()
-	ch := channel.New(1024, mtu, guestMAC)
-	s := stack.New(stack.Options{
-		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
-		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol},
+	g, err := testguest.Start(conn, testguest.Config{
+		MTU:        mtu,
+		MAC:        guestMAC,
+		Addr:       guestIP,
+		Transports: []stack.TransportProtocolFactory{tcp.NewProtocol},
+		Inbound:    inspect.check,
 	})
-	if err := s.CreateNIC(1, ethernet.New(ch)); err != nil {
-		t.Fatalf("guest NIC: %s", err)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := s.AddProtocolAddress(1, tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber, AddressWithPrefix: tcpip.AddressWithPrefix{Address: guestIP, PrefixLen: 24}}, stack.AddressProperties{}); err != nil {
-		t.Fatalf("guest address: %s", err)
-	}
-	s.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: 1}})
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { // guest -> gateway
-		defer wg.Done()
-		for pkt := ch.ReadContext(ctx); pkt != nil; pkt = ch.ReadContext(ctx) {
-			v := pkt.ToView()
-			_, err := conn.Write(streamEncode(v.AsSlice()))
-			v.Release()
-			pkt.DecRef()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	go func() { // gateway -> guest
-		defer wg.Done()
-		r := bufio.NewReader(conn)
-		var prefix [4]byte
-		for {
-			if _, err := io.ReadFull(r, prefix[:]); err != nil {
-				return
-			}
-			frame := make([]byte, binary.BigEndian.Uint32(prefix[:]))
-			if _, err := io.ReadFull(r, frame); err != nil {
-				return
-			}
-			inspect.check(frame)
-			pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
-			ch.InjectInbound(0, pkt)
-			pkt.DecRef()
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		_ = conn.Close()
-		wg.Wait()
-		s.Close()
-		s.Wait()
-	})
-	return s
+	t.Cleanup(g.Close)
+	return g.Stack
 }
 
 // newGatewayTCPStack is newGatewayStack with TCP.

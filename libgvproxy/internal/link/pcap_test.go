@@ -36,13 +36,7 @@ func readPCAP(t *testing.T, b []byte) (linkType uint32, frames [][]byte) {
 // connection, both directions, including frames the gateway then dropped.
 func TestCaptureRecordsEthernetFramesBothWays(t *testing.T) {
 	var capture bytes.Buffer
-	e, err := New(Config{MTU: testMTU, MAC: gatewayMAC, GatewayIP: gatewayIP, Capture: &capture})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	d := newRecordingDispatcher()
-	e.Attach(d)
+	e, d := newAttachedEndpoint(t, Config{MTU: testMTU, MAC: gatewayMAC, GatewayIP: gatewayIP, Capture: &capture})
 	g := serve(t, e, syscall.SOCK_STREAM)
 
 	in := ethernetFrame(gatewayMAC, 64, 1)
@@ -74,13 +68,7 @@ func TestCaptureRecordsEthernetFramesBothWays(t *testing.T) {
 // A capture that cannot be written (disk full) stops capturing; the link keeps going.
 func TestACaptureWriteErrorStopsCapturingNotTheLink(t *testing.T) {
 	w := &failingWriter{}
-	e, err := New(Config{MTU: testMTU, MAC: gatewayMAC, GatewayIP: gatewayIP, Capture: w})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
-	d := newRecordingDispatcher()
-	e.Attach(d)
+	e, d := newAttachedEndpoint(t, Config{MTU: testMTU, MAC: gatewayMAC, GatewayIP: gatewayIP, Capture: w})
 	g := serve(t, e, syscall.SOCK_STREAM)
 	w.fail = true
 	_, _ = g.guest.Write(streamEncode(ethernetFrame(gatewayMAC, 10, 1), ethernetFrame(gatewayMAC, 10, 2)))

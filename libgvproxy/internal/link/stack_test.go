@@ -13,6 +13,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"bun-gvproxy/libgvproxy/internal/testguest"
 )
 
 // newGatewayStack puts the endpoint under a gVisor stack configured like the
@@ -42,15 +44,7 @@ func newGatewayStack(t *testing.T, e *Endpoint) *stack.Stack {
 }
 
 func arpRequestFrame(target tcpip.Address) []byte {
-	frame := make([]byte, header.EthernetMinimumSize+header.ARPSize)
-	header.Ethernet(frame).Encode(&header.EthernetFields{SrcAddr: guestMAC, DstAddr: header.EthernetBroadcastAddress, Type: header.ARPProtocolNumber})
-	a := header.ARP(frame[header.EthernetMinimumSize:])
-	a.SetIPv4OverEthernet()
-	a.SetOp(header.ARPRequest)
-	copy(a.HardwareAddressSender(), guestMAC)
-	copy(a.ProtocolAddressSender(), guestIP.AsSlice())
-	copy(a.ProtocolAddressTarget(), target.AsSlice())
-	return frame
+	return testguest.ARPFrame(header.ARPRequest, guestMAC, guestIP, header.EthernetBroadcastAddress, "", target)
 }
 
 // nextARPReply reads frames from the guest's end until an ARP reply and returns the

@@ -148,7 +148,7 @@ func (n *Network) admit(proto Transport, src, dst netip.AddrPort) (netip.Addr, p
 		n.audit.Deny(audit.Denial{Reason: code, Proto: string(proto), Source: audit.AddrPort(src), Destination: audit.AddrPort(dst), Detail: detail})
 		return netip.Addr{}, policy.Decision{}, false
 	}
-	decision := n.rules.Load().Decide(string(proto), dst)
+	decision := n.decide(proto, dst)
 	if !decision.Allow {
 		denial := decision.Denial()
 		denial.Source = audit.AddrPort(src)

@@ -1,6 +1,6 @@
 // Package network runs one virtual network: the gateway's gVisor stack linked to one
 // guest (internal/link), DHCP and DNS on the gateway, NAT of the guest's outbound TCP
-// and UDP to the host's network, host->guest port forwards, and the unix socket the VM
+// and UDP (and ICMP echo) to the host's network, host->guest port forwards, and the unix socket the VM
 // connects to.
 // Every listener and goroutine belongs to the Network, and Close releases all of them.
 package network
@@ -47,6 +47,8 @@ type Network struct {
 	capture *os.File
 	guard   *destinationGuard
 	guests  guestStats
+	// echo forwards the guest's pings beyond the gateway (icmp_echo.go).
+	echo *echoForwarder
 
 	// rules is the egress policy (nil: no filtering); setAllowNet replaces it.
 	rules atomic.Pointer[policy.Policy]
@@ -89,6 +91,7 @@ func New(cfg *config.Config, opts Options) (*Network, error) {
 	if n.log == nil {
 		n.log = logrus.StandardLogger()
 	}
+	n.echo = newEchoForwarder(n.log)
 	n.audit = audit.New(n.log, audit.DefaultCapacity)
 	rules, err := buildRules(cfg.AllowNet, cfg.AllowNone, cfg.HostLoopback, cfg.HostLoopbackIP)
 	if err != nil {
@@ -159,7 +162,8 @@ func (n *Network) buildStack() error {
 		return err
 	}
 	n.link = ep
-	s, err := newStack(n.cfg, ep)
+	divert := newEchoDivert(ep, addrOf(n.cfg.GatewayIP), addrOf(lastAddr(n.cfg.Subnet)), n.forwardEcho)
+	s, err := newStack(n.cfg, divert)
 	if err != nil {
 		return fmt.Errorf("create network stack: %w", err)
 	}

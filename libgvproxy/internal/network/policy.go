@@ -14,7 +14,17 @@ type Transport string
 const (
 	TCP Transport = "tcp"
 	UDP Transport = "udp"
+	// ICMP is the guest's echo requests (ping), the only ICMP forwarded.
+	ICMP Transport = policy.EchoProto
 )
+
+// decide applies the egress policy in force to a new flow to dst (port 0 for ICMP).
+func (n *Network) decide(proto Transport, dst netip.AddrPort) policy.Decision {
+	if proto == ICMP {
+		return n.rules.Load().DecideEcho(dst.Addr())
+	}
+	return n.rules.Load().Decide(string(proto), dst)
+}
 
 // buildRules is the egress policy of an allowNet list: nil (no filtering) for an empty
 // list, policy.None() for "none", else the parsed rules with the host loopback address

@@ -44,6 +44,9 @@
 //     and at most MaxLearnTTL (CapTTLs keeps guest caches within it); expired bindings
 //     are pruned and the table is bounded. A name that resolves to the host itself
 //     (DNS rebinding to 127.0.0.1 or a host interface) does not open it.
+//   - Ping: an ICMP echo request beyond the gateway is a flow too, judged by DecideEcho
+//     before the host sends it; having no port, it needs an entry that opens the whole
+//     address (no port), since echoed payloads are a channel like any other.
 //   - The host machine: loopback, unspecified and the host's own interface addresses
 //     (IsHostAddress), and the hostLoopback NAT address (MarkHostAddress), are reachable
 //     only through an entry naming that exact address, never through a broad CIDR such

@@ -121,6 +121,11 @@ func (p *Policy) MatchesName(host string) bool {
 
 // nameRule finds the name or wildcard rule allowing host on port (0: any port).
 func (p *Policy) nameRule(host string, port uint16) (rule, bool) {
+	return p.nameRuleWhere(host, func(r rule) bool { return port == 0 || r.allowsPort(port) })
+}
+
+// nameRuleWhere finds the first name or wildcard rule covering host that ok accepts.
+func (p *Policy) nameRuleWhere(host string, ok func(rule) bool) (rule, bool) {
 	if p == nil {
 		return rule{}, false
 	}
@@ -129,7 +134,7 @@ func (p *Policy) nameRule(host string, port uint16) (rule, bool) {
 		return rule{}, false
 	}
 	for _, r := range p.exact[name] {
-		if port == 0 || r.allowsPort(port) {
+		if ok(r) {
 			return r, true
 		}
 	}
@@ -141,7 +146,7 @@ func (p *Policy) nameRule(host string, port uint16) (rule, bool) {
 		}
 		rest = rest[dot+1:]
 		for _, r := range p.wildcards[rest] {
-			if port == 0 || r.allowsPort(port) {
+			if ok(r) {
 				return r, true
 			}
 		}

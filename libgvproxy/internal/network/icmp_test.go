@@ -1,0 +1,124 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"golang.org/x/net/icmp"
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/checksum"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// recordingLog keeps the warnings a component logs.
+type recordingLog struct {
+	mu    sync.Mutex
+	warns []string
+}
+
+func (l *recordingLog) Tracef(string, ...any) {}
+func (l *recordingLog) Debugf(string, ...any) {}
+func (l *recordingLog) Infof(string, ...any)  {}
+func (l *recordingLog) Errorf(string, ...any) {}
+func (l *recordingLog) Warnf(format string, args ...any) {
+	l.mu.Lock()
+	l.warns = append(l.warns, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+func TestHostPingerWithoutPermissionSaysWhyOnce(t *testing.T) {
+	log := &recordingLog{}
+	h := newHostPinger(log)
+	var tried []string
+	h.listen = func(network, _ string) (*icmp.PacketConn, error) {
+		tried = append(tried, network)
+		return nil, syscall.EACCES
+	}
+	for range 3 {
+		if _, err := h.open(netip.MustParseAddr("192.0.2.1")); !errors.Is(err, errNoEchoSocket) || !errors.Is(err, syscall.EACCES) {
+			t.Fatalf("open = %v, want errNoEchoSocket wrapping EACCES", err)
+		}
+	}
+	if strings.Join(tried, ",") != "udp4,ip4:icmp" {
+		t.Fatalf("sockets tried %v, want a ping socket, then a raw one, once", tried)
+	}
+	if len(log.warns) != 1 || !strings.Contains(log.warns[0], "ping_group_range") || !strings.Contains(log.warns[0], "CAP_NET_RAW") {
+		t.Fatalf("warnings %q, want one naming ping_group_range and CAP_NET_RAW", log.warns)
+	}
+}
+
+var (
+	testGateway   = tcpip.AddrFrom4([4]byte{192, 168, 127, 1})
+	testBroadcast = tcpip.AddrFrom4([4]byte{192, 168, 127, 255})
+	testGuest     = tcpip.AddrFrom4([4]byte{192, 168, 127, 2})
+)
+
+// icmpPacket is an IPv4 packet from the guest to dst carrying an ICMP message of type
+// typ; edit may change it before the packet is made.
+func icmpPacket(dst tcpip.Address, typ header.ICMPv4Type, edit func(ip header.IPv4)) *stack.PacketBuffer {
+	payload := []byte("ping payload")
+	b := make([]byte, header.IPv4MinimumSize+header.ICMPv4MinimumSize+len(payload))
+	ip := header.IPv4(b)
+	ip.Encode(&header.IPv4Fields{TotalLength: uint16(len(b)), TTL: 64, Protocol: uint8(header.ICMPv4ProtocolNumber), SrcAddr: testGuest, DstAddr: dst})
+	ip.SetChecksum(^ip.CalculateChecksum())
+	msg := header.ICMPv4(ip.Payload())
+	msg.SetType(typ)
+	msg.SetIdent(0x1234)
+	msg.SetSequence(9)
+	copy(msg.Payload(), payload)
+	msg.SetChecksum(^checksum.Checksum(msg, 0))
+	if edit != nil {
+		edit(ip)
+	}
+	return stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(b)})
+}
+
+func TestEchoDivertTakesOnlyWholeEchoRequestsBeyondTheGateway(t *testing.T) {
+	d := &echoDivert{gateway: testGateway, broadcast: testBroadcast}
+	outside := tcpip.AddrFrom4([4]byte{192, 0, 2, 1})
+	cases := []struct {
+		name      string
+		pkt       *stack.PacketBuffer
+		divert    bool
+		forwarded bool
+	}{
+		{"echo request to an outside address", icmpPacket(outside, header.ICMPv4Echo, nil), true, true},
+		{"echo request to another subnet address", icmpPacket(tcpip.AddrFrom4([4]byte{192, 168, 127, 9}), header.ICMPv4Echo, nil), true, true},
+		{"echo request to the gateway", icmpPacket(testGateway, header.ICMPv4Echo, nil), false, false},
+		{"echo request to the subnet broadcast", icmpPacket(testBroadcast, header.ICMPv4Echo, nil), false, false},
+		{"echo request to a multicast group", icmpPacket(tcpip.AddrFrom4([4]byte{224, 0, 0, 1}), header.ICMPv4Echo, nil), false, false},
+		{"echo reply (the guest answering a ping)", icmpPacket(outside, header.ICMPv4EchoReply, nil), false, false},
+		{"destination unreachable", icmpPacket(outside, header.ICMPv4DstUnreachable, nil), false, false},
+		{"bad ICMP checksum", icmpPacket(outside, header.ICMPv4Echo, func(ip header.IPv4) {
+			ip.Payload()[header.ICMPv4MinimumSize] ^= 0xff
+		}), true, false},
+		{"first fragment", icmpPacket(outside, header.ICMPv4Echo, func(ip header.IPv4) {
+			ip.SetFlagsFragmentOffset(header.IPv4FlagMoreFragments, 0)
+		}), true, false},
+		{"later fragment", icmpPacket(outside, header.ICMPv4Echo, func(ip header.IPv4) {
+			ip.SetFlagsFragmentOffset(0, 8)
+		}), true, false},
+		{"total length beyond the packet", icmpPacket(outside, header.ICMPv4Echo, func(ip header.IPv4) {
+			ip.SetTotalLength(ip.TotalLength() + 1)
+		}), false, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			defer c.pkt.DecRef()
+			req, divert := d.echoRequestOf(c.pkt)
+			if divert != c.divert || (req != nil) != c.forwarded {
+				t.Fatalf("echoRequestOf = %+v, %v; want diverted %v, forwarded %v", req, divert, c.divert, c.forwarded)
+			}
+			if req != nil && (req.ident != 0x1234 || req.seq != 9 || string(req.payload) != "ping payload" || req.src != netip.MustParseAddr("192.168.127.2")) {
+				t.Fatalf("request %+v, want ident 0x1234 seq 9 from the guest with its payload", req)
+			}
+		})
+	}
+}
