@@ -5,6 +5,7 @@
  * HTTP/1.1 + WebSocket server, certificate from a test CA given as upstreamCaPem). The
  * hosts receive the real values; the guest, the events, the logs and the pcap never do;
  * every way of sending a placeholder where it does not belong is refused with its event.
+ * The last part runs curl in a kernel guest, which keeps one connection for many requests.
  * Without root and `ip` the suite is skipped with a message; in CI a setup failure fails it.
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
