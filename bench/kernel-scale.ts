@@ -6,6 +6,7 @@
 // process's CPU per GB, and its file descriptors and goroutines before and after.
 import type { Subprocess } from "bun";
 import { startKernelGuest, type KernelGuest } from "../test/support/kernel-guest.ts";
+import { completeLines } from "../test/support/lines.ts";
 import { TEST_LIBRARY_ENV } from "../test/support/test-hooks.ts";
 import { hostSpawn, iperfServer, iperfTcp, type IperfServer } from "./iperf.ts";
 import { GUEST_MAC, HOST_LOOPBACK_IP } from "./kernel-testbed.ts";
@@ -35,19 +36,6 @@ interface Host {
   lines: AsyncIterator<string>;
 }
 
-async function* linesOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of stream) {
-    buffered += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = buffered.indexOf("\n")) >= 0) {
-      yield buffered.slice(0, nl);
-      buffered = buffered.slice(nl + 1);
-    }
-  }
-}
-
 async function nextJson<T>(host: Host, what: string): Promise<T> {
   for (;;) {
     const { value, done } = await host.lines.next();
@@ -63,7 +51,7 @@ async function startHost(dir: string, lanes: number): Promise<Host> {
     stderr: "pipe",
     env: { ...process.env, ...TEST_LIBRARY_ENV, GVPROXY_LOG_LEVEL: "warn" },
   });
-  const host = { proc, lines: linesOf(proc.stdout)[Symbol.asyncIterator]() };
+  const host = { proc, lines: completeLines(proc.stdout)[Symbol.asyncIterator]() };
   await nextJson<{ ready: string }>(host, "ready");
   return host;
 }

@@ -1,47 +1,30 @@
 /**
  * Runs a fixture script of test/runtime/fixtures in a child Bun process with a deadline,
- * so a hang or a crash of the child fails the test instead of the test runner.
+ * so a hang or a crash of the child fails the test instead of the test runner. The child
+ * is run as every script child is (test/support/child-script.ts); this adds where the
+ * fixtures live and reading a child's stdout while it runs.
  */
 import { join } from "node:path";
+import { reportLines, runScript, spawnScript, type ChildOptions, type ChildRun } from "../support/child-script.ts";
 
-/** What a fixture run produced. */
-export interface FixtureResult {
-  readonly exitCode: number | null;
-  readonly signalCode: string | number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** The last stdout line that is a JSON object: every fixture ends with its findings. */
-  readonly report: Record<string, unknown>;
-}
+/** What a fixture run produced; `report` is the last JSON line: every fixture ends with its findings. */
+export type FixtureResult = Pick<ChildRun, "exitCode" | "signalCode" | "stdout" | "stderr" | "report">;
 
-/** Options of {@link runFixture}. */
-export interface FixtureOptions {
-  /** Extra Bun flags placed before the script. */
-  readonly bunArgs?: readonly string[];
-  readonly env?: Record<string, string>;
-  /** The child is killed (SIGKILL) after this long. */
-  readonly timeoutMs?: number;
-}
+/** Options of {@link runFixture} and {@link startFixture}: the child's default deadline is 30 s. */
+export type FixtureOptions = ChildOptions;
 
 /** Path of a fixture script. */
 export function fixturePath(name: string): string {
   return join(import.meta.dir, "fixtures", name);
 }
 
-/** Runs fixture `name` and collects its output; never throws on a failed child. */
-export async function runFixture(name: string, options: FixtureOptions = {}): Promise<FixtureResult> {
-  const child = Bun.spawn([process.execPath, ...(options.bunArgs ?? []), fixturePath(name)], {
-    env: { ...process.env, ...options.env },
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: options.timeoutMs ?? 30_000,
-    killSignal: "SIGKILL",
-  });
-  const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  await child.exited;
-  return { exitCode: child.exitCode, signalCode: child.signalCode, stdout, stderr, report: lastJsonLine(stdout) };
-}
+/** The fixtures' deadline unless the test gives its own. */
+const withFixtureDeadline = (options: FixtureOptions): FixtureOptions => ({ timeoutMs: 30_000, ...options });
 
+/** Runs fixture `name` and collects its output; never throws on a failed child. */
+export function runFixture(name: string, options: FixtureOptions = {}): Promise<FixtureResult> {
+  return runScript(fixturePath(name), [], withFixtureDeadline(options));
+}
 
 /** A fixture child still running, read line by line while the test talks to it. */
 export interface LiveFixture {
@@ -60,13 +43,7 @@ export interface LiveFixture {
 
 /** Starts fixture `name` and returns a handle to read its stdout as it runs. */
 export function startFixture(name: string, options: FixtureOptions = {}): LiveFixture {
-  const child = Bun.spawn([process.execPath, ...(options.bunArgs ?? []), fixturePath(name)], {
-    env: { ...process.env, ...options.env },
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: options.timeoutMs ?? 30_000,
-    killSignal: "SIGKILL",
-  });
+  const child = spawnScript(fixturePath(name), [], withFixtureDeadline(options));
   const stderr = new Response(child.stderr).text();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let output = "";
@@ -98,26 +75,7 @@ export function startFixture(name: string, options: FixtureOptions = {}): LiveFi
         output += value;
       }
       await child.exited;
-      return { exitCode: child.exitCode, signalCode: child.signalCode, stdout: output, stderr: await stderr, report: lastJsonLine(output) };
+      return { exitCode: child.exitCode, signalCode: child.signalCode, stdout: output, stderr: await stderr, report: reportLines(output).at(-1) ?? {} };
     },
   };
-}
-
-/** Describes a failed child for an assertion message. */
-export function describeRun(result: FixtureResult): string {
-  return `exit ${result.exitCode} signal ${result.signalCode}\nstdout:\n${result.stdout.slice(-2000)}\nstderr:\n${result.stderr.slice(-2000)}`;
-}
-
-/** The last stdout line that is a JSON object: log lines printed at exit may follow it. */
-function lastJsonLine(stdout: string): Record<string, unknown> {
-  for (const line of stdout.trim().split("\n").reverse()) {
-    if (!line.startsWith("{")) continue;
-    try {
-      const parsed: unknown = JSON.parse(line);
-      if (typeof parsed === "object" && parsed !== null) return parsed as Record<string, unknown>;
-    } catch {
-      // Not a report line.
-    }
-  }
-  return {};
 }

@@ -9,7 +9,8 @@ import { existsSync, readdirSync, rmSync } from "node:fs";
 import { HOST_LOOPBACK_IP, startGuest } from "../../guest/driver.ts";
 import { makeTempDir } from "../support/paths.ts";
 import { TEST_LIBRARY_ENV } from "../support/test-hooks.ts";
-import { describeRun, runFixture, startFixture, type FixtureResult } from "./run-fixture.ts";
+import { describeChild, succeeded } from "../support/child-script.ts";
+import { runFixture, startFixture, type FixtureResult } from "./run-fixture.ts";
 
 const linux = process.platform === "linux";
 // Children get their own deadlines (runFixture's timeoutMs); the test waits for them.
@@ -17,7 +18,7 @@ setDefaultTimeout(180_000);
 
 /** Asserts the child exited by itself with code 0 and returns its report. */
 function expectClean(result: FixtureResult): Record<string, unknown> {
-  if (result.exitCode !== 0 || result.signalCode !== null) throw new Error(`fixture failed: ${describeRun(result)}`);
+  if (!succeeded(result)) throw new Error(`fixture failed: ${describeChild(result)}`);
   return result.report;
 }
 

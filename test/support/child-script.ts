@@ -18,23 +18,33 @@ export interface ChildRun {
   readonly elapsedMs: number;
 }
 
-/** Options of {@link runScript}. */
+/** How a child ended and what it printed: all that {@link succeeded} and {@link describeChild} look at. */
+export type ChildEnd = Pick<ChildRun, "exitCode" | "signalCode" | "stdout" | "stderr">;
+
+/** Options of {@link runScript} and {@link spawnScript}. */
 export interface ChildOptions {
+  /** Extra Bun flags placed before the script. */
+  readonly bunArgs?: readonly string[];
   readonly env?: Record<string, string>;
   /** The child is killed (SIGKILL) after this long. Default 60 s. */
   readonly timeoutMs?: number;
 }
 
-/** Runs `bun <script> ...args`; never throws on a failed child. */
-export async function runScript(script: string, args: readonly string[] = [], options: ChildOptions = {}): Promise<ChildRun> {
-  const started = performance.now();
-  const child = Bun.spawn([process.execPath, script, ...args], {
+/** Starts `bun [bunArgs] <script> ...args` with its output piped, killed (SIGKILL) at the deadline. */
+export function spawnScript(script: string, args: readonly string[] = [], options: ChildOptions = {}): Bun.Subprocess<"ignore", "pipe", "pipe"> {
+  return Bun.spawn([process.execPath, ...(options.bunArgs ?? []), script, ...args], {
     env: { ...process.env, ...options.env },
     stdout: "pipe",
     stderr: "pipe",
     timeout: options.timeoutMs ?? 60_000,
     killSignal: "SIGKILL",
   });
+}
+
+/** Runs `bun [bunArgs] <script> ...args`; never throws on a failed child. */
+export async function runScript(script: string, args: readonly string[] = [], options: ChildOptions = {}): Promise<ChildRun> {
+  const started = performance.now();
+  const child = spawnScript(script, args, options);
   const [stdout, stderr] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text()]);
   await child.exited;
   return {
@@ -42,23 +52,24 @@ export async function runScript(script: string, args: readonly string[] = [], op
     signalCode: child.signalCode,
     stdout,
     stderr,
-    report: jsonLines(stdout).at(-1) ?? {},
-    reports: jsonLines(stdout),
+    report: reportLines(stdout).at(-1) ?? {},
+    reports: reportLines(stdout),
     elapsedMs: performance.now() - started,
   };
 }
 
 /** Whether the child ended by itself with exit code 0. */
-export function succeeded(run: ChildRun): boolean {
+export function succeeded(run: ChildEnd): boolean {
   return run.exitCode === 0 && run.signalCode === null;
 }
 
 /** Describes a child run for an assertion message: how it ended and the tail of its output. */
-export function describeChild(run: ChildRun): string {
+export function describeChild(run: ChildEnd): string {
   return `exit ${run.exitCode} signal ${run.signalCode}\n--- stdout (tail):\n${run.stdout.slice(-3000)}\n--- stderr (tail):\n${run.stderr.slice(-3000)}`;
 }
 
-function jsonLines(stdout: string): Record<string, unknown>[] {
+/** Every line of `stdout` that is a JSON object, in order: a script's reports. */
+export function reportLines(stdout: string): Record<string, unknown>[] {
   const objects: Record<string, unknown>[] = [];
   for (const line of stdout.split("\n")) {
     if (!line.startsWith("{")) continue;

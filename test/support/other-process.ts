@@ -5,6 +5,7 @@
  * socket file behind).
  */
 import type { Subprocess } from "bun";
+import { completeLines } from "./lines.ts";
 
 /** A child process holding a resource. */
 export interface HeldResource {
@@ -41,7 +42,7 @@ for await (const line of console) { if (line === "count") console.log(String(acc
     stdout: "pipe",
     stderr: "inherit",
   });
-  const lines = readLines(child.stdout);
+  const lines = completeLines(child.stdout);
   const first = await lines.next();
   if (first.done) throw new Error(`the ${kind} holder for ${target} exited before it was ready (exit ${await child.exited})`);
   const { port } = JSON.parse(first.value) as { port: number };
@@ -63,17 +64,4 @@ for await (const line of console) { if (line === "count") console.log(String(acc
       await child.exited;
     },
   };
-}
-
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffered = "";
-  for await (const chunk of stream) {
-    buffered += decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      yield buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-    }
-  }
 }

@@ -18,16 +18,7 @@ type httpGetArgs struct {
 // httpGet fetches a URL with net/http dialing through the guest's stack; names are
 // resolved by the lease's DNS server.
 func (g *Guest) httpGet(ctx context.Context, args httpGetArgs) (any, error) {
-	transport := &http.Transport{
-		DialContext: func(ctx context.Context, _, hostport string) (net.Conn, error) {
-			to, err := parseEndpoint(hostport)
-			if err != nil {
-				return nil, err
-			}
-			return g.dialTCP(ctx, to.Host, to.Port)
-		},
-		DisableKeepAlives: true,
-	}
+	transport := &http.Transport{DialContext: g.dialForHTTP, DisableKeepAlives: true}
 	defer transport.CloseIdleConnections()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args.URL, nil)
 	if err != nil {
@@ -42,11 +33,27 @@ func (g *Guest) httpGet(ctx context.Context, args httpGetArgs) (any, error) {
 	if err != nil {
 		return nil, g.classify(ctx, fmt.Errorf("GET %s: read body: %w", args.URL, err))
 	}
-	headers := map[string]string{}
-	for name := range resp.Header {
-		headers[name] = resp.Header.Get(name)
+	return map[string]any{"status": resp.StatusCode, "headers": firstValues(resp.Header), "body": string(body)}, nil
+}
+
+// dialForHTTP is net/http's dialer through the guest's stack (names resolved by the
+// lease's DNS server).
+func (g *Guest) dialForHTTP(ctx context.Context, _, hostport string) (net.Conn, error) {
+	to, err := parseEndpoint(hostport)
+	if err != nil {
+		return nil, err
 	}
-	return map[string]any{"status": resp.StatusCode, "headers": headers, "body": string(body)}, nil
+	return g.dialTCP(ctx, to.Host, to.Port)
+}
+
+// firstValues is a response's headers with the first value of each, as the commands
+// report them.
+func firstValues(h http.Header) map[string]string {
+	out := make(map[string]string, len(h))
+	for name := range h {
+		out[name] = h.Get(name)
+	}
+	return out
 }
 
 // parseEndpoint splits "host:port" as net/http hands it to a dialer.

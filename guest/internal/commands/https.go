@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 
@@ -66,13 +65,7 @@ func (g *Guest) httpsRequest(ctx context.Context, args httpsRequestArgs) (any, e
 		protos = []string{"h2", "http/1.1"}
 	}
 	transport := &http.Transport{
-		DialContext: func(ctx context.Context, _, hostport string) (net.Conn, error) {
-			to, err := parseEndpoint(hostport)
-			if err != nil {
-				return nil, err
-			}
-			return g.dialTCP(ctx, to.Host, to.Port)
-		},
+		DialContext:        g.dialForHTTP,
 		TLSClientConfig:    &tls.Config{RootCAs: pool, NextProtos: protos},
 		ForceAttemptHTTP2:  args.HTTP2,
 		DisableCompression: true,
@@ -105,10 +98,7 @@ func (g *Guest) httpsRequest(ctx context.Context, args httpsRequestArgs) (any, e
 		return nil, g.classify(ctx, fmt.Errorf("%s %s: %w", method, args.URL, err))
 	}
 	defer resp.Body.Close()
-	result := httpsResult{Status: resp.StatusCode, Protocol: resp.Proto, Headers: map[string]string{}, Replies: []string{}}
-	for name := range resp.Header {
-		result.Headers[name] = resp.Header.Get(name)
-	}
+	result := httpsResult{Status: resp.StatusCode, Protocol: resp.Proto, Headers: firstValues(resp.Header), Replies: []string{}}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		rw, ok := resp.Body.(io.ReadWriter)
 		if !ok {
