@@ -5,19 +5,21 @@
  * HTTP/1.1 + WebSocket server, certificate from a test CA given as upstreamCaPem). The
  * hosts receive the real values; the guest, the events, the logs and the pcap never do;
  * every way of sending a placeholder where it does not belong is refused with its event.
+ * The last part runs curl in a kernel guest, which keeps one connection for many requests.
  * Without root and `ip` the suite is skipped with a message; in CI a setup failure fails it.
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import consola from "consola";
-import { GvproxyError, setGvproxyLogger, type ConnectionEvent, type Secret } from "../../src/index.ts";
+import { GvisorTapBackend, GvproxyError, setGvproxyLogger, type ConnectionEvent, type Secret } from "../../src/index.ts";
 import { GuestCommandError, outcome, type Guest, type HttpsRequest, type HttpsResult } from "../../guest/driver.ts";
 import { eventually } from "../support/eventually.ts";
+import { kernelGuestSkipReason, startKernelGuest, type KernelGuest } from "../support/kernel-guest.ts";
 import { captureGvproxyLogs } from "../support/log-capture.ts";
 import { startTestHosts, testHostsUnavailable, type TestHosts } from "../support/netns.ts";
 import { startNetwork, type NetworkConfig, type TestNetwork } from "../support/network.ts";
-import { makeTempDir } from "../support/paths.ts";
+import { makeTempDir, type TempDir } from "../support/paths.ts";
 
 const ZONE = "secrets.test.";
 /** The HTTP/2 server (hostA); secret A's host. */
@@ -304,4 +306,71 @@ describe.skipIf(skipReason !== undefined)("secrets", () => {
       tmp.remove();
     }
   });
+});
+
+// curl in a kernel guest sends many requests on one connection (the userspace guest's
+// command opens one per request): every one of them is checked, not only the first.
+const kernelSkipReason = skipReason ?? kernelGuestSkipReason() ?? (Bun.which("curl") === null ? "curl is not installed" : undefined);
+if (skipReason === undefined && kernelSkipReason !== undefined) console.warn(`secrets kernel-guest tests skipped: ${kernelSkipReason}`);
+
+describe.skipIf(kernelSkipReason !== undefined)("secrets, kernel guest: one kept connection", () => {
+  let kernel: { backend: GvisorTapBackend; guest: KernelGuest; tmp: TempDir } | undefined;
+  afterEach(async () => {
+    await kernel?.guest.close();
+    kernel?.backend.close();
+    kernel?.tmp.remove();
+    kernel = undefined;
+  });
+
+  async function startKernel(): Promise<{ guest: KernelGuest; tmp: TempDir; caFile: string }> {
+    const tmp = makeTempDir("gvsecrets-k-");
+    const socketPath = tmp.path("net.sock");
+    const backend = new GvisorTapBackend({ socketPath, secrets: [SECRET_A, SECRET_B], tlsInterception: { upstreamCaPem: [testHosts().certificatePem] } });
+    events = [];
+    backend.on("connection", (e) => void events.push(e));
+    const endpoint = backend.endpoint();
+    const guest = await startKernelGuest({ socketPath, protocol: endpoint.connectionType === "unix-dgram" ? "vfkit" : "qemu", mac: endpoint.macAddress });
+    kernel = { backend, guest, tmp };
+    await guest.lease();
+    const caFile = tmp.path("ca.pem");
+    writeFileSync(caFile, backend.caCertificatePem());
+    return { guest, tmp, caFile };
+  }
+
+  for (const { protocol, host, secret, other, ip } of [
+    { protocol: "--http1.1", host: H1_HOST, secret: SECRET_B, other: SECRET_A, ip: () => testHosts().hostB },
+    { protocol: "--http2", host: H2_HOST, secret: SECRET_A, other: SECRET_B, ip: () => testHosts().hostA },
+  ]) {
+    test(`${protocol}: a later request that fronts another host or misuses a placeholder is refused; the connection goes on`, async () => {
+      const { guest, tmp, caFile } = await startKernel();
+      const steps = [
+        { headers: [`authorization: Bearer ${secret.placeholder}`], status: 200 },
+        { headers: [`Host: ${PLAIN_HOST}`], status: 403 },
+        { headers: [`authorization: Bearer ${other.placeholder}`], status: 403 },
+        { headers: [`Host: ${PLAIN_HOST}`, `authorization: Bearer ${secret.placeholder}`], status: 403 },
+        { headers: [`authorization: Bearer ${secret.placeholder}`], status: 200 },
+      ];
+      // One curl, one section per request (--next): curl keeps the connection between them.
+      const argv = ["curl", "-sS", "--max-time", "20"];
+      for (const [i, step] of steps.entries()) {
+        if (i > 0) argv.push("--next");
+        argv.push(protocol, "--cacert", caFile, "--resolve", `${host}:443:${ip()}`, "-o", tmp.path(`body-${i}`), "-w", "%{http_code} %{num_connects}\\n");
+        for (const h of step.headers) argv.push("-H", h);
+        argv.push(`https://${host}/echo`);
+      }
+      const result = await guest.exec(argv, { timeoutMs: 30_000 });
+      expect(result.stderr).toBe("");
+      const lines = result.stdout.trim().split("\n").map((l) => l.split(" ").map(Number));
+      expect(lines.map(([status]) => status)).toEqual(steps.map((s) => s.status));
+      // One connection: the first request connected, none of the others did.
+      expect(lines.map(([, connects]) => connects)).toEqual([1, 0, 0, 0, 0]);
+      for (const i of [0, 4]) {
+        const echo = JSON.parse(readFileSync(tmp.path(`body-${i}`), "utf8")) as Echo;
+        expect(echo.authorizationSha256).toBe(sha256(`Bearer ${secret.value}`));
+      }
+      expect((await denial("host-mismatch")).name).toBe(host);
+      await eventually("two secret-misuse events", () => events.filter((e) => e.phase === "denied" && e.reason === "secret-misuse").length === 2);
+      expectNoValue(steps.map((_, i) => readFileSync(tmp.path(`body-${i}`), "utf8")).join("") + JSON.stringify(events));
+    });
+  }
 });

@@ -57,29 +57,41 @@ func (r *Redactor) Reader(src io.Reader) io.Reader {
 	if r == nil {
 		return src
 	}
-	return &redactingReader{r: r, src: src, buf: make([]byte, 32<<10)}
+	// Room for a read of readSize after the longest tail held back (shorter than a value).
+	return &redactingReader{r: r, src: src, buf: make([]byte, readSize+len(r.values[0]))}
 }
 
+const readSize = 32 << 10
+
+// redactingReader serves, in the common case of a read carrying no value, the bytes
+// straight from the buffer they were read into: a body's every byte is copied in and
+// out once, never into a fresh allocation.
 type redactingReader struct {
-	r       *Redactor
-	src     io.Reader
-	buf     []byte
-	pending []byte // read from src, not yet ruled on
-	out     []byte // ruled on, ready for the caller
-	err     error
+	r   *Redactor
+	src io.Reader
+	buf []byte // what src's reads land in, after the held tail
+	// held is the tail of the last read not yet ruled on (it could be a value's start);
+	// it aliases buf, and moves to buf's front once out is drained.
+	held []byte
+	out  []byte // ruled on, ready for the caller: aliases buf, or replaced
+	// replaced is the reused backing array of out when values were replaced.
+	replaced []byte
+	err      error
 }
 
 func (rr *redactingReader) Read(p []byte) (int, error) {
 	for len(rr.out) == 0 && rr.err == nil {
-		n, err := rr.src.Read(rr.buf)
-		rr.pending = append(rr.pending, rr.buf[:n]...)
+		// out is drained, so nothing in buf is still to be served.
+		kept := copy(rr.buf, rr.held)
+		n, err := rr.src.Read(rr.buf[kept:])
 		if err != nil {
 			rr.err = err
 		}
-		var rest []byte
-		rr.out, rest = rr.r.scan(rr.out[:0], rr.pending, err != nil)
-		// rest aliases pending's tail; move it to the front for the next read.
-		rr.pending = append(rr.pending[:0], rest...)
+		data := rr.buf[:kept+n]
+		rr.out, rr.held = rr.r.scan(rr.replaced[:0], data, err != nil)
+		if len(rr.out) > 0 && &rr.out[0] != &rr.buf[0] {
+			rr.replaced = rr.out[:0]
+		}
 	}
 	if len(rr.out) > 0 {
 		n := copy(p, rr.out)
@@ -91,10 +103,18 @@ func (rr *redactingReader) Read(p []byte) (int, error) {
 
 // scan appends data to out with values replaced. Unless final, it stops before a tail
 // of data that could still become a value (or a longer value than one matched there)
-// and returns that tail as rest.
+// and returns that tail as rest. When out is empty and data holds no value, the result
+// is data's own prefix (no copy).
 func (r *Redactor) scan(out, data []byte, final bool) (result, rest []byte) {
 	if r == nil {
 		return append(out, data...), nil
+	}
+	if pos, _ := r.nextMatch(data); pos < 0 && len(out) == 0 {
+		keep := 0
+		if !final {
+			keep = partialSuffix(data, r.values)
+		}
+		return data[:len(data)-keep], data[len(data)-keep:]
 	}
 	for {
 		pos, k := r.nextMatch(data)
