@@ -2,23 +2,22 @@
 // listener while a Go goroutine floods the queue (the pump run in a loop, or the
 // library's timer alone), and what a `connection` listener costs a bulk transfer through
 // the NAT (paired runs with and without one).
+import { floodRuns, type DrainMode, type FloodCounts } from "./floods.ts";
 import type { EventStream } from "./model.ts";
 import { interleaved, type Plan } from "./plan.ts";
 import { BUN_BIN, REPO_ROOT, runJson } from "./processes.ts";
 import { pairedRatio, summarize } from "./stats.ts";
-import { type MeasuredTransfer, withTestbed } from "./testbed.ts";
+import { cpuPerByte, type MeasuredTransfer, withTestbed } from "./testbed.ts";
 import { TEST_LIBRARY_ENV } from "../test/support/test-hooks.ts";
 
 const MTU = 1500;
 const FLOOD_WORKER = `${REPO_ROOT}/bench/workers/event-flood.ts`;
 
-interface FloodResult {
-  received: number;
-  dropped: number;
+interface FloodResult extends FloodCounts {
   eventsPerSecond: number;
 }
 
-function flood(plan: Plan, mode: "active" | "timer"): Promise<FloodResult> {
+function flood(plan: Plan, mode: DrainMode): Promise<FloodResult> {
   return runJson<FloodResult>([BUN_BIN, FLOOD_WORKER, String(plan.quick ? 100_000 : 400_000), mode], TEST_LIBRARY_ENV);
 }
 
@@ -27,17 +26,8 @@ function guestToHost(listener: boolean, seconds: number): Promise<MeasuredTransf
   return withTestbed("ours", MTU, { connectionListener: listener }, (t) => t.guestToHost(1, seconds * 125e6));
 }
 
-const cpuPerByte = (t: MeasuredTransfer) => t.cpu.network / t.bytes;
-
 export async function measureEventStream(plan: Plan, log: (line: string) => void): Promise<EventStream> {
-  const floods = { active: [] as FloodResult[], timer: [] as FloodResult[] };
-  for (let run = 0; run < Math.max(plan.runs, 3); run++) {
-    for (const mode of ["active", "timer"] as const) {
-      const r = await flood(plan, mode);
-      floods[mode].push(r);
-      log(`event flood run ${run + 1} (${mode}): ${Math.round(r.eventsPerSecond)} events/s delivered, ${r.dropped} of ${r.received + r.dropped} dropped`);
-    }
-  }
+  const floods = await floodRuns(plan, "event", (mode) => flood(plan, mode), (r) => `${Math.round(r.eventsPerSecond)} events/s delivered`, log);
   const withListener: MeasuredTransfer[] = [];
   const without: MeasuredTransfer[] = [];
   for (let run = 0; run < plan.runs; run++) {

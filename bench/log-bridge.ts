@@ -2,11 +2,12 @@
 // reporter while Go goroutines flood the queue (drained actively, or by the library's
 // timer alone), and what logging costs in throughput (log level debug vs info for ours;
 // gvisor-tap-vsock's per-frame logging on vs off for both).
+import { floodRuns, type DrainMode, type FloodCounts } from "./floods.ts";
 import type { LogBridge, NetworkName } from "./model.ts";
 import type { NetworkOptions } from "./networks.ts";
 import { interleaved, type Plan } from "./plan.ts";
 import { pairedRatio, summarize } from "./stats.ts";
-import { type MeasuredTransfer, withTestbed } from "./testbed.ts";
+import { cpuPerByte, type MeasuredTransfer, withTestbed } from "./testbed.ts";
 import { BUN_BIN, REPO_ROOT, runJson } from "./processes.ts";
 import { TEST_LIBRARY_ENV } from "../test/support/test-hooks.ts";
 
@@ -19,14 +20,12 @@ function hostToGuest(kind: NetworkName, extra: Extra, seconds: number): Promise<
   return withTestbed(kind, MTU, extra, (t) => t.hostToGuest(1, seconds));
 }
 
-interface FloodResult {
-  received: number;
-  dropped: number;
+interface FloodResult extends FloodCounts {
   recordsPerSecond: number;
 }
 
 /** One flood of log records in a fresh process, drained actively or by the timer alone. */
-function flood(plan: Plan, mode: "active" | "timer"): Promise<FloodResult> {
+function flood(plan: Plan, mode: DrainMode): Promise<FloodResult> {
   const perGoroutine = plan.quick ? 25_000 : 100_000;
   return runJson<FloodResult>([BUN_BIN, FLOOD_WORKER, String(FLOOD_GOROUTINES), String(perGoroutine), mode], TEST_LIBRARY_ENV);
 }
@@ -42,10 +41,9 @@ async function pairedCost(plan: Plan, kind: NetworkName, on: Extra, log: (l: str
     for (const enabled of interleaved(run, true, false)) {
       const t = await hostToGuest(kind, enabled ? on : {}, plan.seconds);
       (enabled ? withOn : withOff).push(t);
-      log(`log cost run ${run + 1}/${plan.runs} ${kind} ${what} ${enabled ? "on" : "off"}: ${t.gbps.toFixed(3)} Gbit/s, ${(t.cpu.network / (t.bytes / 1e9)).toFixed(2)} CPU s/GB`);
+      log(`log cost run ${run + 1}/${plan.runs} ${kind} ${what} ${enabled ? "on" : "off"}: ${t.gbps.toFixed(3)} Gbit/s, ${(cpuPerByte(t) * 1e9).toFixed(2)} CPU s/GB`);
     }
   }
-  const cpuPerByte = (t: MeasuredTransfer) => t.cpu.network / t.bytes;
   return {
     throughput: pairedRatio(withOn.map((t) => t.gbps), withOff.map((t) => t.gbps)),
     cpuPerByte: pairedRatio(withOn.map(cpuPerByte), withOff.map(cpuPerByte)),
@@ -53,14 +51,7 @@ async function pairedCost(plan: Plan, kind: NetworkName, on: Extra, log: (l: str
 }
 
 export async function measureLogBridge(plan: Plan, log: (line: string) => void): Promise<LogBridge> {
-  const floods = { active: [] as FloodResult[], timer: [] as FloodResult[] };
-  for (let run = 0; run < Math.max(plan.runs, 3); run++) {
-    for (const mode of ["active", "timer"] as const) {
-      const r = await flood(plan, mode);
-      floods[mode].push(r);
-      log(`log flood run ${run + 1} (${mode} drain): ${Math.round(r.recordsPerSecond)} records/s delivered, ${r.dropped} of ${r.received + r.dropped} dropped`);
-    }
-  }
+  const floods = await floodRuns(plan, "log", (mode) => flood(plan, mode), (r) => `${Math.round(r.recordsPerSecond)} records/s delivered`, log);
   return {
     recordsPerSecond: summarize(floods.active.map((r) => r.recordsPerSecond)),
     recordsPerSecondTimerOnly: summarize(floods.timer.map((r) => r.recordsPerSecond)),

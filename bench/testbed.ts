@@ -24,6 +24,9 @@ export interface MeasuredTransfer extends Throughput {
   cpu: { network: number; guest: number };
 }
 
+/** CPU seconds the network's process spent per byte a transfer moved. */
+export const cpuPerByte = (t: MeasuredTransfer): number => t.cpu.network / t.bytes;
+
 /** Raw round-trip samples when the host measures, a summary when the guest does. */
 export interface LatencyRun {
   p50Us: number;

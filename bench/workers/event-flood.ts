@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createConsola } from "consola";
 import { GvisorTapBackend, setGvproxyLogger } from "../../src/index.ts";
-import { drainGvproxyLogs } from "../../src/logging.ts";
 import { loadTestHooks } from "../../test/support/test-hooks.ts";
+import { receiveUntil } from "./drain.ts";
 
 const [flowsArg, mode] = process.argv.slice(2);
 const flows = Number(flowsArg ?? 100_000);
@@ -30,10 +30,7 @@ const hooks = loadTestHooks();
 const dropped = () => backend.stats().events.dropped;
 const started = performance.now();
 if (hooks.gvproxy_test_event_flood(backend.instance.id, flows) !== 0) throw new Error("gvproxy_test_event_flood refused its arguments");
-while (received + dropped() < total) {
-  if (mode === "timer") await Bun.sleep(1);
-  else drainGvproxyLogs();
-}
+await receiveUntil(mode, () => received + dropped() >= total);
 const seconds = (performance.now() - started) / 1000;
 hooks.gvproxy_test_event_flood_wait();
 console.log(JSON.stringify({ mode, total, received, dropped: dropped(), seconds, eventsPerSecond: received / seconds }));

@@ -8,8 +8,9 @@
 // library's own unref'd drain timer delivers (what an otherwise idle app gets).
 import { createConsola } from "consola";
 import { gvproxyLogStats, setGvproxyLogger } from "../../src/index.ts";
-import { drainGvproxyLogs, startLogBridge } from "../../src/logging.ts";
+import { startLogBridge } from "../../src/logging.ts";
 import { loadTestHooks } from "../../test/support/test-hooks.ts";
+import { receiveUntil } from "./drain.ts";
 
 const [goroutinesArg, perArg, mode] = process.argv.slice(2);
 const goroutines = Number(goroutinesArg ?? 4);
@@ -25,10 +26,7 @@ const baseline = gvproxyLogStats();
 const dropped = () => gvproxyLogStats().dropped - baseline.dropped;
 const started = performance.now();
 if (hooks.gvproxy_test_log_flood(goroutines, perGoroutine) !== 0) throw new Error("gvproxy_test_log_flood refused its arguments");
-while (received + dropped() < total) {
-  if (mode === "timer") await Bun.sleep(1);
-  else drainGvproxyLogs();
-}
+await receiveUntil(mode, () => received + dropped() >= total);
 const seconds = (performance.now() - started) / 1000;
 hooks.gvproxy_test_log_flood_wait();
 console.log(JSON.stringify({ mode, total, received, dropped: dropped(), seconds, recordsPerSecond: received / seconds }));

@@ -29,13 +29,17 @@ func AppendJSON(dst []byte, events []any) []byte {
 	return append(dst, ']')
 }
 
-func (e *ConnectionEvent) appendJSON(b []byte) []byte {
+// appendHead opens an event's object with the two fields every event starts with.
+func appendHead(b []byte, typ string, timeMs float64) []byte {
 	b = append(b, `{"type":`...)
-	b = appendString(b, e.Type)
-	b = appendFloatField(b, "timeMs", e.TimeMs)
+	b = appendString(b, typ)
+	return appendFloatField(b, "timeMs", timeMs)
+}
+
+func (e *ConnectionEvent) appendJSON(b []byte) []byte {
+	b = appendHead(b, e.Type, e.TimeMs)
 	if e.ID != 0 {
-		b = append(b, `,"id":`...)
-		b = strconv.AppendUint(b, e.ID, 10)
+		b = appendUintField(b, "id", e.ID)
 	}
 	b = appendStringField(b, "phase", e.Phase)
 	b = appendStringField(b, "protocol", e.Protocol)
@@ -46,12 +50,10 @@ func (e *ConnectionEvent) appendJSON(b []byte) []byte {
 	b = appendOptionalString(b, "reason", string(e.Reason))
 	b = appendOptionalString(b, "detail", e.Detail)
 	if e.BytesFromGuest != nil {
-		b = append(b, `,"bytesFromGuest":`...)
-		b = strconv.AppendUint(b, *e.BytesFromGuest, 10)
+		b = appendUintField(b, "bytesFromGuest", *e.BytesFromGuest)
 	}
 	if e.BytesToGuest != nil {
-		b = append(b, `,"bytesToGuest":`...)
-		b = strconv.AppendUint(b, *e.BytesToGuest, 10)
+		b = appendUintField(b, "bytesToGuest", *e.BytesToGuest)
 	}
 	if e.DurationMs != nil {
 		b = appendFloatField(b, "durationMs", *e.DurationMs)
@@ -60,27 +62,23 @@ func (e *ConnectionEvent) appendJSON(b []byte) []byte {
 }
 
 func (e *GuestEvent) appendJSON(b []byte) []byte {
-	b = append(b, `{"type":`...)
-	b = appendString(b, e.Type)
-	b = appendFloatField(b, "timeMs", e.TimeMs)
+	b = appendHead(b, e.Type, e.TimeMs)
 	b = appendStringField(b, "phase", e.Phase)
 	b = appendOptionalString(b, "peer", e.Peer)
 	b = appendOptionalString(b, "reason", e.Reason)
-	b = append(b, `,"connections":`...)
-	b = strconv.AppendUint(b, e.Connections, 10)
+	b = appendUintField(b, "connections", e.Connections)
 	return append(b, '}')
 }
 
 func (e *DNSEvent) appendJSON(b []byte) []byte {
-	b = append(b, `{"type":`...)
-	b = appendString(b, e.Type)
-	b = appendFloatField(b, "timeMs", e.TimeMs)
+	b = appendHead(b, e.Type, e.TimeMs)
 	b = appendStringField(b, "protocol", e.Protocol)
 	b = appendStringField(b, "name", e.Name)
 	b = appendStringField(b, "queryType", e.Query)
 	b = appendStringField(b, "decision", e.Decision)
 	b = appendOptionalString(b, "rcode", e.Rcode)
-	b = append(b, `,"answer":[`...)
+	b = appendKey(b, "answer")
+	b = append(b, '[')
 	for i, a := range e.Answer {
 		if i > 0 {
 			b = append(b, ',')
@@ -97,9 +95,7 @@ func appendEndpointField(b []byte, name string, e *Endpoint) []byte {
 	if e == nil {
 		return b
 	}
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, `":`...)
+	b = appendKey(b, name)
 	if e.Path != "" {
 		b = append(b, `{"path":`...)
 		b = appendString(b, e.Path)
@@ -112,11 +108,20 @@ func appendEndpointField(b []byte, name string, e *Endpoint) []byte {
 	return append(b, '}')
 }
 
-func appendStringField(b []byte, name, value string) []byte {
+// appendKey appends `,"name":`: every field but an event's first follows another.
+// Names are the package's own constants, so they need no escaping.
+func appendKey(b []byte, name string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
-	b = append(b, `":`...)
-	return appendString(b, value)
+	return append(b, `":`...)
+}
+
+func appendStringField(b []byte, name, value string) []byte {
+	return appendString(appendKey(b, name), value)
+}
+
+func appendUintField(b []byte, name string, v uint64) []byte {
+	return strconv.AppendUint(appendKey(b, name), v, 10)
 }
 
 func appendOptionalString(b []byte, name, value string) []byte {
@@ -127,10 +132,7 @@ func appendOptionalString(b []byte, name, value string) []byte {
 }
 
 func appendFloatField(b []byte, name string, v float64) []byte {
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, `":`...)
-	return strconv.AppendFloat(b, v, 'f', -1, 64)
+	return strconv.AppendFloat(appendKey(b, name), v, 'f', -1, 64)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -16,14 +16,13 @@ type Group struct {
 	mu      sync.Mutex
 	closed  bool
 	wg      sync.WaitGroup
-	nextID  uint64
-	closers map[uint64]io.Closer
+	closers Closers[struct{}]
 }
 
 // NewGroup returns an open group.
 func NewGroup() *Group {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Group{ctx: ctx, cancel: cancel, closers: make(map[uint64]io.Closer)}
+	return &Group{ctx: ctx, cancel: cancel}
 }
 
 // Context is cancelled when Close begins; dials and other blocking calls use it so that
@@ -63,21 +62,7 @@ func (g *Group) Go(fn func()) bool {
 // after closing c yourself). If the group is already closing, c is closed at once and
 // ok is false.
 func (g *Group) Track(c io.Closer) (release func(), ok bool) {
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
-		_ = c.Close()
-		return func() {}, false
-	}
-	id := g.nextID
-	g.nextID++
-	g.closers[id] = c
-	g.mu.Unlock()
-	return func() {
-		g.mu.Lock()
-		delete(g.closers, id)
-		g.mu.Unlock()
-	}, true
+	return g.closers.Add(c, struct{}{})
 }
 
 // Closing reports whether Close has begun.
@@ -100,12 +85,8 @@ func (g *Group) CloseResources() {
 	g.mu.Lock()
 	g.closed = true
 	g.cancel()
-	closers := g.closers
-	g.closers = make(map[uint64]io.Closer)
 	g.mu.Unlock()
-	for _, c := range closers {
-		_ = c.Close()
-	}
+	g.closers.Close()
 }
 
 // Wait waits for every goroutine started by Go.

@@ -122,7 +122,7 @@ func (f *forward) close() {
 	} else {
 		_ = f.closer.Close()
 	}
-	f.conns.closeAll()
+	f.conns.Close()
 }
 
 func bindError(field string, addr netip.AddrPort, proto config.Transport, err error) error {

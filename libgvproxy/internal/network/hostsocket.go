@@ -78,7 +78,7 @@ func (n *Network) RemoveHostSocket(port uint16) bool {
 	n.sockets.mu.Unlock()
 	if ok {
 		hs.conns.endAll()
-		hs.conns.closeAll()
+		hs.conns.Close()
 		n.log.Infof("host socket removed: %s:%d -> %s", n.cfg.HostLoopbackIP, port, hs.path)
 	}
 	return ok
@@ -123,7 +123,7 @@ func (n *Network) serveHostSocket(r *tcp.ForwarderRequest, src, dst netip.AddrPo
 	flow := n.audit.Open(audit.Conn{Proto: "tcp", Via: audit.ViaHostSocket, Source: audit.AddrPort(src), Destination: audit.Path(hs.path)})
 	var fromGuest, toGuest uint64
 	defer func() { flow.Close(fromGuest, toGuest) }()
-	remove, ok := hs.conns.add(guestConn, flow)
+	remove, ok := hs.conns.Add(guestConn, flow)
 	defer remove()
 	if !ok {
 		_ = hostConn.Close()

@@ -34,7 +34,7 @@ func (n *Network) forwardTCPConn(f *forward, hostConn net.Conn, guest tcpip.Full
 		Destination: audit.AddrPort(netip.AddrPortFrom(n.cfg.GuestIP, guest.Port))})
 	var fromGuest, toGuest uint64
 	defer func() { flow.Close(fromGuest, toGuest) }()
-	remove, ok := f.conns.add(hostConn, flow)
+	remove, ok := f.conns.Add(hostConn, flow)
 	defer remove()
 	if !ok {
 		return

@@ -78,7 +78,7 @@ type udpClient struct {
 func (n *Network) relayUDPReplies(f *forward, c *udpClient, host *net.UDPConn, client netip.AddrPort, forget func()) {
 	conn := c.conn
 	defer func() { c.flow.Close(c.fromGuest.Load(), c.toGuest.Load()) }()
-	remove, ok := f.conns.add(conn, c.flow)
+	remove, ok := f.conns.Add(conn, c.flow)
 	defer remove()
 	if !ok {
 		forget()

@@ -33,6 +33,18 @@ func (l *recordingLogger) text() string {
 	return strings.Join(l.lines, "\n")
 }
 
+// oneNetwork opens and closes one network with EnvVar set to value and returns what the
+// profiler logged.
+func oneNetwork(t *testing.T, value string) string {
+	t.Helper()
+	t.Setenv(EnvVar, value)
+	var p Profiler
+	log := &recordingLogger{}
+	p.Opened(log)
+	p.Closed(log)
+	return log.text()
+}
+
 func TestParse(t *testing.T) {
 	cases := []struct {
 		value   string
@@ -62,13 +74,8 @@ func TestParse(t *testing.T) {
 }
 
 func TestOffWithoutTheVariable(t *testing.T) {
-	t.Setenv(EnvVar, "")
-	var p Profiler
-	log := &recordingLogger{}
-	p.Opened(log)
-	p.Closed(log)
-	if log.text() != "" {
-		t.Fatalf("profiler logged without %s: %s", EnvVar, log.text())
+	if logged := oneNetwork(t, ""); logged != "" {
+		t.Fatalf("profiler logged without %s: %s", EnvVar, logged)
 	}
 }
 
@@ -105,20 +112,16 @@ func TestDirectoryWritesProfilesWhenTheLastNetworkCloses(t *testing.T) {
 
 func TestAnExistingProfileIsNeverReplaced(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv(EnvVar, dir)
 	existing := filepath.Join(dir, fmt.Sprintf("gvproxy-%d-1.cpu.pprof", os.Getpid()))
 	if err := os.WriteFile(existing, []byte("mine"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var p Profiler
-	log := &recordingLogger{}
-	p.Opened(log)
-	p.Closed(log)
+	logged := oneNetwork(t, dir)
 	if b, _ := os.ReadFile(existing); string(b) != "mine" {
 		t.Fatalf("existing file changed to %d bytes", len(b))
 	}
-	if !strings.Contains(log.text(), "warn: profiling off") {
-		t.Fatalf("no warning: %s", log.text())
+	if !strings.Contains(logged, "warn: profiling off") {
+		t.Fatalf("no warning: %s", logged)
 	}
 }
 
@@ -156,26 +159,17 @@ func TestUnixSocketPathInUseIsLeftAlone(t *testing.T) {
 	if err := os.WriteFile(path, []byte("user data"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(EnvVar, "unix:"+path)
-	var p Profiler
-	log := &recordingLogger{}
-	p.Opened(log)
-	p.Closed(log)
+	logged := oneNetwork(t, "unix:"+path)
 	if b, _ := os.ReadFile(path); string(b) != "user data" {
 		t.Fatal("file at the socket path was changed")
 	}
-	if !strings.Contains(log.text(), "exists already") {
-		t.Fatalf("no warning naming the path: %s", log.text())
+	if !strings.Contains(logged, "exists already") {
+		t.Fatalf("no warning naming the path: %s", logged)
 	}
 }
 
 func TestBadValueIsReportedAndIgnored(t *testing.T) {
-	t.Setenv(EnvVar, "127.0.0.1:6060")
-	var p Profiler
-	log := &recordingLogger{}
-	p.Opened(log)
-	p.Closed(log)
-	if !strings.Contains(log.text(), "warn: profiling off") || !strings.Contains(log.text(), EnvVar) {
-		t.Fatalf("log: %s", log.text())
+	if logged := oneNetwork(t, "127.0.0.1:6060"); !strings.Contains(logged, "warn: profiling off") || !strings.Contains(logged, EnvVar) {
+		t.Fatalf("log: %s", logged)
 	}
 }
