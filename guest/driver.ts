@@ -80,6 +80,23 @@ export interface UdpRequestResult {
   readonly from: string;
 }
 
+/** One echo reply the `ping` command received. */
+export interface PingReply {
+  readonly seq: number;
+  /** The address that answered. */
+  readonly from: string;
+  /** Bytes of data in the reply. */
+  readonly bytes: number;
+  /** The reply carried the request's data unchanged. */
+  readonly intact: boolean;
+}
+
+export interface PingResult {
+  readonly sent: number;
+  readonly received: number;
+  readonly replies: PingReply[];
+}
+
 export interface HttpResult {
   readonly status: number;
   readonly headers: Record<string, string>;
@@ -281,6 +298,15 @@ export class Guest {
   /** HTTP GET from inside the guest. */
   httpGet(url: string, opts: Timed = {}): Promise<HttpResult> {
     return this.command("httpGet", { url, ...opts });
+  }
+
+  /**
+   * ICMP echo from the guest: `count` (1) requests in turn, each waiting `waitMs` (1000)
+   * for its reply, with `payloadBytes` (56) of data. A request without a reply is counted,
+   * not an error.
+   */
+  ping(opts: { host: string; count?: number; waitMs?: number; payloadBytes?: number } & Timed): Promise<PingResult> {
+    return this.command("ping", { ...opts });
   }
 
   /** An HTTPS request that verifies the server against `request.caPem` only. */

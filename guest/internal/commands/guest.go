@@ -1,5 +1,5 @@
 // Package commands implements the guest's control commands on top of its network
-// stack: DHCP, DNS, TCP/UDP clients and servers, HTTP, bulk transfer and latency loops.
+// stack: DHCP, DNS, TCP/UDP clients and servers, HTTP, ping, bulk transfer and latency loops.
 package commands
 
 import (
@@ -71,6 +71,7 @@ func (g *Guest) Register(s *control.Server) {
 	s.Handle("tlsHandshake", networkCommand(g, g.tlsHandshake))
 	s.Handle("httpRequests", networkCommand(g, g.httpRequests))
 	s.Handle("httpsRequest", networkCommand(g, g.httpsRequest))
+	s.Handle("ping", networkCommand(g, g.ping))
 }
 
 // Close stops every server the guest runs.
