@@ -46,54 +46,67 @@ export function startNetwork(kind: NetworkKind, opts: NetworkOptions): Promise<R
   return kind === "ours" ? startOurs(opts) : startGvproxy(opts);
 }
 
-async function startOurs(opts: NetworkOptions): Promise<RunningNetwork> {
+/** How to stop a network process, and its pid. */
+interface NetworkProcess {
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `start` with a fresh private directory and the socket path in it; the directory
+ * is removed when `start` fails or, after the process, when the network stops.
+ */
+async function inNetworkDir(kind: NetworkKind, start: (dir: string, socketPath: string) => Promise<NetworkProcess>): Promise<RunningNetwork> {
   const dir = tempDir("gvb");
   const socketPath = `${dir}/net.sock`;
-  const server = await startServer(
-    [BUN_BIN, OURS_HOST, JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging, connectionListener: !!opts.connectionListener, ...opts.interception })],
-    { GVPROXY_LOG_LEVEL: opts.debugLogging || opts.frameLogging ? "debug" : "info" },
-  ).catch((err: unknown) => {
-    rmSync(dir, { recursive: true, force: true });
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  const network = await start(dir, socketPath).catch((err: unknown) => {
+    removeDir();
     throw err;
   });
   return {
-    kind: "ours",
+    kind,
     socketPath,
-    pid: server.pid,
+    pid: network.pid,
     async stop() {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
+      await network.stop();
+      removeDir();
     },
   };
 }
 
-async function startGvproxy(opts: NetworkOptions): Promise<RunningNetwork> {
-  const dir = tempDir("gvb");
-  const socketPath = `${dir}/net.sock`;
-  const apiPath = `${dir}/api.sock`;
-  const args = [artifacts().gvproxy, "-listen-qemu", `unix://${socketPath}`, "-listen", `unix://${apiPath}`, "-mtu", String(opts.mtu), "-ssh-port", "-1"];
-  if (opts.frameLogging) args.push("-debug");
-  // gvproxy's log goes to /dev/null: a pipe nobody reads would block it.
-  const proc = Bun.spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
-  try {
-    await waitForPaths([socketPath, apiPath], proc);
-    for (const f of opts.forwards) await exposeGvproxyPort(apiPath, f);
-  } catch (err) {
-    proc.kill();
-    await proc.exited;
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  return {
-    kind: "gvproxy",
-    socketPath,
-    pid: proc.pid,
-    async stop() {
-      proc.kill("SIGTERM");
+function startOurs(opts: NetworkOptions): Promise<RunningNetwork> {
+  return inNetworkDir("ours", (_dir, socketPath) =>
+    startServer(
+      [BUN_BIN, OURS_HOST, JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging, connectionListener: !!opts.connectionListener, ...opts.interception })],
+      { GVPROXY_LOG_LEVEL: opts.debugLogging || opts.frameLogging ? "debug" : "info" },
+    ),
+  );
+}
+
+function startGvproxy(opts: NetworkOptions): Promise<RunningNetwork> {
+  return inNetworkDir("gvproxy", async (dir, socketPath) => {
+    const apiPath = `${dir}/api.sock`;
+    const args = [artifacts().gvproxy, "-listen-qemu", `unix://${socketPath}`, "-listen", `unix://${apiPath}`, "-mtu", String(opts.mtu), "-ssh-port", "-1"];
+    if (opts.frameLogging) args.push("-debug");
+    // gvproxy's log goes to /dev/null: a pipe nobody reads would block it.
+    const proc = Bun.spawn(args, { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    try {
+      await waitForPaths([socketPath, apiPath], proc);
+      for (const f of opts.forwards) await exposeGvproxyPort(apiPath, f);
+    } catch (err) {
+      proc.kill();
       await proc.exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+      throw err;
+    }
+    return {
+      pid: proc.pid,
+      async stop() {
+        proc.kill("SIGTERM");
+        await proc.exited;
+      },
+    };
+  });
 }
 
 async function waitForPaths(paths: readonly string[], proc: { exitCode: number | null }): Promise<void> {
