@@ -67,34 +67,33 @@ describe("a constructed backend", () => {
 });
 
 describe("qemuArgs", () => {
-  test("a stream endpoint attaches a virtio-net-pci NIC with the guest MAC", () => {
-    backend = new GvisorTapBackend({ socketPath, protocol: "qemu" });
-    expect(backend.qemuArgs()).toEqual([
-      "-netdev",
-      `stream,id=net0,server=off,addr.type=unix,addr.path=${socketPath}`,
-      "-device",
-      "virtio-net-pci,netdev=net0,mac=5a:94:ef:e4:0c:ee",
-    ]);
-  });
-
-  test("id and device can be overridden", () => {
-    backend = new GvisorTapBackend({ socketPath, protocol: "qemu" });
-    expect(backend.qemuArgs({ id: "lan", device: "virtio-net-device" })).toEqual([
-      "-netdev",
-      `stream,id=lan,server=off,addr.type=unix,addr.path=${socketPath}`,
-      "-device",
-      "virtio-net-device,netdev=lan,mac=5a:94:ef:e4:0c:ee",
-    ]);
-  });
-
-  test("a datagram endpoint uses -netdev dgram with QEMU's own local socket", () => {
-    backend = new GvisorTapBackend({ socketPath, protocol: "vfkit" });
-    expect(backend.qemuArgs({ localPath: join(temp.dir, "qemu.sock") })).toEqual([
-      "-netdev",
-      `dgram,id=net0,local.type=unix,local.path=${join(temp.dir, "qemu.sock")},remote.type=unix,remote.path=${socketPath}`,
-      "-device",
-      "virtio-net-pci,netdev=net0,mac=5a:94:ef:e4:0c:ee",
-    ]);
+  // The argv QEMU needs for each endpoint kind; paths are functions because the socket
+  // path is each test's own.
+  test.each([
+    {
+      what: "a stream endpoint attaches a virtio-net-pci NIC with the guest MAC",
+      protocol: "qemu",
+      options: () => ({}),
+      netdev: () => `stream,id=net0,server=off,addr.type=unix,addr.path=${socketPath}`,
+      device: "virtio-net-pci,netdev=net0,mac=5a:94:ef:e4:0c:ee",
+    },
+    {
+      what: "id and device can be overridden",
+      protocol: "qemu",
+      options: () => ({ id: "lan", device: "virtio-net-device" }),
+      netdev: () => `stream,id=lan,server=off,addr.type=unix,addr.path=${socketPath}`,
+      device: "virtio-net-device,netdev=lan,mac=5a:94:ef:e4:0c:ee",
+    },
+    {
+      what: "a datagram endpoint uses -netdev dgram with QEMU's own local socket",
+      protocol: "vfkit",
+      options: () => ({ localPath: join(temp.dir, "qemu.sock") }),
+      netdev: () => `dgram,id=net0,local.type=unix,local.path=${join(temp.dir, "qemu.sock")},remote.type=unix,remote.path=${socketPath}`,
+      device: "virtio-net-pci,netdev=net0,mac=5a:94:ef:e4:0c:ee",
+    },
+  ] as const)("$what", ({ protocol, options, netdev, device }) => {
+    backend = new GvisorTapBackend({ socketPath, protocol });
+    expect(backend.qemuArgs(options())).toEqual(["-netdev", netdev(), "-device", device]);
   });
 
   test("a comma in the path is doubled, as QEMU's option syntax requires", () => {
