@@ -25,7 +25,7 @@ import {
   udpRequestHex,
   type Guest,
 } from "../../guest/driver.ts";
-import { startTcpEcho, startUdpEcho, type HostServer } from "../support/host-servers.ts";
+import { hostServerList, startTcpEcho, startUdpEcho } from "../support/host-servers.ts";
 import { tcpSynFrame } from "../support/crafted-packets.ts";
 import { eventually } from "../support/eventually.ts";
 import { captureGvproxyLogs, type CapturedLog } from "../support/log-capture.ts";
@@ -84,7 +84,7 @@ function testHosts(): TestHosts {
 // Per-test network and host-side servers.
 
 let network: TestNetwork | undefined;
-const hostServers: HostServer[] = [];
+const hostServers = hostServerList();
 /** Every denial the network reported as an event (connection or DNS), in order. */
 let denialEvents: Array<{ reason?: string }> = [];
 afterEach(async () => {
@@ -92,13 +92,8 @@ afterEach(async () => {
   if (network !== undefined && !network.backend.instance.destroyed) expect((await reasons()).every((r) => r !== "")).toBe(true);
   await network?.close();
   network = undefined;
-  for (const server of hostServers.splice(0)) server.close();
+  hostServers.closeAll();
 });
-
-function hostServer<T extends HostServer>(server: T): T {
-  hostServers.push(server);
-  return server;
-}
 
 /** Starts a network with the test zone and `config`, attaches the guest and leases. */
 async function startGuest(config: NetworkConfig): Promise<Guest> {
@@ -352,8 +347,8 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
 
   test("the host loopback address is refused unless an entry names it exactly, even under 0.0.0.0/0", async () => {
     const { hostA, hostSideIp } = testHosts();
-    const echo = hostServer(startTcpEcho("0.0.0.0"));
-    const udp = hostServer(await startUdpEcho("", "0.0.0.0"));
+    const echo = hostServers.keep(startTcpEcho("0.0.0.0"));
+    const udp = hostServers.keep(await startUdpEcho("", "0.0.0.0"));
     let guest = await startGuest({ allowNet: [ALLOWED] });
     expect(await failureCode(guest.tcpRequest({ host: HOST_LOOPBACK_IP, port: echo.port, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe(
       "CONNECTION_REFUSED",
@@ -379,7 +374,7 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
 
   test("an allowed name resolving to the host itself (DNS rebinding) does not open the host", async () => {
     const { hostSideIp } = testHosts();
-    const echo = hostServer(startTcpEcho("0.0.0.0"));
+    const echo = hostServers.keep(startTcpEcho("0.0.0.0"));
     const guest = await startGuest({ allowNet: [REBINDING] });
     expect(await resolvesTo(guest, REBINDING)).toEqual([hostSideIp]);
     expect(await failureCode(guest.tcpRequest({ host: hostSideIp, port: echo.port, data: "x", timeoutMs: REFUSAL_TIMEOUT_MS }))).toBe(
@@ -391,7 +386,7 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
 
   test("hostLoopback: false leaves no route to the host's own addresses, filtering or not", async () => {
     const { hostA, hostSideIp } = testHosts();
-    const echo = hostServer(startTcpEcho("0.0.0.0"));
+    const echo = hostServers.keep(startTcpEcho("0.0.0.0"));
     for (const allowNet of [[], ["0.0.0.0/0"], [hostSideIp]]) {
       const guest = await startGuest({ hostLoopback: false, allowNet });
       // The host's own interface address is refused by the NAT, whatever allowNet says.
@@ -411,7 +406,7 @@ describe.skipIf(skipReason !== undefined)("bypasses are refused", () => {
 
   test("crafted SYNs to 127.0.0.0/8, 0.0.0.0 or the host's own address never reach the host", async () => {
     const { hostSideIp } = testHosts();
-    const echo = hostServer(startTcpEcho("0.0.0.0"));
+    const echo = hostServers.keep(startTcpEcho("0.0.0.0"));
     // Control: a crafted SYN is forwarded like any other when it goes where it may.
     await startGuest({});
     await retransmitUntil("the control SYN reaches the host", () => sendCraftedSyns([HOST_LOOPBACK_IP], echo.port), () => echo.hits >= 1);

@@ -5,25 +5,20 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { GATEWAY_IP, GuestCommandError, HOST_LOOPBACK_IP, outcome } from "../../guest/driver.ts";
-import { startHttpServer, startTcpEcho, startUdpEcho, type HostServer } from "../support/host-servers.ts";
+import { hostServerList, startHttpServer, startTcpEcho, startUdpEcho } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 
 let network: TestNetwork | undefined;
-const servers: HostServer[] = [];
+const servers = hostServerList();
 afterEach(async () => {
   await network?.close();
   network = undefined;
-  for (const s of servers.splice(0)) s.close();
+  servers.closeAll();
 });
-
-function serve<T extends HostServer>(server: T): T {
-  servers.push(server);
-  return server;
-}
 
 describe("guest to host loopback", () => {
   test("TCP: the host echo server receives the guest's bytes and the guest gets them back", async () => {
-    const echo = serve(startTcpEcho());
+    const echo = servers.keep(startTcpEcho());
     network = await startNetwork();
     await network.guest.dhcp();
     const payload = "hello from the guest ".repeat(500); // several segments
@@ -34,7 +29,7 @@ describe("guest to host loopback", () => {
   });
 
   test("UDP: a datagram reaches the host server and its answer comes back", async () => {
-    const udp = serve(await startUdpEcho("host says: "));
+    const udp = servers.keep(await startUdpEcho("host says: "));
     network = await startNetwork();
     await network.guest.dhcp();
     const reply = await network.guest.udpRequest({ host: HOST_LOOPBACK_IP, port: udp.port, data: "ping" });
@@ -44,7 +39,7 @@ describe("guest to host loopback", () => {
   });
 
   test("HTTP: net/http in the guest fetches from a host Bun.serve", async () => {
-    const http = serve(startHttpServer("served by the host"));
+    const http = servers.keep(startHttpServer("served by the host"));
     network = await startNetwork();
     await network.guest.dhcp();
     const response = await network.guest.httpGet(`http://${HOST_LOOPBACK_IP}:${http.port}/status`);
@@ -65,8 +60,8 @@ describe("guest to host loopback", () => {
   });
 
   test("hostLoopback: false blocks 192.168.127.254", async () => {
-    const echo = serve(startTcpEcho());
-    const udp = serve(await startUdpEcho());
+    const echo = servers.keep(startTcpEcho());
+    const udp = servers.keep(await startUdpEcho());
     network = await startNetwork({ hostLoopback: false });
     await network.guest.dhcp();
     const tcpFailure = await outcome(network.guest.tcpRequest({ host: HOST_LOOPBACK_IP, port: echo.port, data: "x", timeoutMs: 1500 }));

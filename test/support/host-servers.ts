@@ -103,3 +103,25 @@ export function startHttpServer(body: string, hostname = "127.0.0.1"): HostServe
     close: () => void server.stop(true),
   };
 }
+
+/** The host servers a test file starts, to be closed after each test. */
+export interface HostServerList {
+  /** Registers `server` to be closed by {@link HostServerList.closeAll}; returns it. */
+  keep<T extends HostServer>(server: T): T;
+  /** Closes every server kept since the last call (call it in afterEach). */
+  closeAll(): void;
+}
+
+/** An empty {@link HostServerList}. */
+export function hostServerList(): HostServerList {
+  const kept: HostServer[] = [];
+  return {
+    keep(server) {
+      kept.push(server);
+      return server;
+    },
+    closeAll() {
+      for (const server of kept.splice(0)) server.close();
+    },
+  };
+}
