@@ -67,6 +67,29 @@ describe("checkGoals", () => {
     expect(goals.get("kernel guest, UDP 64 B guest-to-host: ours / gvproxy highest rate")?.met).toBe(true);
   });
 
+  test("interception: the download at half the passed-through rate or better, at most 1 ms added to a request's p50", () => {
+    const both = (intercepted: number, passthrough: number) => ({ intercepted: summarize([intercepted]), passthrough: summarize([passthrough]) });
+    const interception = (ratio: number, addedUs: number) => ({
+      downloadBytes: 1 << 20,
+      requestsPerRun: 10,
+      mtu: 1500,
+      runs: 1,
+      gbps: both(ratio, 1),
+      throughputRatio: summarize([ratio]),
+      networkCpuPerGB: both(2, 1),
+      requestP50Us: both(200 + addedUs, 200),
+      requestP99Us: both(400 + addedUs, 400),
+      addedP50Us: summarize([addedUs]),
+      firstRequestUs: both(5000, 4000),
+    });
+    const met = byGoal(results({ interception: interception(0.6, 250) }));
+    expect(met.get("HTTPS download, intercepted / passed through")?.met).toBe(true);
+    expect(met.get("request p50 added by interception (kept connection)")?.met).toBe(true);
+    const missed = byGoal(results({ interception: interception(0.4, 1500) }));
+    expect(missed.get("HTTPS download, intercepted / passed through")?.distance).toBe("needs 1.25x more");
+    expect(missed.get("request p50 added by interception (kept connection)")?.distance).toBe("1.50x over");
+  });
+
   test("no measurements, no goals: nothing is claimed for what did not run", () => {
     expect(checkGoals(results({}))).toEqual([]);
   });

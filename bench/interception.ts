@@ -156,7 +156,7 @@ async function requests(setup: Setup, guest: KernelGuest, path: InterceptionPath
 }
 
 /** One run: a fresh network and kernel guest, both paths measured in alternating order. */
-async function measureRun(setup: Setup, plan: Plan, run: number, sizes: { bytes: number; count: number }, log: (line: string) => void) {
+async function measureRun(setup: Setup, runs: number, run: number, sizes: { bytes: number; count: number }, log: (line: string) => void) {
   const net = await startNetwork("ours", {
     mtu: MTU,
     forwards: [],
@@ -171,11 +171,11 @@ async function measureRun(setup: Setup, plan: Plan, run: number, sizes: { bytes:
     const latency = {} as Record<InterceptionPath, Requests>;
     for (const path of interleaved<InterceptionPath>(run, "intercepted", "passthrough")) {
       downloads[path] = await download(setup, guest, net.pid, path, sizes.bytes);
-      log(`interception run ${run + 1}/${plan.runs} ${path}: download ${downloads[path].gbps.toFixed(2)} Gbit/s, ${downloads[path].cpuPerGB.toFixed(2)} network CPU s/GB`);
+      log(`interception run ${run + 1}/${runs} ${path}: download ${downloads[path].gbps.toFixed(2)} Gbit/s, ${downloads[path].cpuPerGB.toFixed(2)} network CPU s/GB`);
     }
     for (const path of interleaved<InterceptionPath>(run, "intercepted", "passthrough")) {
       latency[path] = await requests(setup, guest, path, sizes.count);
-      log(`interception run ${run + 1}/${plan.runs} ${path}: request p50 ${latency[path].p50Us.toFixed(0)} µs, p99 ${latency[path].p99Us.toFixed(0)} µs, first ${latency[path].firstUs.toFixed(0)} µs`);
+      log(`interception run ${run + 1}/${runs} ${path}: request p50 ${latency[path].p50Us.toFixed(0)} µs, p99 ${latency[path].p99Us.toFixed(0)} µs, first ${latency[path].firstUs.toFixed(0)} µs`);
     }
     return { downloads, latency };
   } finally {
@@ -210,8 +210,11 @@ export async function measureInterception(plan: Plan, log: (line: string) => voi
   const dir = tempDir("gvb-intercept");
   const setup = await makeSetup(dir);
   const runs: Awaited<ReturnType<typeof measureRun>>[] = [];
+  // At least three pairs even in a quick run: one pair of sub-second downloads on a shared
+  // machine says little, and three cost a few seconds.
+  const count = Math.max(plan.runs, 3);
   try {
-    for (let run = 0; run < plan.runs; run++) runs.push(await measureRun(setup, plan, run, sizes, log));
+    for (let run = 0; run < count; run++) runs.push(await measureRun(setup, count, run, sizes, log));
   } finally {
     await setup.hosts.close();
     rmSync(dir, { recursive: true, force: true });

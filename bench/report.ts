@@ -190,7 +190,7 @@ export function renderReport(r: BenchResults, headingLevel = 3): string {
   if (r.kernelGuest) parts.push(`${h} Kernel guest (the Linux kernel as the guest, through the NAT)`, kernelGuestTables(r.kernelGuest));
   if (r.interception) {
     const i = r.interception;
-    const what = `${num(i.downloadBytes / 2 ** 20)} MiB downloads and ${i.requestsPerRun} requests on one kept connection per path and run, curl in a kernel guest, HTTP/1.1, MTU ${i.mtu}`;
+    const what = `${num(i.downloadBytes / 2 ** 20)} MiB downloads and ${i.requestsPerRun} requests on one kept connection per path and run, ${i.runs} runs, curl in a kernel guest, HTTP/1.1, MTU ${i.mtu}`;
     parts.push(`${h} TLS interception (secrets): ${what}`, interceptionTable(i));
   }
   if (r.kernelScale) {

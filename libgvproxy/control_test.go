@@ -24,11 +24,7 @@ func TestSetAllowNetCutsALiveConnectionWhileForwardsChurn(t *testing.T) {
 	}
 	port := hostEchoServer(t)
 	g := startGuestStack(t, path)
-	conn, err := g.dialHostLoopback(port)
-	if err != nil {
-		t.Fatalf("guest dial: %v", err)
-	}
-	defer conn.Close()
+	conn := g.connectHostLoopback(t, port)
 	if _, err := conn.Write([]byte("before")); err != nil {
 		t.Fatal(err)
 	}
@@ -76,9 +72,7 @@ func TestSetAllowNetCutsALiveConnectionWhileForwardsChurn(t *testing.T) {
 	if _, err := setAllowNet(id+1000, []byte(`[]`)); errs.As(err).Code != errs.Destroyed {
 		t.Fatalf("an unknown instance: %v", err)
 	}
-	if _, err := g.dialHostLoopback(port); err == nil {
-		t.Fatal("a new connection the new list refuses was made")
-	}
+	g.refusedHostLoopback(t, port, "a new connection the new list refuses was made")
 }
 
 // repeatUntil calls step until stop is closed or step returns false, then marks wg done.

@@ -124,11 +124,7 @@ func TestGuestReachesTheHostThroughTheHostLoopbackAddress(t *testing.T) {
 	res := mustCreate(t, configJSON(t, path, nil))
 	port := hostEchoServer(t)
 	g := startGuestStack(t, path)
-	conn, err := g.dialHostLoopback(port)
-	if err != nil {
-		t.Fatalf("guest dial host loopback: %v", err)
-	}
-	defer conn.Close()
+	conn := g.connectHostLoopback(t, port)
 	if got := roundTrip(t, conn, "guest to host"); got != "guest to host" {
 		t.Fatalf("echo %q", got)
 	}
@@ -159,11 +155,7 @@ func TestWithoutHostLoopbackTheGuestCannotReachTheHost(t *testing.T) {
 	g := startGuestStack(t, path)
 	// The test guest routes everything via the gateway, so the SYN reaches the NAT
 	// forwarder, which must refuse it (a RST) instead of dialing 127.0.0.1.
-	conn, err := g.dialHostLoopback(port)
-	if err == nil {
-		_ = conn.Close()
-		t.Fatal("guest reached the host loopback address with hostLoopback false")
-	}
+	err := g.refusedHostLoopback(t, port, "guest reached the host loopback address with hostLoopback false")
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("dial was not refused: %v", err)
 	}
@@ -180,10 +172,7 @@ func TestAllowNetRefusesUnlistedDestinations(t *testing.T) {
 	res := mustCreate(t, configJSON(t, path, map[string]any{"allowNet": []string{"192.0.2.0/24"}}))
 	_, port := hostListener(t)
 	g := startGuestStack(t, path)
-	if conn, err := g.dialHostLoopback(port); err == nil {
-		_ = conn.Close()
-		t.Fatal("an address outside allowNet was reached")
-	}
+	g.refusedHostLoopback(t, port, "an address outside allowNet was reached")
 	wantDenied(t, res, 1, "")
 }
 

@@ -64,6 +64,30 @@ func (g *guestStack) dialHostLoopback(port uint16) (net.Conn, error) {
 	return g.dialTCP(ctx, netip.AddrPortFrom(guestHostLoopback, port))
 }
 
+// connectHostLoopback is dialHostLoopback that must succeed; the connection is closed at
+// the end of the test.
+func (g *guestStack) connectHostLoopback(t testing.TB, port uint16) net.Conn {
+	t.Helper()
+	conn, err := g.dialHostLoopback(port)
+	if err != nil {
+		t.Fatalf("guest dial of host loopback port %d: %v", port, err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+// refusedHostLoopback fails the test with failure if the guest can connect to port on
+// the host's loopback, and returns how the dial failed.
+func (g *guestStack) refusedHostLoopback(t testing.TB, port uint16, failure string) error {
+	t.Helper()
+	conn, err := g.dialHostLoopback(port)
+	if err == nil {
+		_ = conn.Close()
+		t.Fatal(failure)
+	}
+	return err
+}
+
 func (g *guestStack) listenTCP(t testing.TB, port uint16) net.Listener {
 	t.Helper()
 	ln, err := gonet.ListenTCP(g.Stack, tcpip.FullAddress{NIC: testguest.NIC, Port: port}, ipv4.ProtocolNumber)

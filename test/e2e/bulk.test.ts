@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import net from "node:net";
 import { HOST_LOOPBACK_IP } from "../../guest/driver.ts";
 import { forwardedPort } from "../support/host-clients.ts";
-import { startTcpEcho, startTcpSink, type HostServer } from "../support/host-servers.ts";
+import { startTcpEcho, startTcpSink } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 
 const MIB = 1024 * 1024;
@@ -112,27 +112,21 @@ describe("bulk transfer", () => {
 });
 
 describe("latency loops", () => {
-  let echo: HostServer;
-  test("connectLoop opens one connection per iteration", async () => {
-    echo = startTcpEcho();
+  // Each loop's round trips all complete; the echo server's accept count tells how many
+  // connections they took.
+  test.each([
+    { loop: "connectLoop", what: "opens one connection per iteration", count: 25, size: 32, connections: 25 },
+    { loop: "requestLoop", what: "reuses one connection", count: 200, size: 512, connections: 1 },
+  ] as const)("$loop $what", async ({ loop, count, size, connections }) => {
+    const echo = startTcpEcho();
     cleanups.push(() => echo.close());
     network = await startNetwork();
     await network.guest.dhcp();
-    const summary = await network.guest.connectLoop({ host: HOST_LOOPBACK_IP, port: echo.port, count: 25, size: 32 });
-    expect(summary.count).toBe(25);
-    expect(echo.hits).toBe(25);
+    const summary = await network.guest[loop]({ host: HOST_LOOPBACK_IP, port: echo.port, count, size });
+    expect(summary.count).toBe(count);
+    expect(echo.hits).toBe(connections);
     expect(summary.minUs).toBeLessThanOrEqual(summary.p50Us);
     expect(summary.p50Us).toBeLessThanOrEqual(summary.maxUs);
-  });
-
-  test("requestLoop reuses one connection", async () => {
-    echo = startTcpEcho();
-    cleanups.push(() => echo.close());
-    network = await startNetwork();
-    await network.guest.dhcp();
-    const summary = await network.guest.requestLoop({ host: HOST_LOOPBACK_IP, port: echo.port, count: 200, size: 512 });
-    expect(summary.count).toBe(200);
-    expect(echo.hits).toBe(1);
   });
 
   test("a loop with a non-positive count is refused", async () => {

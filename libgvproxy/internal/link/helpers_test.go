@@ -171,6 +171,15 @@ func (s *served) wait(t testing.TB) error {
 	return receive(t, s.result, "Serve did not return")
 }
 
+// closeGuest closes the guest's end and fails unless Serve then returns want (errors.Is).
+func (s *served) closeGuest(t testing.TB, want error) {
+	t.Helper()
+	_ = s.guest.Close()
+	if err := s.wait(t); !errors.Is(err, want) {
+		t.Fatalf("after the guest closed, Serve returned %v, want %v", err, want)
+	}
+}
+
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(testTimeout)

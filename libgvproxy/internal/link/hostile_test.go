@@ -80,10 +80,7 @@ func TestStreamTruncatedFrameThenEOFIsDropped(t *testing.T) {
 	g := serve(t, e, syscall.SOCK_STREAM)
 	full := streamEncode(ethernetFrame(gatewayMAC, 500, 4))
 	_, _ = g.guest.Write(full[:len(full)-100])
-	_ = g.guest.Close()
-	if err := g.wait(t); !errors.Is(err, framing.ErrTruncated) {
-		t.Fatalf("Serve returned %v, want the truncated-frame error", err)
-	}
+	g.closeGuest(t, framing.ErrTruncated)
 	d.none(t)
 	if s := e.Stats(); s.RxDropped != 1 || s.ProtocolErrors != 0 || s.FramesReceived != 0 {
 		t.Fatalf("stats %+v", s)
@@ -94,10 +91,7 @@ func TestStreamTruncatedFrameThenEOFIsDropped(t *testing.T) {
 func TestStreamGuestClosingBetweenFramesDetachesWithEOF(t *testing.T) {
 	e, _, _ := newTestEndpoint(t, testMTU)
 	g := serve(t, e, syscall.SOCK_STREAM)
-	_ = g.guest.Close()
-	if err := g.wait(t); !errors.Is(err, io.EOF) {
-		t.Fatalf("Serve returned %v, want io.EOF", err)
-	}
+	g.closeGuest(t, io.EOF)
 	if s := e.Stats(); s.Attached || s.ProtocolErrors != 0 {
 		t.Fatalf("stats %+v", s)
 	}

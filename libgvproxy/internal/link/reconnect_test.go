@@ -17,10 +17,7 @@ import (
 func TestAGuestThatReconnectsIsServedAgain(t *testing.T) {
 	e, d, _ := newTestEndpoint(t, testMTU)
 	first := serve(t, e, syscall.SOCK_STREAM)
-	_ = first.guest.Close()
-	if err := first.wait(t); !errors.Is(err, io.EOF) {
-		t.Fatalf("first guest: %v", err)
-	}
+	first.closeGuest(t, io.EOF)
 	if e.Stats().Attached {
 		t.Fatal("still attached after the guest left")
 	}

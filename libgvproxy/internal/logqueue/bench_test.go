@@ -30,6 +30,20 @@ func startDrainer(q *Queue) (stop func()) {
 	return func() { done.Store(true); wg.Wait() }
 }
 
+// emptierUntimed returns what a benchmark on the accepting path calls before its i-th
+// push: q is emptied, outside the timed region, each time it could have filled, so no
+// push is a drop.
+func emptierUntimed(b *testing.B, q *Queue) func(i int) {
+	buf := make([]byte, BatchBufferSize)
+	return func(i int) {
+		if i%DefaultCapacity == 0 {
+			b.StopTimer()
+			_, _ = q.Drain(buf, 0, func([]byte, int) {})
+			b.StartTimer()
+		}
+	}
+}
+
 // benchRecord is a typical gvisor-tap-vsock line.
 var benchRecord = Record{Message: "tcpproxy: connection from 192.168.127.2:40000 to 10.0.0.1:443", Level: Info}
 
@@ -37,13 +51,9 @@ var benchRecord = Record{Message: "tcpproxy: connection from 192.168.127.2:40000
 // whenever it fills, so no push is a drop.
 func BenchmarkPush(b *testing.B) {
 	q, _ := New(DefaultCapacity, DefaultMaxBytes)
-	buf := make([]byte, BatchBufferSize)
+	empty := emptierUntimed(b, q)
 	for i := 0; i < b.N; i++ {
-		if i%DefaultCapacity == 0 {
-			b.StopTimer()
-			_, _ = q.Drain(buf, 0, func([]byte, int) {})
-			b.StartTimer()
-		}
+		empty(i)
 		q.Push(benchRecord)
 	}
 	reportRate(b, b.N)
@@ -73,16 +83,10 @@ func BenchmarkPushParallel(b *testing.B) {
 // BenchmarkLog is one goroutine calling Log with two fields on the accepting path (the
 // default queue is emptied, untimed, whenever it fills): the per-call cost of a record.
 func BenchmarkLog(b *testing.B) {
-	prev := CurrentLevel()
-	_ = SetLevel(int(Info))
-	defer func() { _ = SetLevel(int(prev)) }()
-	buf := make([]byte, BatchBufferSize)
+	withLevel(b, Info)
+	empty := emptierUntimed(b, Default)
 	for i := 0; i < b.N; i++ {
-		if i%DefaultCapacity == 0 {
-			b.StopTimer()
-			_, _ = Default.Drain(buf, 0, func([]byte, int) {})
-			b.StartTimer()
-		}
+		empty(i)
 		Log(Info, 1, "flood", "g", 3, "seq", i)
 	}
 	reportRate(b, b.N)
@@ -92,9 +96,7 @@ func BenchmarkLog(b *testing.B) {
 // and the timestamp, on every core while a drainer consumes.
 func BenchmarkLogWithFields(b *testing.B) {
 	Install()
-	prev := CurrentLevel()
-	_ = SetLevel(int(Info))
-	defer func() { _ = SetLevel(int(prev)) }()
+	withLevel(b, Info)
 	_, _ = Default.Drain(make([]byte, BatchBufferSize), 0, func([]byte, int) {})
 	before := Default.Stats().Dropped
 	stop := startDrainer(Default)
@@ -115,9 +117,7 @@ func BenchmarkLogWithFields(b *testing.B) {
 // BenchmarkLogDisabled is the cost of a record below the threshold: it must be a few
 // nanoseconds, since network goroutines log at debug level on hot paths.
 func BenchmarkLogDisabled(b *testing.B) {
-	prev := CurrentLevel()
-	_ = SetLevel(int(Warn))
-	defer func() { _ = SetLevel(int(prev)) }()
+	withLevel(b, Warn)
 	for b.Loop() {
 		Log(Debug, 1, "packet", "len", 1500)
 	}
@@ -126,9 +126,7 @@ func BenchmarkLogDisabled(b *testing.B) {
 // BenchmarkLogrusDisabled is the same for gvisor-tap-vsock's logrus debug calls.
 func BenchmarkLogrusDisabled(b *testing.B) {
 	Install()
-	prev := CurrentLevel()
-	_ = SetLevel(int(Warn))
-	defer func() { _ = SetLevel(int(prev)) }()
+	withLevel(b, Warn)
 	for b.Loop() {
 		logrus.Debugf("packet len %d", 1500)
 	}
@@ -137,9 +135,7 @@ func BenchmarkLogrusDisabled(b *testing.B) {
 // BenchmarkLogrusEnabled is a logrus entry with one field reaching the queue.
 func BenchmarkLogrusEnabled(b *testing.B) {
 	Install()
-	prev := CurrentLevel()
-	_ = SetLevel(int(Info))
-	defer func() { _ = SetLevel(int(prev)) }()
+	withLevel(b, Info)
 	stop := startDrainer(Default)
 	b.ResetTimer()
 	for b.Loop() {

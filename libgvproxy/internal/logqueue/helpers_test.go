@@ -72,8 +72,9 @@ func newQueue(t testing.TB, capacity, maxBytes int) *Queue {
 	return q
 }
 
-// withLevel sets the global threshold for one test and restores the previous one.
-func withLevel(t *testing.T, level Level) {
+// withLevel sets the global threshold for one test (or benchmark run) and restores the
+// previous one.
+func withLevel(t testing.TB, level Level) {
 	t.Helper()
 	prev := CurrentLevel()
 	if err := SetLevel(int(level)); err != nil {
