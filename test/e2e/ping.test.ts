@@ -9,15 +9,36 @@
  * (test/support/host-ping.ts); where it does not, those tests are skipped with the
  * reason, and the refusals are still tested.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import type { ConnectionEvent } from "../../src/index.ts";
 import { GATEWAY_IP, HOST_LOOPBACK_IP } from "../../guest/driver.ts";
 import { eventually } from "../support/eventually.ts";
 import { hostPingUnavailable } from "../support/host-ping.ts";
+import { startTestHosts, testHostsUnavailable, type TestHosts } from "../support/netns.ts";
 import { startNetwork, type NetworkConfig, type TestNetwork } from "../support/network.ts";
 
 const noHostPing = hostPingUnavailable();
 if (noHostPing !== undefined) console.warn(`answered-ping tests skipped: ${noHostPing}`);
+
+// Outside addresses: the test hosts of a network namespace (test/support/netns.ts),
+// which the namespace's kernel answers, never real outside addresses.
+const PINGABLE_NAME = "ping.test.example";
+const noTestHosts = noHostPing ?? testHostsUnavailable();
+let hosts: TestHosts | undefined;
+if (noTestHosts === undefined) {
+  // CI runs as root with iproute2 installed: a failure there is a bug, not a skip.
+  hosts = await startTestHosts([PINGABLE_NAME]);
+} else {
+  console.warn(`ping tests to outside addresses skipped: ${noTestHosts}`);
+}
+afterAll(async () => {
+  await hosts?.close();
+});
+
+function testHosts(): TestHosts {
+  if (hosts === undefined) throw new Error("test hosts are not running");
+  return hosts;
+}
 
 /** TEST-NET-1: no entry below covers it. */
 const UNLISTED_IP = "192.0.2.1";
@@ -100,5 +121,37 @@ describe.skipIf(noHostPing !== undefined)("ping: allowed destinations are answer
     expect(await n.guest.ping({ host: HOST_LOOPBACK_IP, waitMs: REFUSED_WAIT_MS })).toMatchObject({ received: 0 });
     await eventually("two denials", () => icmpEvents("denied", HOST_LOOPBACK_IP).length === 2);
     expect(icmpEvents("denied", HOST_LOOPBACK_IP).map((e) => e.reason)).toEqual(["ip-not-allowed", "port-not-allowed"]);
+  });
+});
+
+describe.skipIf(noTestHosts !== undefined)("ping: outside addresses", () => {
+  test("an address a CIDR entry opens answers from itself; an address it does not cover is refused", async () => {
+    const { hostA, hostB } = testHosts();
+    const n = await start({ allowNet: [`${hostA}/32`] });
+    const r = await n.guest.ping({ host: hostA, count: 2, waitMs: 5000 });
+    expect(r.replies.map((reply) => [reply.from, reply.intact])).toEqual([[hostA, true], [hostA, true]]);
+    expect(await n.guest.ping({ host: hostB, waitMs: REFUSED_WAIT_MS })).toMatchObject({ received: 0 });
+    await eventually("the denial of hostB", () => icmpEvents("denied", hostB).length === 1);
+    expect(icmpEvents("denied", hostB)[0]?.reason).toBe("ip-not-allowed");
+    expect(icmpEvents("close", hostA)).toHaveLength(2);
+  });
+
+  test("an allowed name without a port opens ping to the address it resolved to; with a port it does not", async () => {
+    const { hostA } = testHosts();
+    const zone = { dnsZones: [{ name: "test.example.", records: [{ name: "ping", ip: hostA }] }] };
+    let n = await start({ ...zone, allowNet: [PINGABLE_NAME] });
+    expect(await n.guest.ping({ host: hostA, waitMs: REFUSED_WAIT_MS })).toMatchObject({ received: 0 });
+    expect((await n.guest.resolve(PINGABLE_NAME)).addresses).toEqual([hostA]);
+    expect(await n.guest.ping({ host: hostA, waitMs: 5000 })).toMatchObject({ received: 1 });
+    await eventually("the close event", () => icmpEvents("close", hostA).length === 1);
+    expect(icmpEvents("close", hostA)[0]?.name).toBe(PINGABLE_NAME);
+    await n.close();
+    events = [];
+
+    n = await start({ ...zone, allowNet: [`${PINGABLE_NAME}:443`] });
+    expect((await n.guest.resolve(PINGABLE_NAME)).addresses).toEqual([hostA]);
+    expect(await n.guest.ping({ host: hostA, waitMs: REFUSED_WAIT_MS })).toMatchObject({ received: 0 });
+    await eventually("the denial", () => icmpEvents("denied", hostA).length === 1);
+    expect(icmpEvents("denied", hostA)[0]?.reason).toBe("port-not-allowed");
   });
 });
