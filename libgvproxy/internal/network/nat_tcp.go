@@ -36,7 +36,15 @@ func (n *Network) startNATTCP() {
 	n.stack.SetTransportProtocolHandler(tcp.ProtocolNumber, fwd.HandlePacket)
 }
 
+// handle moves each request off the goroutine gVisor starts for it onto a reused
+// worker (workers.go).
 func (f *natTCP) handle(r *tcp.ForwarderRequest) {
+	if !f.n.workers.run(func() { f.serve(r) }) {
+		r.Complete(true)
+	}
+}
+
+func (f *natTCP) serve(r *tcp.ForwarderRequest) {
 	done, ok := f.n.group.Enter()
 	if !ok {
 		r.Complete(true)
@@ -199,7 +207,7 @@ func (n *Network) spliceTracked(a, b net.Conn) (aToB, bToA uint64) {
 	release, ok := n.trackPair(a, b)
 	defer release()
 	if ok {
-		return splice(a, b)
+		return splice(a, b, n.workers.run)
 	}
 	return 0, 0
 }

@@ -41,6 +41,7 @@ type Network struct {
 	cfg     *config.Config
 	log     Logger
 	group   *lifecycle.Group
+	workers *workers
 	socket  *socketpath.Socket
 	link    *link.Endpoint
 	stack   *stack.Stack
@@ -91,6 +92,7 @@ func New(cfg *config.Config, opts Options) (*Network, error) {
 	if n.log == nil {
 		n.log = logrus.StandardLogger()
 	}
+	n.workers = newWorkers(n.group)
 	n.echo = newEchoForwarder(n.log)
 	n.audit = audit.New(n.log, audit.DefaultCapacity)
 	rules, err := buildRules(cfg.AllowNet, cfg.AllowNone, cfg.HostLoopback, cfg.HostLoopbackIP)

@@ -17,14 +17,18 @@ type halfCloser interface{ CloseWrite() error }
 // splice copies a->b and b->a until both directions end, then closes both, and returns
 // the bytes copied each way. A clean EOF half-closes the other side (so request/response
 // protocols that shut down writing keep working); an error tears down both directions
-// at once. It uses pooled buffers and no per-read allocation.
-func splice(a, b net.Conn) (aToB, bToA uint64) {
+// at once. It uses pooled buffers and no per-read allocation. The b->a copy runs on a
+// goroutine from run (a reused worker), or a new one if run refuses.
+func splice(a, b net.Conn, run func(func()) bool) (aToB, bToA uint64) {
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() {
+	toA := func() {
 		defer wg.Done()
 		bToA = pipe(a, b)
-	}()
+	}
+	if !run(toA) {
+		go toA()
+	}
 	aToB = pipe(b, a)
 	wg.Wait()
 	_ = a.Close()
