@@ -29,18 +29,22 @@ export type GvproxyReason =
   | "policy-changed"
   | "unexposed"
   | "secret-misuse"
-  | "upstream-certificate";
+  | "upstream-certificate"
+  | "connect-failed";
 
 /**
- * A `connection` event: a connection or UDP flow opened, closed, or was refused. An
+ * A `connection` event: a connection or UDP flow opened, closed, or was refused. One
+ * whose far side refused or could not be reached (the guest's port for a forward, the
+ * host's for NAT) never opened: it is a lone `close` with reason `connect-failed`. An
  * ICMP echo request the guest sent beyond the gateway (a ping) is a flow of protocol
- * `icmp` with port 0 at both ends: open and close around the host's reply, or denied.
+ * `icmp` with port 0 at both ends: open and close around the host's reply, denied, or a
+ * `connect-failed` close when the host cannot send it (no ping or raw socket permitted).
  */
 export interface ConnectionEvent {
   readonly type: "connection";
   /** Wall-clock time, Unix milliseconds. */
   readonly timeMs: number;
-  /** Pairs an open with its close; absent on a denial. */
+  /** Pairs an open with its close (a `connect-failed` close has none); absent on a denial. */
   readonly id?: number;
   readonly phase: "open" | "close" | "denied";
   readonly protocol: "tcp" | "udp" | "icmp";

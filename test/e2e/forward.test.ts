@@ -17,23 +17,36 @@ afterEach(async () => {
 /**
  * Sends `data` to a forward whose guest port refuses: the network's listener accepts the
  * host connection, then ends it without an answer (a close or a reset, whichever the host
- * socket sees first), and its close event says not a byte went to the guest.
+ * socket sees first). The forwarded connection never opened: no `open` event, one `close`
+ * with reason `connect-failed` saying why and not a byte either way, and the attempt is
+ * counted in `tcp.failedConnectionAttempts`.
  */
 async function expectNothingDelivered(n: TestNetwork, hostPort: number, guestPort: number, data: string): Promise<void> {
-  // Only connections opened from here on: an earlier one's close may still be on its way.
-  const opened = new Set<number | undefined>();
-  const closes: ConnectionEvent[] = [];
+  const toGuestPort = (e: ConnectionEvent) =>
+    e.via === "forward" && e.destination !== undefined && "port" in e.destination && e.destination.port === guestPort;
+  // Only what this attempt records: an earlier connection's close may still be on its way.
+  const opens: ConnectionEvent[] = [];
+  const failures: ConnectionEvent[] = [];
   const off = n.backend.on("connection", (e) => {
-    if (e.phase === "open") opened.add(e.id);
-    else if (e.phase === "close" && opened.has(e.id)) closes.push(e);
+    if (!toGuestPort(e)) return;
+    if (e.phase === "open") opens.push(e);
+    else if (e.phase === "close" && e.reason === "connect-failed") failures.push(e);
   });
+  const failedBefore = n.backend.stats().tcp.failedConnectionAttempts;
   try {
     const answer = await tcpExchange(hostPort, data).catch((e: unknown) => `error: ${e instanceof Error ? e.message : String(e)}`);
     expect(["", "error: read ECONNRESET"]).toContain(answer);
-    await eventually("the forward's close event", () => closes.length > 0);
-    expect(closes).toEqual([
-      expect.objectContaining({ via: "forward", destination: { ip: "192.168.127.2", port: guestPort }, bytesToGuest: 0, bytesFromGuest: 0 }),
+    await eventually("the forward's failed-connect event", () => failures.length > 0);
+    expect(failures).toEqual([
+      expect.objectContaining({
+        detail: expect.stringContaining("refused"),
+        destination: { ip: "192.168.127.2", port: guestPort },
+        bytesToGuest: 0,
+        bytesFromGuest: 0,
+      }),
     ]);
+    expect(opens).toEqual([]);
+    expect(n.backend.stats().tcp.failedConnectionAttempts).toBe(failedBefore + 1);
   } finally {
     off();
   }

@@ -4,7 +4,9 @@
  * API (leases, forwarding control) is never reachable from the guest.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import type { ConnectionEvent } from "../../src/index.ts";
 import { GATEWAY_IP, GuestCommandError, HOST_LOOPBACK_IP, outcome } from "../../guest/driver.ts";
+import { eventually } from "../support/eventually.ts";
 import { hostServerList, startHttpServer, startTcpEcho, startUdpEcho } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
 
@@ -48,15 +50,31 @@ describe("guest to host loopback", () => {
     expect(http.hits).toBe(1);
   });
 
-  test("a closed host port is refused, not hung", async () => {
+  test("a closed host port is refused, not hung: a connect-failed close, no open, counted as a failed attempt", async () => {
     const echo = startTcpEcho();
     const closedPort = echo.port;
     echo.close();
     network = await startNetwork();
+    const events: ConnectionEvent[] = [];
+    network.backend.on("connection", (e) => void events.push(e));
     await network.guest.dhcp();
     const failure = await outcome(network.guest.tcpRequest({ host: HOST_LOOPBACK_IP, port: closedPort, data: "x", timeoutMs: 5000 }));
     expect(failure).toBeInstanceOf(GuestCommandError);
     expect((failure as GuestCommandError).code).toBe("CONNECTION_REFUSED");
+    await eventually("the failed connect's close event", () => events.length > 0);
+    expect(events).toEqual([
+      expect.objectContaining({
+        phase: "close",
+        protocol: "tcp",
+        via: "nat",
+        reason: "connect-failed",
+        detail: expect.stringContaining("refused"),
+        destination: { ip: HOST_LOOPBACK_IP, port: closedPort },
+        bytesFromGuest: 0,
+        bytesToGuest: 0,
+      }),
+    ]);
+    expect(network.backend.stats().tcp.failedConnectionAttempts).toBe(1);
   });
 
   test("hostLoopback: false blocks 192.168.127.254", async () => {

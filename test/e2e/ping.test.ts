@@ -124,6 +124,18 @@ describe.skipIf(noHostPing !== undefined)("ping: allowed destinations are answer
   });
 });
 
+// Where the host permits no ICMP echo, an allowed ping is a failed connect, never silence
+// (libgvproxy/internal/network/icmp_test.go simulates such a host everywhere).
+describe.skipIf(noHostPing === undefined)("ping: a host that permits no ICMP echo", () => {
+  test("an allowed ping gets no reply and a connect-failed close saying why", async () => {
+    const n = await start({ allowNet: [HOST_LOOPBACK_IP] });
+    expect(await n.guest.ping({ host: HOST_LOOPBACK_IP, waitMs: REFUSED_WAIT_MS })).toMatchObject({ received: 0 });
+    await eventually("the failed ping's close", () => icmpEvents("close", HOST_LOOPBACK_IP).length === 1);
+    expect(icmpEvents("close", HOST_LOOPBACK_IP)[0]).toMatchObject({ reason: "connect-failed", detail: expect.stringContaining("CAP_NET_RAW"), bytesToGuest: 0 });
+    expect(icmpEvents("open", HOST_LOOPBACK_IP)).toEqual([]);
+  });
+});
+
 describe.skipIf(noTestHosts !== undefined)("ping: outside addresses", () => {
   test("an address a CIDR entry opens answers from itself; an address it does not cover is refused", async () => {
     const { hostA, hostB } = testHosts();

@@ -151,23 +151,36 @@ type Flow struct {
 	conn   Conn
 	opened time.Time
 	reason atomic.Pointer[Reason]
+	detail atomic.Pointer[string]
 	closed atomic.Bool
 }
 
 // Open records a new connection and queues its `open` event when connection events
 // have a listener. The returned Flow must be closed with Close.
 func (a *Auditor) Open(c Conn) *Flow {
+	f := a.Attempt(c)
+	f.Opened()
+	return f
+}
+
+// Attempt records a connection whose far side is still being dialed: nothing is queued
+// until Opened (its `open` event) or Failed. The returned Flow must end with Close or
+// Failed.
+func (a *Auditor) Attempt(c Conn) *Flow {
 	if a == nil {
 		return nil
 	}
 	if c.Via == "" {
 		c.Via = ViaNAT
 	}
-	f := &Flow{a: a, id: a.nextID.Add(1), conn: c, opened: a.now()}
-	if a.Wants(KindConnection) {
-		a.push(f.event(PhaseOpen, f.opened))
-	}
-	return f
+	return &Flow{a: a, id: a.nextID.Add(1), conn: c, opened: a.now()}
+}
+
+// Failed records a connection that never opened because its far side refused or could
+// not be reached: one `close` event with reason connect-failed, detail saying why, no
+// bytes and the time the attempt took.
+func (a *Auditor) Failed(c Conn, detail string) {
+	a.Attempt(c).Failed(detail)
 }
 
 // ID is the connection's id, as its events carry it.
@@ -184,6 +197,24 @@ func (f *Flow) Conn() Conn {
 		return Conn{}
 	}
 	return f.conn
+}
+
+// Opened queues the `open` event of an Attempt whose far side answered.
+func (f *Flow) Opened() {
+	if f != nil && f.a.Wants(KindConnection) {
+		f.a.push(f.event(PhaseOpen, f.opened))
+	}
+}
+
+// Failed ends an Attempt that never opened: its close has reason connect-failed and
+// detail, unless a reason was recorded first (an unexpose during the dial).
+func (f *Flow) Failed(detail string) {
+	if f == nil {
+		return
+	}
+	f.EndedBy(ConnectFailed)
+	f.detail.CompareAndSwap(nil, &detail)
+	f.Close(0, 0)
 }
 
 // EndedBy records why the network ended the connection (policy-changed, unexposed,
@@ -206,6 +237,9 @@ func (f *Flow) Close(bytesFromGuest, bytesToGuest uint64) {
 	e := f.event(PhaseClose, now)
 	if r := f.reason.Load(); r != nil {
 		e.Reason = *r
+	}
+	if d := f.detail.Load(); d != nil {
+		e.Detail = *d
 	}
 	duration := float64(now.Sub(f.opened).Microseconds()) / 1000
 	e.BytesFromGuest, e.BytesToGuest, e.DurationMs = &bytesFromGuest, &bytesToGuest, &duration

@@ -189,3 +189,30 @@ func BenchmarkMarshalRawEnvelope(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10000), "ns/event")
 }
+
+func TestAFailedAttemptIsOneCloseWithItsReasonAndNoOpen(t *testing.T) {
+	a := New(nil, 16)
+	a.Subscribe(KindConnection)
+	a.Failed(Conn{Proto: "tcp", Via: ViaForward, Destination: outside}, "connection refused")
+	unexposed := a.Attempt(Conn{Proto: "tcp", Via: ViaForward, Destination: outside})
+	unexposed.EndedBy(Unexposed) // the forward went away during the dial
+	unexposed.Failed("network is closing")
+	opened := a.Attempt(Conn{Proto: "tcp", Destination: outside})
+	opened.Opened()
+	opened.Close(1, 2)
+	events := a.Drain(0)
+	if len(events) != 4 {
+		t.Fatalf("events %+v, want a close for each failure and an open and close for the opened one", events)
+	}
+	failed, cut := events[0].(*ConnectionEvent), events[1].(*ConnectionEvent)
+	if failed.Phase != PhaseClose || failed.Reason != ConnectFailed || failed.Detail != "connection refused" || failed.ID == 0 ||
+		*failed.BytesFromGuest != 0 || *failed.BytesToGuest != 0 || failed.DurationMs == nil || failed.Via != ViaForward {
+		t.Fatalf("failed attempt %+v, want a close with reason connect-failed, its detail and no bytes", failed)
+	}
+	if cut.Phase != PhaseClose || cut.Reason != Unexposed || cut.Detail != "network is closing" {
+		t.Fatalf("attempt cut by unexpose %+v, want its close to keep the first reason", cut)
+	}
+	if open := events[2].(*ConnectionEvent); open.Phase != PhaseOpen || open.ID != opened.ID() || open.Via != ViaNAT {
+		t.Fatalf("opened attempt %+v, want its open", open)
+	}
+}

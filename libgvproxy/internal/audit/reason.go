@@ -41,4 +41,7 @@ const (
 	SecretMisuse Reason = "secret-misuse"
 	// UpstreamCertificate: the real host's certificate failed verification (TLS interception).
 	UpstreamCertificate Reason = "upstream-certificate"
+	// ConnectFailed: the far side refused or could not be reached (the guest's port for a
+	// forward, the host's for NAT); the connection never opened (a close, no open).
+	ConnectFailed Reason = "connect-failed"
 )

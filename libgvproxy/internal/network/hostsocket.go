@@ -107,11 +107,14 @@ func (n *Network) HostSockets() []HostSocketInfo {
 func (n *Network) serveHostSocket(r *tcp.ForwarderRequest, src, dst netip.AddrPort, hs *hostSocket) {
 	ctx, cancel := context.WithTimeout(n.group.Context(), hostSocketDialTimeout)
 	defer cancel()
+	// Timed from before the dial; it opens once both ends are connected.
+	flow := n.audit.Attempt(audit.Conn{Proto: "tcp", Via: audit.ViaHostSocket, Source: audit.AddrPort(src), Destination: audit.Path(hs.path)})
 	var d net.Dialer
 	hostConn, err := d.DialContext(ctx, "unix", hs.path)
 	if err != nil {
 		n.log.Debugf("host socket %s for guest port %d: %v", hs.path, dst.Port(), err)
 		r.Complete(true)
+		n.connectFailed(flow, err)
 		return
 	}
 	guestConn, _, err := acceptGuest(r)
@@ -120,7 +123,7 @@ func (n *Network) serveHostSocket(r *tcp.ForwarderRequest, src, dst netip.AddrPo
 		n.log.Debugf("host socket %s: accept guest connection: %v", hs.path, err)
 		return
 	}
-	flow := n.audit.Open(audit.Conn{Proto: "tcp", Via: audit.ViaHostSocket, Source: audit.AddrPort(src), Destination: audit.Path(hs.path)})
+	flow.Opened()
 	var fromGuest, toGuest uint64
 	defer func() { flow.Close(fromGuest, toGuest) }()
 	remove, ok := hs.conns.Add(guestConn, flow)

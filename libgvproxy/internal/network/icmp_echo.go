@@ -59,13 +59,17 @@ func (n *Network) forwardEcho(req echoRequest) {
 	}
 }
 
-// relayEcho sends req to target from the host and writes the reply to the guest.
+// relayEcho sends req to target from the host and writes the reply to the guest. The
+// ping opens (its `open` event) once the host sent it; a request the host cannot send
+// (no socket permitted, an unreachable network) is a failed connect.
 func (n *Network) relayEcho(req echoRequest, target netip.Addr, d policy.Decision) {
+	flow := n.audit.Attempt(natConn(ICMP, netip.AddrPortFrom(req.src, 0), d, ""))
 	e, err := n.echo.host.open(target)
 	if err != nil {
 		if !errors.Is(err, errNoEchoSocket) { // that one is logged once, by choose
 			n.log.Debugf("icmp echo to %s: %v", req.dst, err)
 		}
+		n.connectFailed(flow, err)
 		return
 	}
 	release, ok := n.group.Track(e)
@@ -75,30 +79,31 @@ func (n *Network) relayEcho(req echoRequest, target netip.Addr, d policy.Decisio
 		return
 	}
 	defer e.Close()
-	name := ""
-	if len(d.Names) > 0 {
-		name = d.Names[0]
+	if err := e.send(req.seq, req.payload); err != nil {
+		n.log.Debugf("icmp echo to %s: %v", req.dst, err)
+		n.connectFailed(flow, err)
+		return
 	}
-	flow := n.audit.Open(audit.Conn{Proto: string(ICMP), Via: audit.ViaNAT, Source: audit.AddrPort(netip.AddrPortFrom(req.src, 0)),
-		Destination: audit.AddrPort(d.Destination()), Name: name})
-	data, err := e.exchange(req.seq, req.payload)
+	flow.Opened()
+	sent := uint64(len(req.payload))
+	data, err := e.reply(req.seq, len(req.payload))
 	if err != nil {
 		n.log.Debugf("icmp echo to %s: %v", req.dst, err)
-		flow.Close(uint64(len(req.payload)), 0)
+		flow.Close(sent, 0)
 		return
 	}
 	// A setAllowNet while the request was out may have closed the destination.
 	if rules := n.rules.Load(); rules != d.Rules() && !rules.DecideEcho(req.dst).Allow {
 		flow.EndedBy(audit.PolicyChanged)
-		flow.Close(uint64(len(req.payload)), 0)
+		flow.Close(sent, 0)
 		return
 	}
 	if err := n.writeEchoReply(req, data); err != nil {
 		n.log.Debugf("icmp echo reply to %s: %v", req.src, err)
-		flow.Close(uint64(len(req.payload)), 0)
+		flow.Close(sent, 0)
 		return
 	}
-	flow.Close(uint64(len(req.payload)), uint64(len(data)))
+	flow.Close(sent, uint64(len(data)))
 }
 
 // writeEchoReply writes an echo reply to the guest from the address it pinged, with

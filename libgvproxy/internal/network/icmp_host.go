@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
 
 // echoTimeout bounds the wait for the host's echo reply; a later reply is lost, as it
@@ -54,8 +55,9 @@ func newHostPinger(log Logger) *hostPinger {
 
 func (h *hostPinger) choose() (echoSocketKind, error) {
 	h.once.Do(func() {
-		var failures []error
-		for _, kind := range []echoSocketKind{pingSocket, rawSocket} {
+		kinds := [...]echoSocketKind{pingSocket, rawSocket}
+		var failures [len(kinds)]error
+		for i, kind := range kinds {
 			c, err := h.listen(string(kind), "0.0.0.0")
 			if err == nil {
 				_ = c.Close()
@@ -63,9 +65,10 @@ func (h *hostPinger) choose() (echoSocketKind, error) {
 				h.log.Debugf("icmp echo: guests' pings are sent through %s sockets", kind)
 				return
 			}
-			failures = append(failures, fmt.Errorf("%s: %w", kind, err))
+			failures[i] = fmt.Errorf("%s: %w", kind, err)
 		}
-		h.err = fmt.Errorf("%w (%w)", errNoEchoSocket, errors.Join(failures...))
+		// One line (errors.Join would break it): it is a warning and an event's detail.
+		h.err = fmt.Errorf("%w (%w; %w)", errNoEchoSocket, failures[0], failures[1])
 		h.log.Warnf("icmp echo: guests' pings beyond the gateway get no reply: %v", h.err)
 	})
 	return h.kind, h.err
@@ -100,24 +103,30 @@ func (h *hostPinger) open(dst netip.Addr) (*hostEcho, error) {
 	return e, nil
 }
 
-// exchange sends one echo request and returns the data of the matching reply.
-func (e *hostEcho) exchange(seq uint16, payload []byte) ([]byte, error) {
+// send sends one echo request; reply waits for its answer.
+func (e *hostEcho) send(seq uint16, payload []byte) error {
 	msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: int(e.ident), Seq: int(seq), Data: payload}}
 	wire, err := msg.Marshal(nil)
 	if err != nil {
-		return nil, fmt.Errorf("encode echo request: %w", err)
+		return fmt.Errorf("encode echo request: %w", err)
 	}
 	var to net.Addr = &net.IPAddr{IP: e.dst.AsSlice()}
 	if e.kind == pingSocket {
 		to = &net.UDPAddr{IP: e.dst.AsSlice()}
 	}
 	if err := e.conn.SetDeadline(time.Now().Add(echoTimeout)); err != nil {
-		return nil, fmt.Errorf("set deadline: %w", err)
+		return fmt.Errorf("set deadline: %w", err)
 	}
 	if _, err := e.conn.WriteTo(wire, to); err != nil {
-		return nil, fmt.Errorf("send echo request to %s: %w", e.dst, err)
+		return fmt.Errorf("send echo request to %s: %w", e.dst, err)
 	}
-	buf := make([]byte, len(wire)+512) // room for an echo reply padded by the responder
+	return nil
+}
+
+// reply returns the data of the reply to the request send sent with seq, waiting at
+// most echoTimeout from the send.
+func (e *hostEcho) reply(seq uint16, payloadLen int) ([]byte, error) {
+	buf := make([]byte, header.ICMPv4MinimumSize+payloadLen+512) // room for a reply padded by the responder
 	for {
 		n, from, err := e.conn.ReadFrom(buf)
 		if err != nil {

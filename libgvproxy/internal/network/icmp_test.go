@@ -1,13 +1,16 @@
 package network
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/net/icmp"
 	"gvisor.dev/gvisor/pkg/buffer"
@@ -15,6 +18,9 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/checksum"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
+
+	"bun-gvproxy/libgvproxy/internal/audit"
+	"bun-gvproxy/libgvproxy/internal/config"
 )
 
 // recordingLog keeps the warnings a component logs.
@@ -49,8 +55,9 @@ func TestHostPingerWithoutPermissionSaysWhyOnce(t *testing.T) {
 	if strings.Join(tried, ",") != "udp4,ip4:icmp" {
 		t.Fatalf("sockets tried %v, want a ping socket, then a raw one, once", tried)
 	}
-	if len(log.warns) != 1 || !strings.Contains(log.warns[0], "ping_group_range") || !strings.Contains(log.warns[0], "CAP_NET_RAW") {
-		t.Fatalf("warnings %q, want one naming ping_group_range and CAP_NET_RAW", log.warns)
+	if len(log.warns) != 1 || !strings.Contains(log.warns[0], "ping_group_range") || !strings.Contains(log.warns[0], "CAP_NET_RAW") ||
+		strings.Contains(log.warns[0], "\n") {
+		t.Fatalf("warnings %q, want one line naming ping_group_range and CAP_NET_RAW", log.warns)
 	}
 }
 
@@ -120,5 +127,50 @@ func TestEchoDivertTakesOnlyWholeEchoRequestsBeyondTheGateway(t *testing.T) {
 				t.Fatalf("request %+v, want ident 0x1234 seq 9 from the guest with its payload", req)
 			}
 		})
+	}
+}
+
+// startTestNetwork starts a network with allowNet entries on a socket in a temporary
+// directory; no guest attaches (the tests hand it packets directly).
+func startTestNetwork(t *testing.T, allowNet []string) *Network {
+	t.Helper()
+	doc, err := json.Marshal(map[string]any{"socketPath": filepath.Join(t.TempDir(), "net.sock"), "allowNet": allowNet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Decode(doc)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	n, err := New(cfg, Options{Log: &recordingLog{}})
+	if err != nil {
+		t.Fatalf("network: %v", err)
+	}
+	t.Cleanup(n.Close)
+	return n
+}
+
+func TestAnAllowedPingTheHostCannotSendIsAFailedConnect(t *testing.T) {
+	n := startTestNetwork(t, []string{"192.0.2.0/24"})
+	n.echo.host.listen = func(string, string) (*icmp.PacketConn, error) { return nil, syscall.EPERM }
+	n.Subscribe(audit.KindConnection)
+	dst := netip.MustParseAddr("192.0.2.1")
+	n.forwardEcho(echoRequest{src: netip.MustParseAddr("192.168.127.2"), dst: dst, ident: 1, seq: 1, payload: []byte("ping")})
+	var events []any
+	deadline := time.Now().Add(10 * time.Second)
+	for len(events) == 0 && time.Now().Before(deadline) {
+		events = n.DrainEvents(0)
+		time.Sleep(time.Millisecond) // polling the queue: the relay runs on its own goroutine
+	}
+	if len(events) != 1 {
+		t.Fatalf("events %+v, want one", events)
+	}
+	e := events[0].(*audit.ConnectionEvent)
+	if e.Phase != audit.PhaseClose || e.Reason != audit.ConnectFailed || e.Protocol != "icmp" || e.Destination == nil ||
+		e.Destination.Addr != netip.AddrPortFrom(dst, 0) || !strings.Contains(e.Detail, "CAP_NET_RAW") || *e.BytesToGuest != 0 {
+		t.Fatalf("event %+v, want an icmp close to %s with reason connect-failed saying why", e, dst)
+	}
+	if s := n.Stats(); s.TCP.FailedConnectionAttempts != 0 || s.Policy.Denied != 0 {
+		t.Fatalf("stats %+v: a ping is neither a TCP attempt nor a denial", s)
 	}
 }

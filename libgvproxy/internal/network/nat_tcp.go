@@ -77,7 +77,7 @@ func (f *natTCP) serve(r *tcp.ForwarderRequest) {
 // dialThenAccept dials the host first and completes the guest's handshake only if
 // that worked, so a refused host port is a refused connect for the guest.
 func (f *natTCP) dialThenAccept(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) {
-	hostConn, guestConn, ep, ok := f.dialAndAccept(r, hostAddr)
+	hostConn, guestConn, ep, ok := f.dialAndAccept(r, src, hostAddr, d)
 	if !ok {
 		return
 	}
@@ -88,12 +88,15 @@ func (f *natTCP) dialThenAccept(r *tcp.ForwarderRequest, src, hostAddr netip.Add
 
 // dialAndAccept is the order of every path that dials before the guest's handshake: the
 // host is dialed and, only if that worked, the guest's connection accepted; a failed dial
-// refuses the guest's connect. false: nothing is open (the failure is logged).
-func (f *natTCP) dialAndAccept(r *tcp.ForwarderRequest, hostAddr netip.AddrPort) (net.Conn, *gonet.TCPConn, tcpip.Endpoint, bool) {
+// refuses the guest's connect and is recorded as a failed connect. false: nothing is
+// open (the failure is logged).
+func (f *natTCP) dialAndAccept(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) (net.Conn, *gonet.TCPConn, tcpip.Endpoint, bool) {
+	attempt := f.n.audit.Attempt(natConn(TCP, src, d, "")) // timed from before the dial
 	hostConn, err := f.dial(hostAddr)
 	if err != nil {
 		f.n.log.Tracef("nat tcp: dial %s: %v", hostAddr, err)
 		r.Complete(true)
+		f.n.connectFailed(attempt, err)
 		return nil, nil, nil, false
 	}
 	guestConn, ep, err := acceptGuest(r)
@@ -177,12 +180,7 @@ type natFlow struct {
 // openNATFlow records an admitted flow: its `open` event, and its place in the live set
 // with the function that cuts it. name is the server name inspection proved, if any.
 func (n *Network) openNATFlow(proto Transport, src netip.AddrPort, d policy.Decision, name string, cut func()) *natFlow {
-	shown := name
-	if shown == "" && len(d.Names) > 0 {
-		shown = d.Names[0]
-	}
-	flow := n.audit.Open(audit.Conn{Proto: string(proto), Via: audit.ViaNAT, Source: audit.AddrPort(src),
-		Destination: audit.AddrPort(d.Destination()), Name: shown})
+	flow := n.audit.Open(natConn(proto, src, d, name))
 	n.guests.flows.Add(1)
 	live := &liveFlow{proto: proto, dst: d.Destination(), name: name, flow: flow, cut: cut}
 	remove := n.live.add(live)
@@ -193,6 +191,17 @@ func (n *Network) openNATFlow(proto Transport, src netip.AddrPort, d policy.Deci
 		cut()
 	}
 	return &natFlow{flow: flow, remove: remove}
+}
+
+// natConn is the audit record of an admitted NAT flow from src: the destination the
+// policy judged, named by name (what inspection proved) or else the first name that
+// allowed it.
+func natConn(proto Transport, src netip.AddrPort, d policy.Decision, name string) audit.Conn {
+	if name == "" && len(d.Names) > 0 {
+		name = d.Names[0]
+	}
+	return audit.Conn{Proto: string(proto), Via: audit.ViaNAT, Source: audit.AddrPort(src),
+		Destination: audit.AddrPort(d.Destination()), Name: name}
 }
 
 // end leaves the live set and records the close with the bytes counted.

@@ -56,10 +56,12 @@ func (f *natTCP) inspectThenDial(r *tcp.ForwarderRequest, src, hostAddr netip.Ad
 		f.intercept(guestConn, ep, src, hostAddr, d, prefix, sni, nil)
 		return
 	}
+	attempt := f.n.audit.Attempt(natConn(TCP, src, d, d.ServerName(prefix))) // timed from before the dial
 	hostConn, err := f.dial(hostAddr)
 	if err != nil {
 		f.n.log.Tracef("nat tcp: dial %s: %v", hostAddr, err)
 		resetGuest(guestConn, ep)
+		f.n.connectFailed(attempt, err)
 		return
 	}
 	// The stream from the guest starts with the bytes already read; the HTTP guard

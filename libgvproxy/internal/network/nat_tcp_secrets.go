@@ -37,7 +37,7 @@ func (n *Network) secretsFor(dst netip.AddrPort) bool {
 }
 
 func (f *natTCP) secretsPath(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) {
-	hostConn, guestConn, ep, ok := f.dialAndAccept(r, hostAddr)
+	hostConn, guestConn, ep, ok := f.dialAndAccept(r, src, hostAddr, d)
 	if !ok {
 		return
 	}

@@ -68,6 +68,7 @@ func (n *Network) openUDPFlow(r *udp.ForwarderRequest, src, hostAddr netip.AddrP
 	if err != nil {
 		n.log.Debugf("nat udp: dial %s: %v", hostAddr, err)
 		_ = guestConn.Close()
+		n.connectFailed(n.audit.Attempt(natConn(UDP, src, d, "")), err)
 		return
 	}
 	if uc, ok := hostConn.(*net.UDPConn); ok {

@@ -59,6 +59,10 @@ type Network struct {
 	dns *dnsscreen.Screen
 	// live holds the admitted NAT flows, for setAllowNet to re-judge.
 	live liveFlows
+	// failedConnects counts the TCP connections the network dialed for a guest or a
+	// host client that the far side refused (connectfail.go); gVisor counts only the
+	// handshakes it fails itself.
+	failedConnects atomic.Uint64
 
 	// fwd is the active forwards; pendingForwards the configured ones bound but not
 	// yet served while the network starts.

@@ -29,18 +29,22 @@ func (n *Network) serveTCPForward(f *forward, ln net.Listener, guest tcpip.FullA
 	}
 }
 
+// forwardTCPConn dials the guest port for one host connection and splices the two. The
+// connection opens (its `open` event) only once the guest answered; a guest port that
+// refuses is a failed connect (connectFailed) and the host connection is closed.
 func (n *Network) forwardTCPConn(f *forward, hostConn net.Conn, guest tcpip.FullAddress) {
-	flow := n.audit.Open(audit.Conn{Proto: "tcp", Via: audit.ViaForward, Source: hostEndpoint(hostConn, f),
+	flow := n.audit.Attempt(audit.Conn{Proto: "tcp", Via: audit.ViaForward, Source: hostEndpoint(hostConn, f),
 		Destination: audit.AddrPort(netip.AddrPortFrom(n.cfg.GuestIP, guest.Port))})
-	var fromGuest, toGuest uint64
-	defer func() { flow.Close(fromGuest, toGuest) }()
 	remove, ok := f.conns.Add(hostConn, flow)
 	defer remove()
 	if !ok {
+		flow.EndedBy(audit.Unexposed)
+		flow.Failed("the forward was removed before the guest was dialed")
 		return
 	}
 	release, ok := n.group.Track(hostConn)
 	if !ok {
+		flow.Failed("the network closed before the guest was dialed")
 		return
 	}
 	guestConn, err := gonet.DialContextTCP(n.group.Context(), n.stack, guest, ipv4.ProtocolNumber)
@@ -48,9 +52,12 @@ func (n *Network) forwardTCPConn(f *forward, hostConn net.Conn, guest tcpip.Full
 	if err != nil {
 		n.log.Debugf("port forward %s -> guest port %d: %v", hostConn.LocalAddr(), guest.Port, err)
 		_ = hostConn.Close()
+		n.connectFailed(flow, err)
 		return
 	}
-	toGuest, fromGuest = n.spliceTracked(hostConn, guestConn)
+	flow.Opened()
+	toGuest, fromGuest := n.spliceTracked(hostConn, guestConn)
+	flow.Close(fromGuest, toGuest)
 }
 
 // hostEndpoint is the source of a forwarded connection: the client's address, or the

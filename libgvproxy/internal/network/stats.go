@@ -13,7 +13,7 @@ func (n *Network) Stats() stats.Snapshot {
 		BytesReceived: l.BytesReceived,
 		TCP: stats.TCP{
 			CurrentEstablished:       tcp.CurrentEstablished.Value(),
-			FailedConnectionAttempts: tcp.FailedConnectionAttempts.Value(),
+			FailedConnectionAttempts: tcp.FailedConnectionAttempts.Value() + n.failedConnects.Load(),
 			Retransmits:              tcp.Retransmits.Value(),
 			Timeouts:                 tcp.Timeouts.Value(),
 			ForwardMaxInflightDrop:   tcp.ForwardMaxInFlightDrop.Value(),
