@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/net/icmp"
@@ -44,7 +45,9 @@ type hostPinger struct {
 	log Logger
 	// listen opens a socket (icmp.ListenPacket; tests stand in for a host that refuses).
 	listen func(network, address string) (*icmp.PacketConn, error)
-	once   sync.Once
+
+	mu     sync.Mutex
+	chosen bool // kind or err is the host's verdict
 	kind   echoSocketKind
 	err    error
 }
@@ -53,25 +56,46 @@ func newHostPinger(log Logger) *hostPinger {
 	return &hostPinger{log: log, listen: icmp.ListenPacket}
 }
 
+// choose returns the kind of socket this host permits. The verdict is kept once the
+// host gave one: a socket opened, or both kinds were refused for good (no permission,
+// no support). Any other failure (out of descriptors or memory) is this request's
+// alone, and the next request probes again.
 func (h *hostPinger) choose() (echoSocketKind, error) {
-	h.once.Do(func() {
-		kinds := [...]echoSocketKind{pingSocket, rawSocket}
-		var failures [len(kinds)]error
-		for i, kind := range kinds {
-			c, err := h.listen(string(kind), "0.0.0.0")
-			if err == nil {
-				_ = c.Close()
-				h.kind = kind
-				h.log.Debugf("icmp echo: guests' pings are sent through %s sockets", kind)
-				return
-			}
-			failures[i] = fmt.Errorf("%s: %w", kind, err)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.chosen {
+		return h.kind, h.err
+	}
+	kinds := [...]echoSocketKind{pingSocket, rawSocket}
+	var failures [len(kinds)]error
+	for i, kind := range kinds {
+		c, err := h.listen(string(kind), "0.0.0.0")
+		if err == nil {
+			_ = c.Close()
+			h.chosen, h.kind = true, kind
+			h.log.Debugf("icmp echo: guests' pings are sent through %s sockets", kind)
+			return kind, nil
 		}
-		// One line (errors.Join would break it): it is a warning and an event's detail.
-		h.err = fmt.Errorf("%w (%w; %w)", errNoEchoSocket, failures[0], failures[1])
-		h.log.Warnf("icmp echo: guests' pings beyond the gateway get no reply: %v", h.err)
-	})
-	return h.kind, h.err
+		failures[i] = fmt.Errorf("%s: %w", kind, err)
+	}
+	// One line (errors.Join would break it): it is a warning and an event's detail.
+	if !notPermitted(failures[0]) || !notPermitted(failures[1]) {
+		return "", fmt.Errorf("open an ICMP socket (%w; %w)", failures[0], failures[1])
+	}
+	h.chosen, h.err = true, fmt.Errorf("%w (%w; %w)", errNoEchoSocket, failures[0], failures[1])
+	h.log.Warnf("icmp echo: guests' pings beyond the gateway get no reply: %v", h.err)
+	return "", h.err
+}
+
+// notPermitted reports a socket failure that will not go away: the host forbids or
+// does not support that kind of socket.
+func notPermitted(err error) bool {
+	for _, errno := range []syscall.Errno{syscall.EACCES, syscall.EPERM, syscall.EPROTONOSUPPORT, syscall.EAFNOSUPPORT, syscall.ESOCKTNOSUPPORT} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 // hostEcho is one echo request in flight on the host.

@@ -174,3 +174,33 @@ func TestAnAllowedPingTheHostCannotSendIsAFailedConnect(t *testing.T) {
 		t.Fatalf("stats %+v: a ping is neither a TCP attempt nor a denial", s)
 	}
 }
+
+// Running out of descriptors says nothing about what the host permits: that failure is
+// the request's own, and the next request probes again.
+func TestHostPingerDoesNotKeepATransientFailureAsTheVerdict(t *testing.T) {
+	log := &recordingLog{}
+	h := newHostPinger(log)
+	var tried []string
+	h.listen = func(network, _ string) (*icmp.PacketConn, error) {
+		tried = append(tried, network)
+		if len(tried) <= 2 {
+			return nil, syscall.EMFILE
+		}
+		return nil, syscall.EPERM
+	}
+	dst := netip.MustParseAddr("192.0.2.1")
+	if _, err := h.open(dst); errors.Is(err, errNoEchoSocket) || !errors.Is(err, syscall.EMFILE) {
+		t.Fatalf("first open = %v, want the EMFILE failure, not the no-permission verdict", err)
+	}
+	if len(log.warns) != 0 {
+		t.Fatalf("warnings %q after a transient failure, want none", log.warns)
+	}
+	for range 2 {
+		if _, err := h.open(dst); !errors.Is(err, errNoEchoSocket) {
+			t.Fatalf("open = %v, want errNoEchoSocket once the host refused both kinds", err)
+		}
+	}
+	if strings.Join(tried, ",") != "udp4,ip4:icmp,udp4,ip4:icmp" || len(log.warns) != 1 {
+		t.Fatalf("sockets tried %v, warnings %q: want the probe repeated after the transient failure only, one warning", tried, log.warns)
+	}
+}
