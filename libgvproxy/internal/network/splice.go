@@ -7,10 +7,52 @@ import (
 	"sync"
 )
 
-// copyBufferSize is large enough for a 64 KiB TSO segment read from gVisor in one call.
-const copyBufferSize = 128 << 10
+// A copy starts with a small buffer, so the many connections that carry little (and
+// sit blocked in a read, holding their buffer) cost little memory. A read that fills
+// the buffer means more was waiting: the copy moves to a large one for the rest of the
+// connection. Bulk copies gain from large reads both ways: host -> guest one read and
+// one gVisor write carry up to 256 KiB; guest -> host one gVisor read drains several
+// coalesced segments into one host write (BENCHMARKS.md, "Where the time goes").
+const (
+	smallCopyBufferSize = 16 << 10
+	largeCopyBufferSize = 256 << 10
+)
 
-var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
+var (
+	smallCopyBuffers = sync.Pool{New: func() any { b := make([]byte, smallCopyBufferSize); return &b }}
+	largeCopyBuffers = sync.Pool{New: func() any { b := make([]byte, largeCopyBufferSize); return &b }}
+)
+
+// copyBuffer is one copy's pooled buffer: small until a read fills it, then large.
+type copyBuffer struct {
+	buf   *[]byte
+	large bool
+}
+
+func newCopyBuffer() copyBuffer {
+	return copyBuffer{buf: smallCopyBuffers.Get().(*[]byte)}
+}
+
+func (b *copyBuffer) bytes() []byte { return *b.buf }
+
+// read notes that a read returned n bytes (already written on): a full small buffer
+// is swapped for a large one.
+func (b *copyBuffer) read(n int) {
+	if b.large || n < len(*b.buf) {
+		return
+	}
+	smallCopyBuffers.Put(b.buf)
+	b.buf, b.large = largeCopyBuffers.Get().(*[]byte), true
+}
+
+func (b *copyBuffer) release() {
+	if b.large {
+		largeCopyBuffers.Put(b.buf)
+	} else {
+		smallCopyBuffers.Put(b.buf)
+	}
+	b.buf = nil
+}
 
 type halfCloser interface{ CloseWrite() error }
 
@@ -54,18 +96,18 @@ func pipe(dst, src net.Conn) uint64 {
 // and leaves closing to the caller: pipe closes both sides, spliceInspected treats a
 // policy denial differently from an I/O error. n is the bytes written to dst.
 func pipeFrom(dst net.Conn, src io.Reader) (n uint64, err error) {
-	bp := copyBuffers.Get().(*[]byte)
-	defer copyBuffers.Put(bp)
-	buf := *bp
+	buf := newCopyBuffer()
+	defer buf.release()
 	for {
-		nr, rerr := src.Read(buf)
+		nr, rerr := src.Read(buf.bytes())
 		if nr > 0 {
-			nw, werr := dst.Write(buf[:nr])
+			nw, werr := dst.Write(buf.bytes()[:nr])
 			n += uint64(nw)
 			if werr != nil {
 				return n, werr
 			}
 		}
+		buf.read(nr)
 		switch {
 		case rerr == nil:
 			continue
