@@ -207,16 +207,20 @@ async function makeSetup(dir: string): Promise<Setup> {
 
 export async function measureInterception(plan: Plan, log: (line: string) => void): Promise<InterceptionResults> {
   const sizes = plan.quick ? { bytes: 64 << 20, count: 200 } : { bytes: 512 << 20, count: 1000 };
-  const dir = tempDir("gvb-intercept");
-  const setup = await makeSetup(dir);
   const runs: Awaited<ReturnType<typeof measureRun>>[] = [];
   // At least three pairs even in a quick run: one pair of sub-second downloads on a shared
   // machine says little, and three cost a few seconds.
   const count = Math.max(plan.runs, 3);
+  const dir = tempDir("gvb-intercept");
   try {
-    for (let run = 0; run < count; run++) runs.push(await measureRun(setup, count, run, sizes, log));
+    // Inside the try: a setup that fails leaves no directory (with a CA key) behind.
+    const setup = await makeSetup(dir);
+    try {
+      for (let run = 0; run < count; run++) runs.push(await measureRun(setup, count, run, sizes, log));
+    } finally {
+      await setup.hosts.close();
+    }
   } finally {
-    await setup.hosts.close();
     rmSync(dir, { recursive: true, force: true });
   }
   const per = <T>(pick: (r: (typeof runs)[number], path: InterceptionPath) => T) => (path: InterceptionPath) => runs.map((r) => pick(r, path));

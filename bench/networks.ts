@@ -41,6 +41,8 @@ export interface RunningNetwork {
 }
 
 const OURS_HOST = `${REPO_ROOT}/bench/ours-host.ts`;
+/** The environment variable ours-host reads its arguments from. */
+const OURS_HOST_ARGS = "GVB_OURS_HOST_ARGS";
 
 export function startNetwork(kind: NetworkKind, opts: NetworkOptions): Promise<RunningNetwork> {
   return kind === "ours" ? startOurs(opts) : startGvproxy(opts);
@@ -77,10 +79,12 @@ async function inNetworkDir(kind: NetworkKind, start: (dir: string, socketPath: 
 
 function startOurs(opts: NetworkOptions): Promise<RunningNetwork> {
   return inNetworkDir("ours", (_dir, socketPath) =>
-    startServer(
-      [BUN_BIN, OURS_HOST, JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging, connectionListener: !!opts.connectionListener, ...opts.interception })],
-      { GVPROXY_LOG_LEVEL: opts.debugLogging || opts.frameLogging ? "debug" : "info" },
-    ),
+    // The arguments go in the environment, which only this user can read: a command line
+    // is world-readable, and the interception's carry a secret's value and a CA key.
+    startServer([BUN_BIN, OURS_HOST], {
+      [OURS_HOST_ARGS]: JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging, connectionListener: !!opts.connectionListener, ...opts.interception }),
+      GVPROXY_LOG_LEVEL: opts.debugLogging || opts.frameLogging ? "debug" : "info",
+    }),
   );
 }
 

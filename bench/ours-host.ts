@@ -1,8 +1,10 @@
 // Hosts one GvisorTapBackend in its own Bun process for the benchmarks, the way gvproxy
 // runs as its own process, so both networks face the guest and the peers on equal terms.
 //
-//   bun bench/ours-host.ts '{"socketPath":"/tmp/x/net.sock","mtu":1500,"forwards":[{"hostPort":1,"guestPort":2}],"debug":false}'
+//   GVB_OURS_HOST_ARGS='{"socketPath":"/tmp/x/net.sock","mtu":1500,"forwards":[{"hostPort":1,"guestPort":2}],"debug":false}' bun bench/ours-host.ts
 //
+// The arguments come in the environment, not the command line, which any user can read
+// (they may hold a secret's value and a CA key).
 // stdout carries only {"ready": socketPath}, once the backend is listening. Log output
 // goes to stderr, which the orchestrator sends to a file (gvproxy's goes to /dev/null).
 // End of stdin closes the backend and exits.
@@ -21,7 +23,8 @@ interface HostArgs {
   tlsInterception?: TlsInterception;
 }
 
-const args = JSON.parse(process.argv[2] ?? "{}") as HostArgs;
+const args = JSON.parse(process.env.GVB_OURS_HOST_ARGS ?? "{}") as HostArgs;
+delete process.env.GVB_OURS_HOST_ARGS; // not inherited by anything this process starts
 setGvproxyLogger(createConsola({ stdout: process.stderr, stderr: process.stderr }));
 
 const backend = new GvisorTapBackend({

@@ -2,7 +2,7 @@
 // and clients that print one JSON result. A server exits when its stdin closes, which is
 // how its owner stops it and also what happens when the orchestrator dies. Linux only:
 // CPU accounting reads /proc.
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 
 export const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 export const BUILD_DIR = `${REPO_ROOT}/build`;
@@ -115,11 +115,13 @@ export async function buildPeer(): Promise<void> {
   if ((await proc.exited) !== 0) throw new Error("building bench/peer failed (needs Go, see the Makefile's GO)");
 }
 
-/** A fresh directory for sockets; short, because sun_path is 108 bytes. */
+/**
+ * A fresh directory for sockets, keys and logs; short, because sun_path is 108 bytes.
+ * mkdtemp makes it, so it is new (never one someone else made first) and only this user
+ * can enter it (mode 0700): the interception section keeps a CA key in it.
+ */
 export function tempDir(prefix: string): string {
-  const dir = `/tmp/${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  mkdirSync(dir, { recursive: true });
-  return dir;
+  return mkdtempSync(`/tmp/${prefix}-${process.pid}-`);
 }
 
 export { freeTcpPort as freePort } from "../test/support/host-clients.ts";

@@ -22,6 +22,7 @@ const (
 	defaultPingWait    = time.Second
 	defaultPingPayload = 56
 	maxPingPayload     = 65507 // the most an IPv4 datagram carries after the ICMP header
+	maxPingCount       = 1<<16 - 1
 )
 
 type pingArgs struct {
@@ -38,8 +39,12 @@ func (a *pingArgs) check() error {
 	if a.Host == "" {
 		return control.WithCode(CodeBadRequest, fmt.Errorf("ping: host is required"))
 	}
-	if a.Count < 0 || a.WaitMs < 0 {
-		return control.WithCode(CodeBadRequest, fmt.Errorf("ping: count and waitMs must not be negative"))
+	// Each request has its own sequence number (uint16): a 65536th would reuse one.
+	if a.Count < 0 || a.Count > maxPingCount {
+		return control.WithCode(CodeBadRequest, fmt.Errorf("ping: count must be 0..%d (0: one request), got %d", maxPingCount, a.Count))
+	}
+	if a.WaitMs < 0 {
+		return control.WithCode(CodeBadRequest, fmt.Errorf("ping: waitMs must not be negative, got %d", a.WaitMs))
 	}
 	if a.Count == 0 {
 		a.Count = 1

@@ -88,8 +88,8 @@ func (d *echoDivert) echoRequestOf(pkt *stack.PacketBuffer) (*echoRequest, bool)
 		return nil, false
 	}
 	headerLen, total := int(ip.HeaderLength()), int(ip.TotalLength())
-	if headerLen < header.IPv4MinimumSize || total < headerLen+header.ICMPv4MinimumSize || total > pkt.Data().Size() {
-		return nil, false // malformed: the stack drops it and counts it
+	if !ip.IsValid(pkt.Data().Size()) || total < headerLen+header.ICMPv4MinimumSize {
+		return nil, false // malformed (or not version 4): the stack drops it and counts it
 	}
 	whole, ok := pkt.Data().PullUp(total)
 	if !ok {

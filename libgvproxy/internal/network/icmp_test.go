@@ -115,6 +115,9 @@ func TestEchoDivertTakesOnlyWholeEchoRequestsBeyondTheGateway(t *testing.T) {
 		{"total length beyond the packet", icmpPacket(outside, header.ICMPv4Echo, func(ip header.IPv4) {
 			ip.SetTotalLength(ip.TotalLength() + 1)
 		}), false, false},
+		{"not IPv4 (version 6 behind the IPv4 ethertype)", icmpPacket(outside, header.ICMPv4Echo, func(ip header.IPv4) {
+			ip[0] = 6<<4 | ip[0]&0x0f
+		}), false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
