@@ -1,0 +1,106 @@
+// Two builds of our library side by side with the Linux kernel as the guest, for
+// judging a change to the data path on a shared, noisy machine: the kernel-guest cells
+// of bench/kernel.ts and bench/kernel-latency.ts, ours only, each pair of runs back to
+// back with the order alternating, and per metric the medians of each build and the
+// median of the paired ratios (B / A; below 1 is less time or CPU for B).
+//
+//   bun bench/compare-libraries.ts <libA.so> <libB.so> [pairs=6] [cells] [seconds=3]
+//
+// cells (comma-separated, default all): g2h1500, h2g1500, g2h65520, h2g65520 (iperf3 TCP,
+// 1 stream; a suffix x4 for 4 streams) and rr, crr, pfrr, pfcrr (64 B through the NAT,
+// or through a port forward; RR_COUNT and CRR_COUNT set the round trips, 5000 and 2000).
+// Copy build/libgvproxy.so aside before rebuilding to keep the "before" build. Output
+// goes to stdout only.
+import { HOST_LOOPBACK_IP, withKernelGuest } from "./kernel-testbed.ts";
+import { hostSpawn, iperfServer, iperfTcp, waitListening, type Spawner } from "./iperf.ts";
+import { cpuSeconds, freePort, PEER_BIN, startServer } from "./processes.ts";
+import { pairedRatio, summarize, summarizeLatency } from "./stats.ts";
+
+type Build = "A" | "B";
+const ALL_CELLS = ["g2h1500", "h2g1500", "g2h65520", "h2g65520", "rr", "crr", "pfrr", "pfcrr"];
+const GUEST_ECHO_PORT = 7000;
+const LATENCY_CELL = /^(pf)?(rr|crr)$/;
+const TCP_CELL = /^(g2h|h2g)(\d+)(?:x(\d+))?$/;
+
+/** Samples per "cell metric", per build, in pair order. */
+const samples = new Map<string, Record<Build, number[]>>();
+
+function record(cell: string, metric: string, build: Build, value: number): void {
+  const key = `${cell} ${metric}`;
+  const entry = samples.get(key) ?? { A: [], B: [] };
+  entry[build].push(value);
+  samples.set(key, entry);
+}
+
+async function measureTcp(build: Build, cell: string, seconds: number): Promise<void> {
+  const m = TCP_CELL.exec(cell);
+  if (!m) throw new Error(`unknown cell ${cell}; cells: ${ALL_CELLS.join(", ")}`);
+  const streams = Number(m[3] ?? 1);
+  await withKernelGuest("ours", Number(m[2]), [], async (g, pid) => {
+    const server = await iperfServer(hostSpawn, "127.0.0.1");
+    const cpu0 = cpuSeconds(pid);
+    const r = await iperfTcp((argv) => g.spawn(argv), HOST_LOOPBACK_IP, server.port, seconds, streams, m[1] === "h2g").finally(server.stop);
+    record(cell, "Gbit/s", build, r.gbps);
+    record(cell, "network CPU s/GB", build, ((cpuSeconds(pid) - cpu0) / r.bytes) * 1e9);
+  });
+}
+
+/** The latency cells of one build on one network (the guest's echo server started once). */
+async function measureLatency(build: Build, cells: readonly string[]): Promise<void> {
+  const hostEcho = await startServer([PEER_BIN, "echo", "-listen", "127.0.0.1:0"]);
+  const hostPort = await freePort();
+  try {
+    await withKernelGuest("ours", 1500, [{ hostPort, guestPort: GUEST_ECHO_PORT }], async (g, pid) => {
+      const inGuest: Spawner = (argv) => g.spawn(argv);
+      let guestEcho = false;
+      for (const cell of cells) {
+        const [, forward, kind] = LATENCY_CELL.exec(cell) ?? [];
+        if (forward && !guestEcho) {
+          inGuest([PEER_BIN, "echo", "-listen", `0.0.0.0:${GUEST_ECHO_PORT}`]);
+          await waitListening(inGuest, GUEST_ECHO_PORT);
+          guestEcho = true;
+        }
+        const target = forward ? `127.0.0.1:${hostPort}` : `${HOST_LOOPBACK_IP}:${hostEcho.address.split(":").pop()}`;
+        const count = kind === "rr" ? (process.env.RR_COUNT ?? "5000") : (process.env.CRR_COUNT ?? "2000");
+        const cpu0 = cpuSeconds(pid);
+        const proc = (forward ? hostSpawn : inGuest)([PEER_BIN, kind ?? "rr", "-connect", target, "-size", "64", "-count", count]);
+        const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+        if (code !== 0) throw new Error(`bench-peer ${kind} ${target} failed (exit ${code}): ${err.trim().slice(-300)}`);
+        const { samplesUs } = JSON.parse(out) as { samplesUs: number[] };
+        const s = summarizeLatency(samplesUs);
+        record(cell, "p50 µs", build, s.p50);
+        record(cell, "p99 µs", build, s.p99);
+        record(cell, "network CPU µs/op", build, ((cpuSeconds(pid) - cpu0) / samplesUs.length) * 1e6);
+      }
+    });
+  } finally {
+    await hostEcho.stop();
+  }
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const [libA, libB, pairsArg, cellsArg, secondsArg] = argv;
+  if (!libA || !libB) throw new Error("usage: bun bench/compare-libraries.ts <libA.so> <libB.so> [pairs] [cells] [seconds]");
+  const libraries: Record<Build, string> = { A: libA, B: libB };
+  const pairs = Number(pairsArg ?? 6);
+  const cells = cellsArg ? cellsArg.split(",") : ALL_CELLS;
+  const seconds = Number(secondsArg ?? 3);
+  const tcpCells = cells.filter((c) => !LATENCY_CELL.test(c));
+  const latencyCells = cells.filter((c) => LATENCY_CELL.test(c));
+  for (let pair = 0; pair < pairs; pair++) {
+    for (const build of pair % 2 === 0 ? (["A", "B"] as const) : (["B", "A"] as const)) {
+      // The network host (bench/ours-host.ts) loads the library this names.
+      process.env.GVPROXY_LIBRARY_PATH = libraries[build];
+      for (const cell of tcpCells) await measureTcp(build, cell, seconds);
+      if (latencyCells.length > 0) await measureLatency(build, latencyCells);
+    }
+    console.error(`pair ${pair + 1}/${pairs} done`);
+  }
+  const fmt = (v: number) => v.toPrecision(4);
+  for (const [key, { A, B }] of samples) {
+    const ratio = pairedRatio(B, A);
+    console.log(`${key.padEnd(30)} A ${fmt(summarize(A).median)}  B ${fmt(summarize(B).median)}  B/A paired ${ratio.median.toFixed(3)} (${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}), B lower in ${B.filter((b, i) => b < A[i]!).length} of ${B.length}`);
+  }
+}
+
+if (import.meta.main) await main(process.argv.slice(2));
