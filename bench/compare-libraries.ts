@@ -9,11 +9,12 @@
 // cells (comma-separated, default all): g2h1500, h2g1500, g2h65520, h2g65520 (iperf3 TCP,
 // 1 stream; a suffix x4 for 4 streams) and rr, crr, pfrr, pfcrr (64 B through the NAT,
 // or through a port forward; RR_COUNT and CRR_COUNT set the round trips, 5000 and 2000).
-// Copy build/libgvproxy.so aside before rebuilding to keep the "before" build. Output
-// goes to stdout only.
+// Copy build/libgvproxy.so aside before rebuilding to keep the "before" build. Needs
+// what the kernel-guest section needs (root, iperf3, make build); writes nothing but
+// build/bench-peer, and its figures to stdout.
 import { HOST_LOOPBACK_IP, withKernelGuest } from "./kernel-testbed.ts";
 import { hostSpawn, iperfServer, iperfTcp, waitListening, type Spawner } from "./iperf.ts";
-import { cpuSeconds, freePort, PEER_BIN, startServer } from "./processes.ts";
+import { buildPeer, cpuSeconds, freePort, PEER_BIN, startServer } from "./processes.ts";
 import { pairedRatio, summarize, summarizeLatency } from "./stats.ts";
 
 type Build = "A" | "B";
@@ -85,6 +86,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const pairs = Number(pairsArg ?? 6);
   const cells = cellsArg ? cellsArg.split(",") : ALL_CELLS;
   const seconds = Number(secondsArg ?? 3);
+  await buildPeer();
   const tcpCells = cells.filter((c) => !LATENCY_CELL.test(c));
   const latencyCells = cells.filter((c) => LATENCY_CELL.test(c));
   for (let pair = 0; pair < pairs; pair++) {
