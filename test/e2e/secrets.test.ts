@@ -30,9 +30,12 @@ const H1_HOST = "h1.secrets.test";
 const NO_CERT_HOST = "nocert.secrets.test";
 /** No secret's host (hostA): its TLS passes through untouched. */
 const PLAIN_HOST = "plain.secrets.test";
+/** Secret C's host: the test hosts' address where nothing listens. */
+const CLOSED_HOST = "closed.secrets.test";
 
 const SECRET_A: Secret = { placeholder: "GVP_KEY_A", value: "sk-live-A-5f0e1d2c3b4a", hosts: [H2_HOST] };
 const SECRET_B: Secret = { placeholder: "GVP_KEY_B", value: "ghp-live-B-9a8b7c6d5e4f", hosts: [H1_HOST, NO_CERT_HOST] };
+const SECRET_C: Secret = { placeholder: "GVP_KEY_C", value: "xk-live-C-0a1b2c3d4e5f", hosts: [CLOSED_HOST] };
 const DOWNLOAD_BYTES = 100 * 1024 * 1024;
 
 const unavailable = testHostsUnavailable();
@@ -68,7 +71,7 @@ afterEach(async () => {
 
 /** Starts a network that knows the test zone and the secrets, attaches the guest and leases. */
 async function startGuest(config: NetworkConfig = {}): Promise<Guest> {
-  const { hostA, hostB, certificatePem } = testHosts();
+  const { hostA, hostB, hostClosed, certificatePem } = testHosts();
   network = await startNetwork({
     dnsZones: [
       {
@@ -78,10 +81,11 @@ async function startGuest(config: NetworkConfig = {}): Promise<Guest> {
           { name: "h1", ip: hostB },
           { name: "nocert", ip: hostB },
           { name: "plain", ip: hostA },
+          { name: "closed", ip: hostClosed },
         ],
       },
     ],
-    secrets: [SECRET_A, SECRET_B],
+    secrets: [SECRET_A, SECRET_B, SECRET_C],
     tlsInterception: { upstreamCaPem: [certificatePem] },
     ...config,
   });
@@ -130,7 +134,7 @@ function thrownBy(fn: () => unknown): unknown {
 
 /** Fails if a secret's value is in text (what the guest, a log or an event shows). */
 function expectNoValue(text: string): void {
-  for (const secret of [SECRET_A, SECRET_B]) expect(text).not.toContain(secret.value);
+  for (const secret of [SECRET_A, SECRET_B, SECRET_C]) expect(text).not.toContain(secret.value);
 }
 
 describe.skipIf(skipReason !== undefined)("secrets", () => {
@@ -213,6 +217,33 @@ describe.skipIf(skipReason !== undefined)("secrets", () => {
     expect(untrusted.status).toBe(502);
     await denial("upstream-certificate");
   });
+
+  // allowNet by name makes the policy read the ClientHello before anything is dialed; without
+  // it the host is dialed first. Either way a refused upstream never opened: the guest's
+  // connection is reset before its TLS is accepted, as a refused plain NAT connect is.
+  for (const allowNet of [[], [CLOSED_HOST]]) {
+    test(`a secret's host that refuses the connection is a lone connect-failed close, counted (allowNet ${JSON.stringify(allowNet)})`, async () => {
+      const { hostClosed } = testHosts();
+      const guest = await startGuest({ allowNet });
+      const failure = await outcome(https(guest, { url: `https://${CLOSED_HOST}/echo`, headers: { authorization: SECRET_C.placeholder } }));
+      expect(failure).toBeInstanceOf(GuestCommandError);
+      const toClosedHost = () => events.filter((e) => e.destination !== undefined && "ip" in e.destination && e.destination.ip === hostClosed);
+      await eventually("the failed connect's close event", () => toClosedHost().length > 0);
+      expect(toClosedHost()).toEqual([
+        expect.objectContaining({
+          phase: "close",
+          protocol: "tcp",
+          via: "nat",
+          reason: "connect-failed",
+          detail: expect.stringContaining("refused"),
+          destination: { ip: hostClosed, port: 443 },
+          bytesFromGuest: 0,
+          bytesToGuest: 0,
+        }),
+      ]);
+      expect(backend().stats().tcp.failedConnectionAttempts).toBe(1);
+    });
+  }
 
   test("interception comes after allowNet: an allowed secret's host is intercepted, another is refused", async () => {
     const guest = await startGuest({ allowNet: [H2_HOST] });

@@ -1,7 +1,8 @@
 /**
  * Test hosts that look external to the virtual network without being so: a network
  * namespace made by the test, joined to the root namespace by a veth pair, holding two
- * addresses with HTTP, HTTPS, echo and DNS servers (netns-host-server.ts). The library
+ * addresses with HTTP, HTTPS, echo and DNS servers (netns-host-server.ts) and a third
+ * where nothing listens. The library
  * runs in the root namespace, so its NAT dials these addresses like any outside host;
  * the root end of the veth is one of the host's own interface addresses.
  *
@@ -28,6 +29,8 @@ export interface TestHosts {
   readonly hostA: string;
   /** Second test host. */
   readonly hostB: string;
+  /** An address of the namespace where nothing listens: every TCP connect to it is refused. */
+  readonly hostClosed: string;
   /** DNS names the HTTPS servers' certificate holds. */
   readonly certificateNames: readonly string[];
   /** That certificate (self-signed, so it is its own root), PEM. */
@@ -167,7 +170,7 @@ export async function startTestHosts(certificateNames: readonly string[], server
   };
   try {
     const prefix = freeSubnet();
-    const [hostSideIp, hostA, hostB] = [`${prefix}1`, `${prefix}2`, `${prefix}3`];
+    const [hostSideIp, hostA, hostB, hostClosed] = [`${prefix}1`, `${prefix}2`, `${prefix}3`, `${prefix}4`];
     run(["ip", "netns", "add", namespace]);
     run(["ip", "link", "add", hostVeth, "type", "veth", "peer", "name", "eth-test", "netns", namespace]);
     run(["ip", "addr", "add", `${hostSideIp}/24`, "dev", hostVeth]);
@@ -175,6 +178,7 @@ export async function startTestHosts(certificateNames: readonly string[], server
     run(["ip", "-n", namespace, "link", "set", "lo", "up"]);
     run(["ip", "-n", namespace, "addr", "add", `${hostA}/24`, "dev", "eth-test"]);
     run(["ip", "-n", namespace, "addr", "add", `${hostB}/24`, "dev", "eth-test"]);
+    run(["ip", "-n", namespace, "addr", "add", `${hostClosed}/24`, "dev", "eth-test"]);
     run(["ip", "-n", namespace, "link", "set", "eth-test", "up"]);
     const config: HostServerConfig = { ips: [hostA, hostB], ...makeCertificate(tmp.dir, certificateNames) };
     server = Bun.spawn(["ip", "netns", "exec", namespace, process.execPath, serverScript, JSON.stringify(config)], {
@@ -184,7 +188,7 @@ export async function startTestHosts(certificateNames: readonly string[], server
     });
     await waitReady(server);
     const certificatePem = readFileSync(config.certFile, "utf8");
-    return { namespace, hostSideIp, hostA, hostB, certificateNames, certificatePem, close };
+    return { namespace, hostSideIp, hostA, hostB, hostClosed, certificateNames, certificatePem, close };
   } catch (error) {
     await close();
     throw error;
