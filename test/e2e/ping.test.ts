@@ -91,6 +91,7 @@ describe("ping: refused destinations get no reply and a denied event", () => {
       await eventually("the denied event", () => icmpEvents("denied", c.host).length === 1);
       expect(icmpEvents("denied", c.host)[0]).toMatchObject({ via: "nat", reason: c.reason, source: { ip: "192.168.127.2", port: 0 }, destination: { ip: c.host, port: 0 } });
       expect(n.backend.stats().policy.denied).toBe(1);
+      expect(n.backend.guest().connections).toBe(0);
     });
   }
 });
@@ -105,6 +106,8 @@ describe.skipIf(noHostPing !== undefined)("ping: allowed destinations are answer
     expect(icmpEvents("open", HOST_LOOPBACK_IP)).toHaveLength(3);
     for (const close of icmpEvents("close", HOST_LOOPBACK_IP)) expect(close).toMatchObject({ via: "nat", bytesFromGuest: 1200, bytesToGuest: 1200 });
     expect(n.backend.stats().policy.denied).toBe(0);
+    // Each echo request that opened is a flow the guest opened, as its `open` event says.
+    expect(n.backend.guest().connections).toBe(3);
   });
 
   test("without allowNet the host loopback address answers", async () => {
