@@ -16,6 +16,7 @@ import { eventually } from "../support/eventually.ts";
 import { hostPingUnavailable } from "../support/host-ping.ts";
 import { startTestHosts, testHostsUnavailable, type TestHosts } from "../support/netns.ts";
 import { startNetwork, type NetworkConfig, type TestNetwork } from "../support/network.ts";
+import { makeTempDir } from "../support/paths.ts";
 
 const noHostPing = hostPingUnavailable();
 if (noHostPing !== undefined) console.warn(`answered-ping tests skipped: ${noHostPing}`);
@@ -72,6 +73,25 @@ describe("ping: the gateway", () => {
     expect(r.replies.every((reply) => reply.from === GATEWAY_IP && reply.intact)).toBe(true);
     expect(n.backend.stats().policy.denied).toBe(0);
     expect(events.filter((e) => e.protocol === "icmp")).toEqual([]);
+  });
+});
+
+describe("ping: the host-socket address without host loopback", () => {
+  test("is answered by the network itself while a host socket claims it, with no event; not once none does", async () => {
+    const tmp = makeTempDir("gvping-");
+    try {
+      // The socket need not exist: nothing reaches the host, the address is the network's own.
+      const n = await start({ hostLoopback: false, allowNet: "none", hostSockets: [{ port: 5000, path: tmp.path("agent.sock") }] });
+      const r = await n.guest.ping({ host: HOST_LOOPBACK_IP, count: 2, waitMs: 3000 });
+      expect(r).toMatchObject({ sent: 2, received: 2 });
+      expect(r.replies.every((reply) => reply.from === HOST_LOOPBACK_IP && reply.intact)).toBe(true);
+      expect(n.backend.stats().policy.denied).toBe(0);
+      expect(events.filter((e) => e.protocol === "icmp")).toEqual([]);
+      expect(n.backend.removeHostSocket(5000)).toBe(true);
+      expect(await n.guest.ping({ host: HOST_LOOPBACK_IP, waitMs: REFUSED_WAIT_MS })).toMatchObject({ received: 0 });
+    } finally {
+      tmp.remove();
+    }
   });
 });
 

@@ -133,6 +133,28 @@ func TestEchoDivertTakesOnlyWholeEchoRequestsBeyondTheGateway(t *testing.T) {
 	}
 }
 
+// The host loopback address, while only host sockets claim it, is the network's own:
+// the stack answers its pings as it answers the gateway's, and once unclaimed they are
+// forwarded (and judged) again.
+func TestEchoDivertLeavesAnAddressTheNetworkAnswersItselfToTheStack(t *testing.T) {
+	d := &echoDivert{gateway: testGateway, broadcast: testBroadcast}
+	own := tcpip.AddrFrom4([4]byte{192, 168, 127, 254})
+	divertedTo := func() bool {
+		pkt := icmpPacket(own, header.ICMPv4Echo, nil)
+		defer pkt.DecRef()
+		req, divert := d.echoRequestOf(pkt)
+		return divert && req != nil
+	}
+	d.answerItself(own, true)
+	if divertedTo() {
+		t.Fatal("a ping to the network's own address was diverted to the forwarder")
+	}
+	d.answerItself(own, false)
+	if !divertedTo() {
+		t.Fatal("once no longer the network's own, a ping to the address was not forwarded")
+	}
+}
+
 // startTestNetwork starts a network with allowNet entries on a socket in a temporary
 // directory; no guest attaches (the tests hand it packets directly).
 func startTestNetwork(t *testing.T, allowNet []string) *Network {
