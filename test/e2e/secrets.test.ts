@@ -17,7 +17,7 @@ import { GuestCommandError, outcome, type Guest, type HttpsRequest, type HttpsRe
 import { eventually } from "../support/eventually.ts";
 import { kernelGuestSkipReason, startKernelGuest, type KernelGuest } from "../support/kernel-guest.ts";
 import { captureGvproxyLogs } from "../support/log-capture.ts";
-import { startTestHosts, testHostsUnavailable, type TestHosts } from "../support/netns.ts";
+import { startFileTestHosts, type TestHosts } from "../support/netns.ts";
 import { startNetwork, type NetworkConfig, type TestNetwork } from "../support/network.ts";
 import { makeTempDir, type TempDir } from "../support/paths.ts";
 
@@ -38,29 +38,12 @@ const SECRET_B: Secret = { placeholder: "GVP_KEY_B", value: "ghp-live-B-9a8b7c6d
 const SECRET_C: Secret = { placeholder: "GVP_KEY_C", value: "xk-live-C-0a1b2c3d4e5f", hosts: [CLOSED_HOST] };
 const DOWNLOAD_BYTES = 100 * 1024 * 1024;
 
-const unavailable = testHostsUnavailable();
-let hosts: TestHosts | undefined;
-let setupFailure: string | undefined;
-if (unavailable === undefined) {
-  try {
-    hosts = await startTestHosts([H2_HOST, H1_HOST, PLAIN_HOST], join(import.meta.dir, "../support/secret-host-server.ts"));
-  } catch (error) {
-    if (process.env.CI === "true") throw error;
-    setupFailure = `test hosts could not be set up: ${(error as Error).message}`;
-  }
-}
-const skipReason = unavailable ?? setupFailure;
-if (skipReason !== undefined) console.warn(`secrets end-to-end tests skipped: ${skipReason}`);
+const fileHosts = await startFileTestHosts("secrets end-to-end tests", [H2_HOST, H1_HOST, PLAIN_HOST], join(import.meta.dir, "../support/secret-host-server.ts"));
+const skipReason = fileHosts.skipReason;
 
-afterAll(async () => {
-  await hosts?.close();
-  setGvproxyLogger(consola);
-});
+afterAll(() => setGvproxyLogger(consola));
 
-function testHosts(): TestHosts {
-  if (hosts === undefined) throw new Error("test hosts are not running");
-  return hosts;
-}
+const testHosts = (): TestHosts => fileHosts.get();
 
 let network: TestNetwork | undefined;
 let events: ConnectionEvent[] = [];

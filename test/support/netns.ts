@@ -10,6 +10,7 @@
  * they are missing. Everything is named after this process's pid and removed by
  * {@link TestHosts.close}; leftovers of test processes that died are swept first.
  */
+import { afterAll } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -193,4 +194,43 @@ export async function startTestHosts(certificateNames: readonly string[], server
     await close();
     throw error;
   }
+}
+
+/** A test file's hosts, started once when the file loads: running, or why its tests are skipped. */
+export interface FileTestHosts {
+  /** Why the file's tests are skipped; undefined when the hosts run. */
+  readonly skipReason: string | undefined;
+  /** The running hosts; throws if there are none (a skipped file's tests never ask). */
+  get(): TestHosts;
+}
+
+/**
+ * Starts a test file's hosts ({@link startTestHosts}'s arguments) and removes them after
+ * the file's tests (afterAll), whatever those did. Where namespaces cannot be made, or
+ * when the setup fails outside CI, the file's tests are to be skipped: `skipReason` says
+ * why, warned once as "<suite> skipped: ...". CI runs as root with iproute2 installed,
+ * so a setup failure there is a bug and is thrown. Call it at the file's top level.
+ */
+export async function startFileTestHosts(suite: string, certificateNames: readonly string[], serverScript?: string): Promise<FileTestHosts> {
+  let hosts: TestHosts | undefined;
+  let skipReason = testHostsUnavailable();
+  if (skipReason === undefined) {
+    try {
+      hosts = await startTestHosts(certificateNames, serverScript);
+    } catch (error) {
+      if (process.env.CI === "true") throw error;
+      skipReason = `test hosts could not be set up: ${(error as Error).message}`;
+    }
+  }
+  if (skipReason !== undefined) console.warn(`${suite} skipped: ${skipReason}`);
+  afterAll(async () => {
+    await hosts?.close();
+  });
+  return {
+    skipReason,
+    get() {
+      if (hosts === undefined) throw new Error("test hosts are not running");
+      return hosts;
+    },
+  };
 }
