@@ -14,6 +14,7 @@ import { join } from "node:path";
 import consola from "consola";
 import { GvisorTapBackend, GvproxyError, setGvproxyLogger, type ConnectionEvent, type Secret } from "../../src/index.ts";
 import { GuestCommandError, outcome, type Guest, type HttpsRequest, type HttpsResult } from "../../guest/driver.ts";
+import { refusedNatConnect } from "../support/connection-events.ts";
 import { eventually } from "../support/eventually.ts";
 import { kernelGuestSkipReason, startKernelGuest, type KernelGuest } from "../support/kernel-guest.ts";
 import { captureGvproxyLogs } from "../support/log-capture.ts";
@@ -212,18 +213,7 @@ describe.skipIf(skipReason !== undefined)("secrets", () => {
       expect(failure).toBeInstanceOf(GuestCommandError);
       const toClosedHost = () => events.filter((e) => e.destination !== undefined && "ip" in e.destination && e.destination.ip === hostClosed);
       await eventually("the failed connect's close event", () => toClosedHost().length > 0);
-      expect(toClosedHost()).toEqual([
-        expect.objectContaining({
-          phase: "close",
-          protocol: "tcp",
-          via: "nat",
-          reason: "connect-failed",
-          detail: expect.stringContaining("refused"),
-          destination: { ip: hostClosed, port: 443 },
-          bytesFromGuest: 0,
-          bytesToGuest: 0,
-        }),
-      ]);
+      expect(toClosedHost()).toEqual([refusedNatConnect({ ip: hostClosed, port: 443 })]);
       expect(backend().stats().tcp.failedConnectionAttempts).toBe(1);
     });
   }
