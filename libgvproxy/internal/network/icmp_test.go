@@ -39,21 +39,27 @@ func (l *recordingLog) Warnf(format string, args ...any) {
 	l.mu.Unlock()
 }
 
-func TestHostPingerWithoutPermissionSaysWhyOnce(t *testing.T) {
-	log := &recordingLog{}
-	h := newHostPinger(log)
-	var tried []string
+// refusingPinger is a hostPinger whose every socket fails with refusal(n), n counting
+// the sockets asked for from 1; tried lists the kinds asked for, log the warnings.
+func refusingPinger(refusal func(n int) error) (h *hostPinger, log *recordingLog, tried *[]string) {
+	log, tried = &recordingLog{}, new([]string)
+	h = newHostPinger(log)
 	h.listen = func(network, _ string) (*icmp.PacketConn, error) {
-		tried = append(tried, network)
-		return nil, syscall.EACCES
+		*tried = append(*tried, network)
+		return nil, refusal(len(*tried))
 	}
+	return h, log, tried
+}
+
+func TestHostPingerWithoutPermissionSaysWhyOnce(t *testing.T) {
+	h, log, tried := refusingPinger(func(int) error { return syscall.EACCES })
 	for range 3 {
 		if _, err := h.open(netip.MustParseAddr("192.0.2.1")); !errors.Is(err, errNoEchoSocket) || !errors.Is(err, syscall.EACCES) {
 			t.Fatalf("open = %v, want errNoEchoSocket wrapping EACCES", err)
 		}
 	}
-	if strings.Join(tried, ",") != "udp4,ip4:icmp" {
-		t.Fatalf("sockets tried %v, want a ping socket, then a raw one, once", tried)
+	if strings.Join(*tried, ",") != "udp4,ip4:icmp" {
+		t.Fatalf("sockets tried %v, want a ping socket, then a raw one, once", *tried)
 	}
 	if len(log.warns) != 1 || !strings.Contains(log.warns[0], "ping_group_range") || !strings.Contains(log.warns[0], "CAP_NET_RAW") ||
 		strings.Contains(log.warns[0], "\n") {
@@ -203,16 +209,12 @@ func TestAnAllowedPingTheHostCannotSendIsAFailedConnect(t *testing.T) {
 // Running out of descriptors says nothing about what the host permits: that failure is
 // the request's own, and the next request probes again.
 func TestHostPingerDoesNotKeepATransientFailureAsTheVerdict(t *testing.T) {
-	log := &recordingLog{}
-	h := newHostPinger(log)
-	var tried []string
-	h.listen = func(network, _ string) (*icmp.PacketConn, error) {
-		tried = append(tried, network)
-		if len(tried) <= 2 {
-			return nil, syscall.EMFILE
+	h, log, tried := refusingPinger(func(n int) error {
+		if n <= 2 {
+			return syscall.EMFILE
 		}
-		return nil, syscall.EPERM
-	}
+		return syscall.EPERM
+	})
 	dst := netip.MustParseAddr("192.0.2.1")
 	if _, err := h.open(dst); errors.Is(err, errNoEchoSocket) || !errors.Is(err, syscall.EMFILE) {
 		t.Fatalf("first open = %v, want the EMFILE failure, not the no-permission verdict", err)
@@ -225,7 +227,7 @@ func TestHostPingerDoesNotKeepATransientFailureAsTheVerdict(t *testing.T) {
 			t.Fatalf("open = %v, want errNoEchoSocket once the host refused both kinds", err)
 		}
 	}
-	if strings.Join(tried, ",") != "udp4,ip4:icmp,udp4,ip4:icmp" || len(log.warns) != 1 {
-		t.Fatalf("sockets tried %v, warnings %q: want the probe repeated after the transient failure only, one warning", tried, log.warns)
+	if strings.Join(*tried, ",") != "udp4,ip4:icmp,udp4,ip4:icmp" || len(log.warns) != 1 {
+		t.Fatalf("sockets tried %v, warnings %q: want the probe repeated after the transient failure only, one warning", *tried, log.warns)
 	}
 }
