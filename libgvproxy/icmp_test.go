@@ -16,6 +16,7 @@ import (
 	"gvisor.dev/gvisor/pkg/waiter"
 
 	"bun-gvproxy/libgvproxy/internal/audit"
+	"bun-gvproxy/libgvproxy/internal/network"
 	"bun-gvproxy/libgvproxy/internal/testguest"
 )
 
@@ -100,18 +101,35 @@ func hostPingsAllowed() bool {
 	return false
 }
 
+// pingTest is a network made with allowNet whose connection events are subscribed, and
+// a guest stack on it with its ping socket.
+type pingTest struct {
+	id   int64
+	net  *network.Network
+	ping *guestPinger
+	ctx  context.Context // bounds every wait by testTimeout
+}
+
+func startPingTest(t *testing.T, allowNet any) pingTest {
+	t.Helper()
+	path := filepath.Join(testDir(t), "net.sock")
+	res := mustCreate(t, configJSON(t, path, map[string]any{"allowNet": allowNet}))
+	n, _ := instances.Get(int64(res.ID))
+	n.Subscribe(audit.KindConnection)
+	g := startGuestStack(t, path)
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	t.Cleanup(cancel)
+	return pingTest{id: int64(res.ID), net: n, ping: g.pinger(t), ctx: ctx}
+}
+
 var (
 	gatewayIP      = netip.MustParseAddr("192.168.127.1")
 	hostLoopbackIP = netip.MustParseAddr("192.168.127.254")
 )
 
 func TestGuestPingToTheGatewayIsAnsweredByTheGateway(t *testing.T) {
-	path := filepath.Join(testDir(t), "net.sock")
-	mustCreate(t, configJSON(t, path, map[string]any{"allowNet": "none"}))
-	g := startGuestStack(t, path)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	p := g.pinger(t)
+	pt := startPingTest(t, "none")
+	p, ctx := pt.ping, pt.ctx
 	p.send(gatewayIP, 7, []byte("gateway"))
 	from, seq, payload := p.nextReply(ctx)
 	if from != gatewayIP || seq != 7 || string(payload) != "gateway" {
@@ -123,14 +141,8 @@ func TestGuestPingReachesTheHostThroughTheHostLoopbackAddress(t *testing.T) {
 	if !hostPingsAllowed() {
 		t.Skip("this host allows neither ping sockets (net.ipv4.ping_group_range) nor raw ICMP sockets")
 	}
-	path := filepath.Join(testDir(t), "net.sock")
-	res := mustCreate(t, configJSON(t, path, map[string]any{"allowNet": []string{"192.168.127.254"}}))
-	n, _ := instances.Get(int64(res.ID))
-	n.Subscribe(audit.KindConnection)
-	g := startGuestStack(t, path)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	p := g.pinger(t)
+	pt := startPingTest(t, []string{"192.168.127.254"})
+	n, p, ctx := pt.net, pt.ping, pt.ctx
 	payload := make([]byte, 1000) // more than a header's worth, less than the MTU
 	for i := range payload {
 		payload[i] = byte(i)
@@ -161,14 +173,8 @@ func TestGuestPingReachesTheHostThroughTheHostLoopbackAddress(t *testing.T) {
 }
 
 func TestGuestPingToADestinationOutsideAllowNetIsNotAnsweredAndReported(t *testing.T) {
-	path := filepath.Join(testDir(t), "net.sock")
-	res := mustCreate(t, configJSON(t, path, map[string]any{"allowNet": []string{"192.168.127.254", "198.51.100.0/24:443"}}))
-	n, _ := instances.Get(int64(res.ID))
-	n.Subscribe(audit.KindConnection)
-	g := startGuestStack(t, path)
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	p := g.pinger(t)
+	pt := startPingTest(t, []string{"192.168.127.254", "198.51.100.0/24:443"})
+	n, p, ctx := pt.net, pt.ping, pt.ctx
 	denied := []struct {
 		dst    netip.Addr
 		reason audit.Reason
@@ -198,7 +204,7 @@ func TestGuestPingToADestinationOutsideAllowNetIsNotAnsweredAndReported(t *testi
 			t.Fatalf("event %d = %+v; want icmp to %s denied with %s", i, e, d.dst, d.reason)
 		}
 	}
-	s, _ := instanceStats(int64(res.ID))
+	s, _ := instanceStats(pt.id)
 	if s.Policy.Denied != uint64(len(denied)) {
 		t.Fatalf("policy.denied = %d, want %d", s.Policy.Denied, len(denied))
 	}

@@ -126,7 +126,9 @@ export interface GvproxyOptions {
   /**
    * Host Unix sockets the guest reaches at `hostLoopbackIp:<port>`: the safe way to give
    * a sandbox one host service without opening host TCP ports. Works with
-   * `hostLoopback: false`; `allowNet` does not apply (it is not egress).
+   * `hostLoopback: false`; `allowNet` does not apply (it is not egress). With
+   * `hostLoopback: false` the network answers pings to that address itself while a host
+   * socket is configured, as the gateway answers its own (the host is never pinged).
    */
   readonly hostSockets?: readonly HostSocket[];
   /** Path of a pcap file recording every frame; default none. */

@@ -51,7 +51,10 @@ export interface GuestInfo {
   readonly ip?: string;
   /** When the current guest attached, Unix milliseconds. */
   readonly connectedAt?: number;
-  /** NAT connections and UDP flows the guest opened so far. */
+  /**
+   * NAT connections, UDP flows and pings the guest opened so far: one per NAT `open` event
+   * (a ping counts once the host sent it; a refused or failed one never opened).
+   */
   readonly connections: number;
 }
 

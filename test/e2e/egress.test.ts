@@ -29,7 +29,7 @@ import { hostServerList, startTcpEcho, startUdpEcho } from "../support/host-serv
 import { tcpSynFrame } from "../support/crafted-packets.ts";
 import { eventually } from "../support/eventually.ts";
 import { captureGvproxyLogs, type CapturedLog } from "../support/log-capture.ts";
-import { startTestHosts, testHostsUnavailable, type TestHosts } from "../support/netns.ts";
+import { startFileTestHosts, type TestHosts } from "../support/netns.ts";
 import { startNetwork, type NetworkConfig, type TestNetwork } from "../support/network.ts";
 import { connectRawGuest, qemuFrame } from "../support/raw-guest.ts";
 
@@ -53,32 +53,14 @@ const GUEST_IP = "192.168.127.2";
 const REFUSAL_TIMEOUT_MS = 5000;
 
 // ---------------------------------------------------------------------------------------
-// Test hosts: made once for the file, removed in afterAll whatever the tests did.
+// Test hosts: made once for the file, removed after its tests whatever they did.
 
-const unavailable = testHostsUnavailable();
-let hosts: TestHosts | undefined;
-let setupFailure: string | undefined;
-if (unavailable === undefined) {
-  try {
-    hosts = await startTestHosts([ALLOWED, NEIGHBOUR]);
-  } catch (error) {
-    // CI runs as root with iproute2 installed: a failure there is a bug, not a skip.
-    if (process.env.CI === "true") throw error;
-    setupFailure = `test hosts could not be set up: ${(error as Error).message}`;
-  }
-}
-const skipReason = unavailable ?? setupFailure;
-if (skipReason !== undefined) console.warn(`egress end-to-end tests skipped: ${skipReason}`);
+const fileHosts = await startFileTestHosts("egress end-to-end tests", [ALLOWED, NEIGHBOUR]);
+const skipReason = fileHosts.skipReason;
 
-afterAll(async () => {
-  await hosts?.close();
-  setGvproxyLogger(consola);
-});
+afterAll(() => setGvproxyLogger(consola));
 
-function testHosts(): TestHosts {
-  if (hosts === undefined) throw new Error("test hosts are not running");
-  return hosts;
-}
+const testHosts = (): TestHosts => fileHosts.get();
 
 // ---------------------------------------------------------------------------------------
 // Per-test network and host-side servers.

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { ConnectionEvent } from "../../src/index.ts";
 import { GATEWAY_IP, GuestCommandError, HOST_LOOPBACK_IP, outcome } from "../../guest/driver.ts";
+import { refusedNatConnect } from "../support/connection-events.ts";
 import { eventually } from "../support/eventually.ts";
 import { hostServerList, startHttpServer, startTcpEcho, startUdpEcho } from "../support/host-servers.ts";
 import { startNetwork, type TestNetwork } from "../support/network.ts";
@@ -62,18 +63,7 @@ describe("guest to host loopback", () => {
     expect(failure).toBeInstanceOf(GuestCommandError);
     expect((failure as GuestCommandError).code).toBe("CONNECTION_REFUSED");
     await eventually("the failed connect's close event", () => events.length > 0);
-    expect(events).toEqual([
-      expect.objectContaining({
-        phase: "close",
-        protocol: "tcp",
-        via: "nat",
-        reason: "connect-failed",
-        detail: expect.stringContaining("refused"),
-        destination: { ip: HOST_LOOPBACK_IP, port: closedPort },
-        bytesFromGuest: 0,
-        bytesToGuest: 0,
-      }),
-    ]);
+    expect(events).toEqual([refusedNatConnect({ ip: HOST_LOOPBACK_IP, port: closedPort })]);
     expect(network.backend.stats().tcp.failedConnectionAttempts).toBe(1);
   });
 

@@ -16,6 +16,7 @@ import { eventually } from "../support/eventually.ts";
 import { hostPingUnavailable } from "../support/host-ping.ts";
 import { startTestHosts, testHostsUnavailable, type TestHosts } from "../support/netns.ts";
 import { startNetwork, type NetworkConfig, type TestNetwork } from "../support/network.ts";
+import { makeTempDir } from "../support/paths.ts";
 
 const noHostPing = hostPingUnavailable();
 if (noHostPing !== undefined) console.warn(`answered-ping tests skipped: ${noHostPing}`);
@@ -75,6 +76,25 @@ describe("ping: the gateway", () => {
   });
 });
 
+describe("ping: the host-socket address without host loopback", () => {
+  test("is answered by the network itself while a host socket claims it, with no event; not once none does", async () => {
+    const tmp = makeTempDir("gvping-");
+    try {
+      // The socket need not exist: nothing reaches the host, the address is the network's own.
+      const n = await start({ hostLoopback: false, allowNet: "none", hostSockets: [{ port: 5000, path: tmp.path("agent.sock") }] });
+      const r = await n.guest.ping({ host: HOST_LOOPBACK_IP, count: 2, waitMs: 3000 });
+      expect(r).toMatchObject({ sent: 2, received: 2 });
+      expect(r.replies.every((reply) => reply.from === HOST_LOOPBACK_IP && reply.intact)).toBe(true);
+      expect(n.backend.stats().policy.denied).toBe(0);
+      expect(events.filter((e) => e.protocol === "icmp")).toEqual([]);
+      expect(n.backend.removeHostSocket(5000)).toBe(true);
+      expect(await n.guest.ping({ host: HOST_LOOPBACK_IP, waitMs: REFUSED_WAIT_MS })).toMatchObject({ received: 0 });
+    } finally {
+      tmp.remove();
+    }
+  });
+});
+
 describe("ping: refused destinations get no reply and a denied event", () => {
   const cases: { name: string; config: NetworkConfig; host: string; reason: ConnectionEvent["reason"] }[] = [
     { name: "an address no entry covers", config: { allowNet: [HOST_LOOPBACK_IP] }, host: UNLISTED_IP, reason: "ip-not-allowed" },
@@ -91,6 +111,7 @@ describe("ping: refused destinations get no reply and a denied event", () => {
       await eventually("the denied event", () => icmpEvents("denied", c.host).length === 1);
       expect(icmpEvents("denied", c.host)[0]).toMatchObject({ via: "nat", reason: c.reason, source: { ip: "192.168.127.2", port: 0 }, destination: { ip: c.host, port: 0 } });
       expect(n.backend.stats().policy.denied).toBe(1);
+      expect(n.backend.guest().connections).toBe(0);
     });
   }
 });
@@ -105,6 +126,8 @@ describe.skipIf(noHostPing !== undefined)("ping: allowed destinations are answer
     expect(icmpEvents("open", HOST_LOOPBACK_IP)).toHaveLength(3);
     for (const close of icmpEvents("close", HOST_LOOPBACK_IP)) expect(close).toMatchObject({ via: "nat", bytesFromGuest: 1200, bytesToGuest: 1200 });
     expect(n.backend.stats().policy.denied).toBe(0);
+    // Each echo request that opened is a flow the guest opened, as its `open` event says.
+    expect(n.backend.guest().connections).toBe(3);
   });
 
   test("without allowNet the host loopback address answers", async () => {

@@ -14,10 +14,11 @@ import { join } from "node:path";
 import consola from "consola";
 import { GvisorTapBackend, GvproxyError, setGvproxyLogger, type ConnectionEvent, type Secret } from "../../src/index.ts";
 import { GuestCommandError, outcome, type Guest, type HttpsRequest, type HttpsResult } from "../../guest/driver.ts";
+import { refusedNatConnect } from "../support/connection-events.ts";
 import { eventually } from "../support/eventually.ts";
 import { kernelGuestSkipReason, startKernelGuest, type KernelGuest } from "../support/kernel-guest.ts";
 import { captureGvproxyLogs } from "../support/log-capture.ts";
-import { startTestHosts, testHostsUnavailable, type TestHosts } from "../support/netns.ts";
+import { startFileTestHosts, type TestHosts } from "../support/netns.ts";
 import { startNetwork, type NetworkConfig, type TestNetwork } from "../support/network.ts";
 import { makeTempDir, type TempDir } from "../support/paths.ts";
 
@@ -30,34 +31,20 @@ const H1_HOST = "h1.secrets.test";
 const NO_CERT_HOST = "nocert.secrets.test";
 /** No secret's host (hostA): its TLS passes through untouched. */
 const PLAIN_HOST = "plain.secrets.test";
+/** Secret C's host: the test hosts' address where nothing listens. */
+const CLOSED_HOST = "closed.secrets.test";
 
 const SECRET_A: Secret = { placeholder: "GVP_KEY_A", value: "sk-live-A-5f0e1d2c3b4a", hosts: [H2_HOST] };
 const SECRET_B: Secret = { placeholder: "GVP_KEY_B", value: "ghp-live-B-9a8b7c6d5e4f", hosts: [H1_HOST, NO_CERT_HOST] };
+const SECRET_C: Secret = { placeholder: "GVP_KEY_C", value: "xk-live-C-0a1b2c3d4e5f", hosts: [CLOSED_HOST] };
 const DOWNLOAD_BYTES = 100 * 1024 * 1024;
 
-const unavailable = testHostsUnavailable();
-let hosts: TestHosts | undefined;
-let setupFailure: string | undefined;
-if (unavailable === undefined) {
-  try {
-    hosts = await startTestHosts([H2_HOST, H1_HOST, PLAIN_HOST], join(import.meta.dir, "../support/secret-host-server.ts"));
-  } catch (error) {
-    if (process.env.CI === "true") throw error;
-    setupFailure = `test hosts could not be set up: ${(error as Error).message}`;
-  }
-}
-const skipReason = unavailable ?? setupFailure;
-if (skipReason !== undefined) console.warn(`secrets end-to-end tests skipped: ${skipReason}`);
+const fileHosts = await startFileTestHosts("secrets end-to-end tests", [H2_HOST, H1_HOST, PLAIN_HOST], join(import.meta.dir, "../support/secret-host-server.ts"));
+const skipReason = fileHosts.skipReason;
 
-afterAll(async () => {
-  await hosts?.close();
-  setGvproxyLogger(consola);
-});
+afterAll(() => setGvproxyLogger(consola));
 
-function testHosts(): TestHosts {
-  if (hosts === undefined) throw new Error("test hosts are not running");
-  return hosts;
-}
+const testHosts = (): TestHosts => fileHosts.get();
 
 let network: TestNetwork | undefined;
 let events: ConnectionEvent[] = [];
@@ -68,7 +55,7 @@ afterEach(async () => {
 
 /** Starts a network that knows the test zone and the secrets, attaches the guest and leases. */
 async function startGuest(config: NetworkConfig = {}): Promise<Guest> {
-  const { hostA, hostB, certificatePem } = testHosts();
+  const { hostA, hostB, hostClosed, certificatePem } = testHosts();
   network = await startNetwork({
     dnsZones: [
       {
@@ -78,10 +65,11 @@ async function startGuest(config: NetworkConfig = {}): Promise<Guest> {
           { name: "h1", ip: hostB },
           { name: "nocert", ip: hostB },
           { name: "plain", ip: hostA },
+          { name: "closed", ip: hostClosed },
         ],
       },
     ],
-    secrets: [SECRET_A, SECRET_B],
+    secrets: [SECRET_A, SECRET_B, SECRET_C],
     tlsInterception: { upstreamCaPem: [certificatePem] },
     ...config,
   });
@@ -130,7 +118,7 @@ function thrownBy(fn: () => unknown): unknown {
 
 /** Fails if a secret's value is in text (what the guest, a log or an event shows). */
 function expectNoValue(text: string): void {
-  for (const secret of [SECRET_A, SECRET_B]) expect(text).not.toContain(secret.value);
+  for (const secret of [SECRET_A, SECRET_B, SECRET_C]) expect(text).not.toContain(secret.value);
 }
 
 describe.skipIf(skipReason !== undefined)("secrets", () => {
@@ -213,6 +201,22 @@ describe.skipIf(skipReason !== undefined)("secrets", () => {
     expect(untrusted.status).toBe(502);
     await denial("upstream-certificate");
   });
+
+  // allowNet by name makes the policy read the ClientHello before anything is dialed; without
+  // it the host is dialed first. Either way a refused upstream never opened: the guest's
+  // connection is reset before its TLS is accepted, as a refused plain NAT connect is.
+  for (const allowNet of [[], [CLOSED_HOST]]) {
+    test(`a secret's host that refuses the connection is a lone connect-failed close, counted (allowNet ${JSON.stringify(allowNet)})`, async () => {
+      const { hostClosed } = testHosts();
+      const guest = await startGuest({ allowNet });
+      const failure = await outcome(https(guest, { url: `https://${CLOSED_HOST}/echo`, headers: { authorization: SECRET_C.placeholder } }));
+      expect(failure).toBeInstanceOf(GuestCommandError);
+      const toClosedHost = () => events.filter((e) => e.destination !== undefined && "ip" in e.destination && e.destination.ip === hostClosed);
+      await eventually("the failed connect's close event", () => toClosedHost().length > 0);
+      expect(toClosedHost()).toEqual([refusedNatConnect({ ip: hostClosed, port: 443 })]);
+      expect(backend().stats().tcp.failedConnectionAttempts).toBe(1);
+    });
+  }
 
   test("interception comes after allowNet: an allowed secret's host is intercepted, another is refused", async () => {
     const guest = await startGuest({ allowNet: [H2_HOST] });

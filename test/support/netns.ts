@@ -1,7 +1,8 @@
 /**
  * Test hosts that look external to the virtual network without being so: a network
  * namespace made by the test, joined to the root namespace by a veth pair, holding two
- * addresses with HTTP, HTTPS, echo and DNS servers (netns-host-server.ts). The library
+ * addresses with HTTP, HTTPS, echo and DNS servers (netns-host-server.ts) and a third
+ * where nothing listens. The library
  * runs in the root namespace, so its NAT dials these addresses like any outside host;
  * the root end of the veth is one of the host's own interface addresses.
  *
@@ -9,6 +10,7 @@
  * they are missing. Everything is named after this process's pid and removed by
  * {@link TestHosts.close}; leftovers of test processes that died are swept first.
  */
+import { afterAll } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -28,6 +30,8 @@ export interface TestHosts {
   readonly hostA: string;
   /** Second test host. */
   readonly hostB: string;
+  /** An address of the namespace where nothing listens: every TCP connect to it is refused. */
+  readonly hostClosed: string;
   /** DNS names the HTTPS servers' certificate holds. */
   readonly certificateNames: readonly string[];
   /** That certificate (self-signed, so it is its own root), PEM. */
@@ -167,7 +171,7 @@ export async function startTestHosts(certificateNames: readonly string[], server
   };
   try {
     const prefix = freeSubnet();
-    const [hostSideIp, hostA, hostB] = [`${prefix}1`, `${prefix}2`, `${prefix}3`];
+    const [hostSideIp, hostA, hostB, hostClosed] = [`${prefix}1`, `${prefix}2`, `${prefix}3`, `${prefix}4`];
     run(["ip", "netns", "add", namespace]);
     run(["ip", "link", "add", hostVeth, "type", "veth", "peer", "name", "eth-test", "netns", namespace]);
     run(["ip", "addr", "add", `${hostSideIp}/24`, "dev", hostVeth]);
@@ -175,6 +179,7 @@ export async function startTestHosts(certificateNames: readonly string[], server
     run(["ip", "-n", namespace, "link", "set", "lo", "up"]);
     run(["ip", "-n", namespace, "addr", "add", `${hostA}/24`, "dev", "eth-test"]);
     run(["ip", "-n", namespace, "addr", "add", `${hostB}/24`, "dev", "eth-test"]);
+    run(["ip", "-n", namespace, "addr", "add", `${hostClosed}/24`, "dev", "eth-test"]);
     run(["ip", "-n", namespace, "link", "set", "eth-test", "up"]);
     const config: HostServerConfig = { ips: [hostA, hostB], ...makeCertificate(tmp.dir, certificateNames) };
     server = Bun.spawn(["ip", "netns", "exec", namespace, process.execPath, serverScript, JSON.stringify(config)], {
@@ -184,9 +189,48 @@ export async function startTestHosts(certificateNames: readonly string[], server
     });
     await waitReady(server);
     const certificatePem = readFileSync(config.certFile, "utf8");
-    return { namespace, hostSideIp, hostA, hostB, certificateNames, certificatePem, close };
+    return { namespace, hostSideIp, hostA, hostB, hostClosed, certificateNames, certificatePem, close };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/** A test file's hosts, started once when the file loads: running, or why its tests are skipped. */
+export interface FileTestHosts {
+  /** Why the file's tests are skipped; undefined when the hosts run. */
+  readonly skipReason: string | undefined;
+  /** The running hosts; throws if there are none (a skipped file's tests never ask). */
+  get(): TestHosts;
+}
+
+/**
+ * Starts a test file's hosts ({@link startTestHosts}'s arguments) and removes them after
+ * the file's tests (afterAll), whatever those did. Where namespaces cannot be made, or
+ * when the setup fails outside CI, the file's tests are to be skipped: `skipReason` says
+ * why, warned once as "<suite> skipped: ...". CI runs as root with iproute2 installed,
+ * so a setup failure there is a bug and is thrown. Call it at the file's top level.
+ */
+export async function startFileTestHosts(suite: string, certificateNames: readonly string[], serverScript?: string): Promise<FileTestHosts> {
+  let hosts: TestHosts | undefined;
+  let skipReason = testHostsUnavailable();
+  if (skipReason === undefined) {
+    try {
+      hosts = await startTestHosts(certificateNames, serverScript);
+    } catch (error) {
+      if (process.env.CI === "true") throw error;
+      skipReason = `test hosts could not be set up: ${(error as Error).message}`;
+    }
+  }
+  if (skipReason !== undefined) console.warn(`${suite} skipped: ${skipReason}`);
+  afterAll(async () => {
+    await hosts?.close();
+  });
+  return {
+    skipReason,
+    get() {
+      if (hosts === undefined) throw new Error("test hosts are not running");
+      return hosts;
+    },
+  };
 }

@@ -1,20 +1,10 @@
 package commands
 
-import (
-	"errors"
-	"strings"
-	"testing"
-
-	"bun-gvproxy/guest/internal/control"
-)
+import "testing"
 
 func TestPingArgsRefuseWhatCannotBeSent(t *testing.T) {
 	payload := func(n int) *int { return &n }
-	cases := []struct {
-		name    string
-		args    pingArgs
-		problem string // "" = accepted
-	}{
+	cases := []argsCase[pingArgs]{
 		{"one request by default", pingArgs{Host: "192.168.127.1"}, ""},
 		{"as many requests as sequence numbers", pingArgs{Host: "192.168.127.1", Count: 65535}, ""},
 		// A 65536th request would reuse sequence number 0 and the loop would never end.
@@ -23,19 +13,5 @@ func TestPingArgsRefuseWhatCannotBeSent(t *testing.T) {
 		{"no host", pingArgs{}, "host is required"},
 		{"a payload beyond a datagram", pingArgs{Host: "192.168.127.1", PayloadBytes: payload(maxPingPayload + 1)}, "payloadBytes must be"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			err := c.args.check()
-			if c.problem == "" {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
-				}
-				return
-			}
-			var coded *control.CodedError
-			if !errors.As(err, &coded) || coded.Code != CodeBadRequest || !strings.Contains(err.Error(), c.problem) {
-				t.Fatalf("error %v, want BAD_REQUEST mentioning %q", err, c.problem)
-			}
-		})
-	}
+	testArgsCheck(t, cases)
 }

@@ -2,11 +2,8 @@ package commands
 
 import (
 	"errors"
-	"strings"
 	"testing"
 	"time"
-
-	"bun-gvproxy/guest/internal/control"
 )
 
 // countingWriter accepts every byte and counts them; failAfter > 0 makes the write
@@ -51,11 +48,7 @@ func TestSendForStopsAtAWriteErrorCountingThePartialWrite(t *testing.T) {
 }
 
 func TestBulkSendArgsCheck(t *testing.T) {
-	cases := []struct {
-		name    string
-		args    bulkSendArgs
-		problem string // "" when the arguments are accepted
-	}{
+	cases := []argsCase[bulkSendArgs]{
 		{"a byte count", bulkSendArgs{Bytes: 1 << 20}, ""},
 		{"no bound at all sends nothing", bulkSendArgs{}, ""},
 		{"seconds within the default timeout", bulkSendArgs{Seconds: 2}, ""},
@@ -65,19 +58,5 @@ func TestBulkSendArgsCheck(t *testing.T) {
 		{"seconds as long as the default timeout", bulkSendArgs{Seconds: defaultTimeout.Seconds()}, "must exceed seconds"},
 		{"seconds beyond an explicit timeout", bulkSendArgs{Seconds: 5, timing: timing{TimeoutMs: 4000}}, "timeoutMs (4000)"},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			err := c.args.check()
-			if c.problem == "" {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
-				}
-				return
-			}
-			var coded *control.CodedError
-			if !errors.As(err, &coded) || coded.Code != CodeBadRequest || !strings.Contains(err.Error(), c.problem) {
-				t.Fatalf("error %v, want BAD_REQUEST mentioning %q", err, c.problem)
-			}
-		})
-	}
+	testArgsCheck(t, cases)
 }

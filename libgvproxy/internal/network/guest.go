@@ -24,7 +24,7 @@ type guestStats struct {
 	active atomic.Int64
 	total  atomic.Uint64
 	since  atomic.Int64  // unix nanoseconds the current guest attached
-	flows  atomic.Uint64 // NAT connections and flows the guest opened
+	flows  atomic.Uint64 // NAT connections, UDP flows and pings the guest opened (one per NAT open event)
 	leased atomic.Bool   // the guest has sent from its leased address
 }
 

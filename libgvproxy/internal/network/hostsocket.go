@@ -21,8 +21,8 @@ const hostSocketDialTimeout = 5 * time.Second
 
 // hostSockets maps guest TCP ports on the host loopback address to host Unix sockets
 // (config hostSockets, addHostSocket). They are not egress: the policy does not see
-// them, and they work with hostLoopback off, where they are the only thing the address
-// answers.
+// them, and they work with hostLoopback off, where they and its pings (answered by the
+// network itself) are the only thing the address answers.
 type hostSockets struct {
 	mu     sync.RWMutex
 	byPort map[uint16]*hostSocket
@@ -58,12 +58,21 @@ func (n *Network) AddHostSocket(hs config.HostSocket) error {
 	}
 	n.sockets.byPort[hs.Port] = &hostSocket{path: hs.Path}
 	if len(n.sockets.byPort) == 1 && !n.cfg.HostLoopback {
-		// Without host loopback nothing answers ARP for the address until a host
-		// socket needs it.
-		n.link.SetVirtualIP(addrOf(n.cfg.HostLoopbackIP), true)
+		n.claimHostSocketAddress(true)
 	}
 	n.log.Infof("host socket added: %s:%d -> %s", n.cfg.HostLoopbackIP, hs.Port, hs.Path)
 	return nil
+}
+
+// claimHostSocketAddress makes the host loopback address the network's own while host
+// sockets need it and host loopback is off: nothing answers ARP for it before. The
+// network answers its pings itself, as the gateway answers its own: the guest can reach
+// the address anyway, and a reply says nothing of the host, which is never pinged (a
+// ping forwarded to 127.0.0.1 would be the host loopback that is off).
+func (n *Network) claimHostSocketAddress(on bool) {
+	addr := addrOf(n.cfg.HostLoopbackIP)
+	n.link.SetVirtualIP(addr, on)
+	n.divert.answerItself(addr, on)
 }
 
 // RemoveHostSocket unmaps port and closes its live connections; false if it was not
@@ -73,7 +82,7 @@ func (n *Network) RemoveHostSocket(port uint16) bool {
 	hs, ok := n.sockets.byPort[port]
 	delete(n.sockets.byPort, port)
 	if ok && len(n.sockets.byPort) == 0 && !n.cfg.HostLoopback {
-		n.link.SetVirtualIP(addrOf(n.cfg.HostLoopbackIP), false)
+		n.claimHostSocketAddress(false)
 	}
 	n.sockets.mu.Unlock()
 	if ok {

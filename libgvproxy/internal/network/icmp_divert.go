@@ -24,12 +24,16 @@ type echoRequest struct {
 // it to accept every destination), so it treats every address as its own and would
 // answer every ping itself: the guest would see 192.0.2.1, or an address allowNet
 // refuses, answer from inside the gateway. The gateway's own pings, broadcasts and all
-// other traffic pass through untouched.
+// other traffic pass through untouched, as do pings to the host loopback address
+// while it answers only host sockets (answerItself).
 type echoDivert struct {
 	nested.Endpoint
 	gateway   tcpip.Address
 	broadcast tcpip.Address // the subnet's directed broadcast
 	forward   func(echoRequest)
+	// own is another address the stack answers pings to itself, like the gateway's;
+	// nil for none.
+	own atomic.Pointer[tcpip.Address]
 	// stack is the stack's dispatcher, read on every inbound packet without the lock
 	// nested.Endpoint takes.
 	stack atomic.Pointer[dispatcherRef]
@@ -43,6 +47,21 @@ func newEchoDivert(link stack.LinkEndpoint, gateway, broadcast tcpip.Address, fo
 	d := &echoDivert{gateway: gateway, broadcast: broadcast, forward: forward}
 	d.Init(link, d)
 	return d
+}
+
+// answerItself makes the stack answer pings to addr itself (on), or forwards them
+// again (off).
+func (d *echoDivert) answerItself(addr tcpip.Address, on bool) {
+	if on {
+		d.own.Store(&addr)
+	} else {
+		d.own.Store(nil)
+	}
+}
+
+func (d *echoDivert) isOwn(dst tcpip.Address) bool {
+	own := d.own.Load()
+	return own != nil && *own == dst
 }
 
 // Attach implements stack.LinkEndpoint.
@@ -84,7 +103,7 @@ func (d *echoDivert) echoRequestOf(pkt *stack.PacketBuffer) (*echoRequest, bool)
 		return nil, false
 	}
 	dst := ip.DestinationAddress()
-	if dst == d.gateway || dst == d.broadcast || dst == header.IPv4Broadcast || header.IsV4MulticastAddress(dst) {
+	if dst == d.gateway || d.isOwn(dst) || dst == d.broadcast || dst == header.IPv4Broadcast || header.IsV4MulticastAddress(dst) {
 		return nil, false
 	}
 	headerLen, total := int(ip.HeaderLength()), int(ip.TotalLength())

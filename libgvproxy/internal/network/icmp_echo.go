@@ -85,6 +85,7 @@ func (n *Network) relayEcho(req echoRequest, target netip.Addr, d policy.Decisio
 		return
 	}
 	flow.Opened()
+	n.guests.flows.Add(1) // an opened ping is a flow the guest opened, as its open event says
 	sent := uint64(len(req.payload))
 	data, err := e.reply(req.seq, len(req.payload))
 	if err != nil {

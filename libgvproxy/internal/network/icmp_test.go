@@ -39,21 +39,27 @@ func (l *recordingLog) Warnf(format string, args ...any) {
 	l.mu.Unlock()
 }
 
-func TestHostPingerWithoutPermissionSaysWhyOnce(t *testing.T) {
-	log := &recordingLog{}
-	h := newHostPinger(log)
-	var tried []string
+// refusingPinger is a hostPinger whose every socket fails with refusal(n), n counting
+// the sockets asked for from 1; tried lists the kinds asked for, log the warnings.
+func refusingPinger(refusal func(n int) error) (h *hostPinger, log *recordingLog, tried *[]string) {
+	log, tried = &recordingLog{}, new([]string)
+	h = newHostPinger(log)
 	h.listen = func(network, _ string) (*icmp.PacketConn, error) {
-		tried = append(tried, network)
-		return nil, syscall.EACCES
+		*tried = append(*tried, network)
+		return nil, refusal(len(*tried))
 	}
+	return h, log, tried
+}
+
+func TestHostPingerWithoutPermissionSaysWhyOnce(t *testing.T) {
+	h, log, tried := refusingPinger(func(int) error { return syscall.EACCES })
 	for range 3 {
 		if _, err := h.open(netip.MustParseAddr("192.0.2.1")); !errors.Is(err, errNoEchoSocket) || !errors.Is(err, syscall.EACCES) {
 			t.Fatalf("open = %v, want errNoEchoSocket wrapping EACCES", err)
 		}
 	}
-	if strings.Join(tried, ",") != "udp4,ip4:icmp" {
-		t.Fatalf("sockets tried %v, want a ping socket, then a raw one, once", tried)
+	if strings.Join(*tried, ",") != "udp4,ip4:icmp" {
+		t.Fatalf("sockets tried %v, want a ping socket, then a raw one, once", *tried)
 	}
 	if len(log.warns) != 1 || !strings.Contains(log.warns[0], "ping_group_range") || !strings.Contains(log.warns[0], "CAP_NET_RAW") ||
 		strings.Contains(log.warns[0], "\n") {
@@ -133,6 +139,28 @@ func TestEchoDivertTakesOnlyWholeEchoRequestsBeyondTheGateway(t *testing.T) {
 	}
 }
 
+// The host loopback address, while only host sockets claim it, is the network's own:
+// the stack answers its pings as it answers the gateway's, and once unclaimed they are
+// forwarded (and judged) again.
+func TestEchoDivertLeavesAnAddressTheNetworkAnswersItselfToTheStack(t *testing.T) {
+	d := &echoDivert{gateway: testGateway, broadcast: testBroadcast}
+	own := tcpip.AddrFrom4([4]byte{192, 168, 127, 254})
+	divertedTo := func() bool {
+		pkt := icmpPacket(own, header.ICMPv4Echo, nil)
+		defer pkt.DecRef()
+		req, divert := d.echoRequestOf(pkt)
+		return divert && req != nil
+	}
+	d.answerItself(own, true)
+	if divertedTo() {
+		t.Fatal("a ping to the network's own address was diverted to the forwarder")
+	}
+	d.answerItself(own, false)
+	if !divertedTo() {
+		t.Fatal("once no longer the network's own, a ping to the address was not forwarded")
+	}
+}
+
 // startTestNetwork starts a network with allowNet entries on a socket in a temporary
 // directory; no guest attaches (the tests hand it packets directly).
 func startTestNetwork(t *testing.T, allowNet []string) *Network {
@@ -181,16 +209,12 @@ func TestAnAllowedPingTheHostCannotSendIsAFailedConnect(t *testing.T) {
 // Running out of descriptors says nothing about what the host permits: that failure is
 // the request's own, and the next request probes again.
 func TestHostPingerDoesNotKeepATransientFailureAsTheVerdict(t *testing.T) {
-	log := &recordingLog{}
-	h := newHostPinger(log)
-	var tried []string
-	h.listen = func(network, _ string) (*icmp.PacketConn, error) {
-		tried = append(tried, network)
-		if len(tried) <= 2 {
-			return nil, syscall.EMFILE
+	h, log, tried := refusingPinger(func(n int) error {
+		if n <= 2 {
+			return syscall.EMFILE
 		}
-		return nil, syscall.EPERM
-	}
+		return syscall.EPERM
+	})
 	dst := netip.MustParseAddr("192.0.2.1")
 	if _, err := h.open(dst); errors.Is(err, errNoEchoSocket) || !errors.Is(err, syscall.EMFILE) {
 		t.Fatalf("first open = %v, want the EMFILE failure, not the no-permission verdict", err)
@@ -203,7 +227,7 @@ func TestHostPingerDoesNotKeepATransientFailureAsTheVerdict(t *testing.T) {
 			t.Fatalf("open = %v, want errNoEchoSocket once the host refused both kinds", err)
 		}
 	}
-	if strings.Join(tried, ",") != "udp4,ip4:icmp,udp4,ip4:icmp" || len(log.warns) != 1 {
-		t.Fatalf("sockets tried %v, warnings %q: want the probe repeated after the transient failure only, one warning", tried, log.warns)
+	if strings.Join(*tried, ",") != "udp4,ip4:icmp,udp4,ip4:icmp" || len(log.warns) != 1 {
+		t.Fatalf("sockets tried %v, warnings %q: want the probe repeated after the transient failure only, one warning", *tried, log.warns)
 	}
 }

@@ -26,7 +26,8 @@ const inspectTimeout = 10 * time.Second
 // it sends those bytes; the host is dialed only after they passed, and gets them first.
 // On port 80 every later request of the connection is checked as well. A refusal, a
 // silent guest or a failed dial resets the guest's connection: unlike a plain NAT
-// connection, a refused host port shows as a reset after connect.
+// connection, a refused host port shows as a reset after connect (also when the
+// connection is then intercepted: the dial comes before the guest's TLS is accepted).
 func (f *natTCP) inspectThenDial(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) {
 	guestConn, ep, err := acceptGuest(r)
 	if err != nil {
@@ -52,16 +53,25 @@ func (f *natTCP) inspectThenDial(r *tcp.ForwarderRequest, src, hostAddr netip.Ad
 		return
 	}
 	_ = guestConn.SetReadDeadline(time.Time{})
-	if sni := d.ServerName(prefix); d.Inspect == policy.InspectTLS && f.n.secrets.Load().Intercepts(sni) {
-		f.intercept(guestConn, ep, src, hostAddr, d, prefix, sni, nil)
-		return
-	}
 	attempt := f.n.audit.Attempt(natConn(TCP, src, d, d.ServerName(prefix))) // timed from before the dial
 	hostConn, err := f.dial(hostAddr)
 	if err != nil {
 		f.n.log.Tracef("nat tcp: dial %s: %v", hostAddr, err)
 		resetGuest(guestConn, ep)
 		f.n.connectFailed(attempt, err)
+		return
+	}
+	// Dialed before interception too: a refused host is a reset before the guest's TLS is
+	// accepted and a connect-failed close, as on every other path, not a 502 on a flow
+	// that opened.
+	if sni := d.ServerName(prefix); d.Inspect == policy.InspectTLS && f.n.secrets.Load().Intercepts(sni) {
+		releaseHost, ok := f.n.group.Track(hostConn)
+		defer releaseHost()
+		if !ok {
+			resetGuest(guestConn, ep)
+			return
+		}
+		f.intercept(guestConn, ep, src, hostAddr, d, prefix, sni, hostConn)
 		return
 	}
 	// The stream from the guest starts with the bytes already read; the HTTP guard

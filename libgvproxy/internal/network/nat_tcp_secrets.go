@@ -80,8 +80,10 @@ func peekClientHello(guestConn net.Conn) (prefix []byte, sni string) {
 }
 
 // intercept serves a connection whose ClientHello named a secret's host through the
-// interceptor. hostConn, if not nil, is the connection already dialed: the first
-// upstream connection uses it.
+// interceptor. hostConn is the connection already dialed (so a refused host never
+// opened the flow): the first upstream connection uses it. Later upstream connections
+// (after the host closed a kept one, or for parallel HTTP/1.1 requests) are dialed by
+// the interceptor; one that fails is a 502 to its request on a flow that did open.
 func (f *natTCP) intercept(guestConn *gonet.TCPConn, ep tcpip.Endpoint, src, hostAddr netip.AddrPort, d policy.Decision, prefix []byte, sni string, hostConn net.Conn) {
 	live := f.n.openNATFlow(TCP, src, d, sni, func() { resetGuest(guestConn, ep) })
 	defer live.end()

@@ -48,8 +48,10 @@ type Network struct {
 	capture *os.File
 	guard   *destinationGuard
 	guests  guestStats
-	// echo forwards the guest's pings beyond the gateway (icmp_echo.go).
-	echo *echoForwarder
+	// echo forwards the guest's pings beyond the gateway (icmp_echo.go), which divert
+	// takes out of the stack's way.
+	echo   *echoForwarder
+	divert *echoDivert
 
 	// rules is the egress policy (nil: no filtering); setAllowNet replaces it.
 	rules atomic.Pointer[policy.Policy]
@@ -168,8 +170,8 @@ func (n *Network) buildStack() error {
 		return err
 	}
 	n.link = ep
-	divert := newEchoDivert(ep, addrOf(n.cfg.GatewayIP), addrOf(lastAddr(n.cfg.Subnet)), n.forwardEcho)
-	s, err := newStack(n.cfg, divert)
+	n.divert = newEchoDivert(ep, addrOf(n.cfg.GatewayIP), addrOf(lastAddr(n.cfg.Subnet)), n.forwardEcho)
+	s, err := newStack(n.cfg, n.divert)
 	if err != nil {
 		return fmt.Errorf("create network stack: %w", err)
 	}
