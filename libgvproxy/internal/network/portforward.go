@@ -13,6 +13,7 @@ import (
 
 // serveTCPForward accepts host connections (TCP or Unix) and splices each with a
 // connection to the guest port dialed through the gateway's stack.
+// Each connection is handled on a reused worker (workers.go), as NAT connections are.
 func (n *Network) serveTCPForward(f *forward, ln net.Listener, guest tcpip.FullAddress) {
 	for {
 		conn, err := ln.Accept()
@@ -22,7 +23,7 @@ func (n *Network) serveTCPForward(f *forward, ln net.Listener, guest tcpip.FullA
 			}
 			return
 		}
-		if !n.group.Go(func() { n.forwardTCPConn(f, conn, guest) }) {
+		if !n.workers.run(func() { n.forwardTCPConn(f, conn, guest) }) {
 			_ = conn.Close()
 			return
 		}
