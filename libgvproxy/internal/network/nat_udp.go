@@ -75,6 +75,9 @@ func (n *Network) openUDPFlow(r *udp.ForwarderRequest, src, hostAddr netip.AddrP
 		_ = uc.SetReadBuffer(udpReceiveBuffer)
 	}
 	flow := &udpFlow{a: guestConn, b: hostConn}
+	if uc, ok := hostConn.(*net.UDPConn); ok {
+		flow.fromGuest = newUDPBatch(ep, uc)
+	}
 	if !n.group.Go(func() {
 		live := n.openNATFlow(UDP, src, d, "", flow.close)
 		defer live.end()
@@ -91,6 +94,7 @@ type udpFlow struct {
 	a, b       net.Conn
 	lastSeen   atomic.Int64 // unix nanoseconds of the last datagram in either direction
 	aToB, bToA atomic.Uint64
+	fromGuest  *udpBatch // guest -> host batching over a's endpoint (nil: one write per datagram)
 }
 
 func (f *udpFlow) close() {
@@ -108,7 +112,11 @@ func (n *Network) runUDPFlow(f *udpFlow) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		f.relay(f.b, f.a, &f.aToB)
+		if f.fromGuest != nil {
+			f.relayFromGuest(f.a, f.fromGuest)
+		} else {
+			f.relay(f.b, f.a, &f.aToB)
+		}
 	}()
 	f.relay(f.a, f.b, &f.bToA)
 	<-done
@@ -125,11 +133,7 @@ func (f *udpFlow) relay(dst, src net.Conn, copied *atomic.Uint64) {
 	for {
 		nr, err := src.Read(buf)
 		if err != nil {
-			if isTransientUDP(err) {
-				continue
-			}
-			if last := time.Unix(0, f.lastSeen.Load()); isTimeout(err) && time.Since(last) < udpIdleTimeout {
-				_ = src.SetReadDeadline(last.Add(udpIdleTimeout))
+			if f.keepReading(src, err) {
 				continue
 			}
 			return
@@ -140,6 +144,20 @@ func (f *udpFlow) relay(dst, src net.Conn, copied *atomic.Uint64) {
 		}
 		copied.Add(uint64(nr))
 	}
+}
+
+// keepReading reports whether a read error leaves the flow open: a transient one, or
+// the deadline passing while the other direction kept the flow alive (the deadline is
+// then moved to the idle timeout after the last datagram).
+func (f *udpFlow) keepReading(src net.Conn, err error) bool {
+	if isTransientUDP(err) {
+		return true
+	}
+	if last := time.Unix(0, f.lastSeen.Load()); isTimeout(err) && time.Since(last) < udpIdleTimeout {
+		_ = src.SetReadDeadline(last.Add(udpIdleTimeout))
+		return true
+	}
+	return false
 }
 
 func isTimeout(err error) bool {
