@@ -75,14 +75,15 @@ func (b *udpBatch) gather(n int) (count, bytes int) {
 func (b *udpBatch) send(count int) error {
 	for i := 0; i < count; {
 		n, err := b.host.WriteBatch(b.msgs[i:count], 0)
-		i += n
+		// sendmmsg(2) failing on the first message of the call reports -1.
+		i += max(n, 0)
 		if err == nil {
 			continue
 		}
 		if !isTransientUDP(err) {
 			return err
 		}
-		if n == 0 {
+		if n <= 0 {
 			i++
 		}
 	}

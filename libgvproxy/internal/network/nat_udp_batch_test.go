@@ -159,3 +159,27 @@ func TestUDPBatchEndsBeforeADatagramCouldBeCut(t *testing.T) {
 	}
 	f.receive(t, [][]byte{small, large, tail})
 }
+
+// A host that went away answers with ICMP port unreachable, which the socket reports
+// on a later send (sendmmsg then fails on its first message): the refused datagrams
+// are dropped and the relay goes on, as with one write per datagram.
+func TestUDPBatchDropsWhatAGoneHostRefusesAndGoesOn(t *testing.T) {
+	f := newBatchFixture(t)
+	_ = f.sink.Close()
+	b := newUDPBatch(f.ep, f.host)
+	for round := range 20 {
+		for i := range 8 {
+			if _, err := f.sender.Write([]byte{byte(round), byte(i)}); err != nil {
+				t.Fatalf("send: %v", err)
+			}
+		}
+		n, err := f.guest.Read(b.first())
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		count, _ := b.gather(n)
+		if err := b.send(count); err != nil {
+			t.Fatalf("round %d: send = %v, want refusals dropped", round, err)
+		}
+	}
+}
