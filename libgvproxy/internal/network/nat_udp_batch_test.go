@@ -76,6 +76,17 @@ func header4Subnet(t *testing.T) tcpip.Subnet {
 }
 
 // receive reads want datagrams from the sink, in order.
+// nextBatch is the relay's step: a blocking read of the first datagram into b, then
+// gather; it returns the batch's datagram count and bytes.
+func (f *batchFixture) nextBatch(t *testing.T, b *udpBatch) (count, total int) {
+	t.Helper()
+	n, err := f.guest.Read(b.first())
+	if err != nil {
+		t.Fatalf("read the batch's first datagram: %v", err)
+	}
+	return b.gather(n)
+}
+
 func (f *batchFixture) receive(t *testing.T, want [][]byte) {
 	t.Helper()
 	buf := make([]byte, udpBufferSize)
@@ -102,11 +113,7 @@ func TestUDPBatchSendsEveryQueuedDatagramInOrder(t *testing.T) {
 		}
 	}
 	b := newUDPBatch(f.ep, f.host)
-	n, err := f.guest.Read(b.first())
-	if err != nil {
-		t.Fatalf("first read: %v", err)
-	}
-	count, total := b.gather(n)
+	count, total := f.nextBatch(t, b)
 	if count != 10 {
 		t.Fatalf("batch holds %d datagrams, want all 10 queued", count)
 	}
@@ -136,22 +143,14 @@ func TestUDPBatchEndsBeforeADatagramCouldBeCut(t *testing.T) {
 		}
 	}
 	b := newUDPBatch(f.ep, f.host)
-	n, err := f.guest.Read(b.first())
-	if err != nil {
-		t.Fatalf("first read: %v", err)
-	}
-	count, _ := b.gather(n)
+	count, _ := f.nextBatch(t, b)
 	if count != 2 {
 		t.Fatalf("first batch holds %d datagrams, want 2 (the small and the large one)", count)
 	}
 	if err := b.send(count); err != nil {
 		t.Fatalf("send: %v", err)
 	}
-	n, err = f.guest.Read(b.first())
-	if err != nil {
-		t.Fatalf("second read: %v", err)
-	}
-	if count, _ := b.gather(n); count != 1 {
+	if count, _ := f.nextBatch(t, b); count != 1 {
 		t.Fatalf("second batch holds %d datagrams, want 1", count)
 	}
 	if err := b.send(1); err != nil {
@@ -173,11 +172,7 @@ func TestUDPBatchDropsWhatAGoneHostRefusesAndGoesOn(t *testing.T) {
 				t.Fatalf("send: %v", err)
 			}
 		}
-		n, err := f.guest.Read(b.first())
-		if err != nil {
-			t.Fatalf("read: %v", err)
-		}
-		count, _ := b.gather(n)
+		count, _ := f.nextBatch(t, b)
 		if err := b.send(count); err != nil {
 			t.Fatalf("round %d: send = %v, want refusals dropped", round, err)
 		}
