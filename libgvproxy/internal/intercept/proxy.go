@@ -79,9 +79,9 @@ func rewrite(pr *httputil.ProxyRequest) {
 type flowTransport struct{ i *Interceptor }
 
 func (t flowTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	red := redactorsOf(r, t.i.opts.Secrets())
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(_ int, header textproto.MIMEHeader) error {
-		redactHeader(http.Header(header), red)
+		// The redactors as redactResponse takes them: when the response arrives.
+		redactHeader(http.Header(header), redactorsOf(r, t.i.opts.Secrets()))
 		return nil
 	}}
 	return flowOf(r).upstream.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), trace)))
