@@ -109,13 +109,6 @@ func (r *Redactor) scan(out, data []byte, final bool) (result, rest []byte) {
 	if r == nil {
 		return append(out, data...), nil
 	}
-	if pos, _ := r.nextMatch(data); pos < 0 && len(out) == 0 {
-		keep := 0
-		if !final {
-			keep = partialSuffix(data, r.values)
-		}
-		return data[:len(data)-keep], data[len(data)-keep:]
-	}
 	for {
 		pos, k := r.nextMatch(data)
 		if pos < 0 {
@@ -128,10 +121,14 @@ func (r *Redactor) scan(out, data []byte, final bool) (result, rest []byte) {
 		out = append(out, r.placeholders[k]...)
 		data = data[pos+len(r.values[k]):]
 	}
-	if final {
-		return append(out, data...), nil
+	keep := 0
+	if !final {
+		keep = partialSuffix(data, r.values)
 	}
-	keep := partialSuffix(data, r.values)
+	if len(out) == 0 {
+		// Nothing was replaced (a placeholder is never empty): data's own prefix.
+		return data[:len(data)-keep], data[len(data)-keep:]
+	}
 	return append(out, data[:len(data)-keep]...), data[len(data)-keep:]
 }
 
