@@ -35,7 +35,8 @@ export type GvproxyReason =
 /**
  * A `connection` event: a connection or UDP flow opened, closed, or was refused. One
  * whose far side refused or could not be reached (the guest's port for a forward, the
- * host's for NAT) never opened: it is a lone `close` with reason `connect-failed`. An
+ * host's for NAT), or whose guest gave up its connect while the network dialed the far
+ * side, never opened: it is a lone `close` with reason `connect-failed`. An
  * ICMP echo request the guest sent beyond the gateway (a ping) is a flow of protocol
  * `icmp` with port 0 at both ends: open and close around the host's reply, denied, or a
  * `connect-failed` close when the host cannot send it (no ping or raw socket permitted).

@@ -42,6 +42,8 @@ const (
 	// UpstreamCertificate: the real host's certificate failed verification (TLS interception).
 	UpstreamCertificate Reason = "upstream-certificate"
 	// ConnectFailed: the far side refused or could not be reached (the guest's port for a
-	// forward, the host's for NAT); the connection never opened (a close, no open).
+	// forward, the host's for NAT), or the guest gave up its connect while the network
+	// dialed the far side (which was then closed at once); the connection never opened
+	// (a close, no open).
 	ConnectFailed Reason = "connect-failed"
 )

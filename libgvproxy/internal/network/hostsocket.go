@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"sort"
@@ -118,18 +119,11 @@ func (n *Network) serveHostSocket(r *tcp.ForwarderRequest, src, dst netip.AddrPo
 	defer cancel()
 	// Timed from before the dial; it opens once both ends are connected.
 	flow := n.audit.Attempt(audit.Conn{Proto: "tcp", Via: audit.ViaHostSocket, Source: audit.AddrPort(src), Destination: audit.Path(hs.path)})
-	var d net.Dialer
-	hostConn, err := d.DialContext(ctx, "unix", hs.path)
-	if err != nil {
-		n.log.Debugf("host socket %s for guest port %d: %v", hs.path, dst.Port(), err)
-		r.Complete(true)
-		n.connectFailed(flow, err)
-		return
-	}
-	guestConn, _, err := acceptGuest(r)
-	if err != nil {
-		_ = hostConn.Close()
-		n.log.Debugf("host socket %s: accept guest connection: %v", hs.path, err)
+	hostConn, guestConn, _, ok := n.dialBeforeAccept(r, flow, func() string { return fmt.Sprintf("host socket %s for guest port %d", hs.path, dst.Port()) }, func() (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", hs.path)
+	})
+	if !ok {
 		return
 	}
 	flow.Opened()

@@ -86,26 +86,11 @@ func (f *natTCP) dialThenAccept(r *tcp.ForwarderRequest, src, hostAddr netip.Add
 	live.fromGuest, live.toGuest = f.n.spliceTracked(guestConn, hostConn)
 }
 
-// dialAndAccept is the order of every path that dials before the guest's handshake: the
-// host is dialed and, only if that worked, the guest's connection accepted; a failed dial
-// refuses the guest's connect and is recorded as a failed connect. false: nothing is
-// open (the failure is logged).
+// dialAndAccept is Network.dialBeforeAccept for a NAT connection to hostAddr: a failure
+// is recorded as a failed connect of that flow. false: nothing is open.
 func (f *natTCP) dialAndAccept(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) (net.Conn, *gonet.TCPConn, tcpip.Endpoint, bool) {
 	attempt := f.n.audit.Attempt(natConn(TCP, src, d, "")) // timed from before the dial
-	hostConn, err := f.dial(hostAddr)
-	if err != nil {
-		f.n.log.Tracef("nat tcp: dial %s: %v", hostAddr, err)
-		r.Complete(true)
-		f.n.connectFailed(attempt, err)
-		return nil, nil, nil, false
-	}
-	guestConn, ep, err := acceptGuest(r)
-	if err != nil {
-		_ = hostConn.Close()
-		f.n.log.Debugf("nat tcp: accept guest connection to %s: %v", hostAddr, err)
-		return nil, nil, nil, false
-	}
-	return hostConn, guestConn, ep, true
+	return f.n.dialBeforeAccept(r, attempt, func() string { return "nat tcp " + hostAddr.String() }, func() (net.Conn, error) { return f.dial(hostAddr) })
 }
 
 func (f *natTCP) dial(hostAddr netip.AddrPort) (net.Conn, error) {
