@@ -6,6 +6,9 @@
 //
 //   bun bench/compare-libraries.ts <libA.so> <libB.so> [pairs=6] [cells] [seconds=3]
 //
+// A build may carry environment for its network process before an @, comma-separated:
+// `GOMAXPROCS=1@build/libgvproxy.so` pairs one build with itself on one scheduler thread.
+//
 // cells (comma-separated, default all): g2h1500, h2g1500, g2h65520, h2g65520 (iperf3 TCP,
 // 1 stream; a suffix x4 for 4 streams) and rr, crr, pfrr, pfcrr (64 B through the NAT,
 // or through a port forward; RR_COUNT and CRR_COUNT set the round trips, 5000 and 2000).
@@ -18,6 +21,9 @@ import { buildPeer, cpuSeconds, freePort, PEER_BIN, startServer } from "./proces
 import { pairedRatio, summarize, summarizeLatency } from "./stats.ts";
 
 type Build = "A" | "B";
+
+/** What one side of the pairs runs: the network process's environment, with the library to load. */
+type BuildEnv = Readonly<Record<string, string>>;
 const ALL_CELLS = ["g2h1500", "h2g1500", "g2h65520", "h2g65520", "rr", "crr", "pfrr", "pfcrr"];
 const GUEST_ECHO_PORT = 7000;
 const LATENCY_CELL = /^(pf)?(rr|crr)$/;
@@ -33,11 +39,11 @@ function record(cell: string, metric: string, build: Build, value: number): void
   samples.set(key, entry);
 }
 
-async function measureTcp(build: Build, cell: string, seconds: number): Promise<void> {
+async function measureTcp(build: Build, env: BuildEnv, cell: string, seconds: number): Promise<void> {
   const m = TCP_CELL.exec(cell);
   if (!m) throw new Error(`unknown cell ${cell}; cells: ${ALL_CELLS.join(", ")}`);
   const streams = Number(m[3] ?? 1);
-  await withKernelGuest("ours", Number(m[2]), [], async (g, pid) => {
+  await withKernelGuest("ours", { mtu: Number(m[2]), forwards: [], env }, async (g, pid) => {
     const server = await iperfServer(hostSpawn, "127.0.0.1");
     const cpu0 = cpuSeconds(pid);
     const r = await iperfTcp((argv) => g.spawn(argv), HOST_LOOPBACK_IP, server.port, seconds, streams, m[1] === "h2g").finally(server.stop);
@@ -47,11 +53,11 @@ async function measureTcp(build: Build, cell: string, seconds: number): Promise<
 }
 
 /** The latency cells of one build on one network (the guest's echo server started once). */
-async function measureLatency(build: Build, cells: readonly string[]): Promise<void> {
+async function measureLatency(build: Build, env: BuildEnv, cells: readonly string[]): Promise<void> {
   const hostEcho = await startServer([PEER_BIN, "echo", "-listen", "127.0.0.1:0"]);
   const hostPort = await freePort();
   try {
-    await withKernelGuest("ours", 1500, [{ hostPort, guestPort: GUEST_ECHO_PORT }], async (g, pid) => {
+    await withKernelGuest("ours", { mtu: 1500, forwards: [{ hostPort, guestPort: GUEST_ECHO_PORT }], env }, async (g, pid) => {
       const inGuest: Spawner = (argv) => g.spawn(argv);
       let guestEcho = false;
       for (const cell of cells) {
@@ -79,10 +85,27 @@ async function measureLatency(build: Build, cells: readonly string[]): Promise<v
   }
 }
 
+/**
+ * `[NAME=value,...@]path`: the library at path (GVPROXY_LIBRARY_PATH, which the network
+ * host bench/ours-host.ts loads) and the settings before the @.
+ */
+export function parseBuild(arg: string): BuildEnv {
+  const at = arg.lastIndexOf("@");
+  const path = arg.slice(at + 1);
+  const env: Record<string, string> = {};
+  for (const setting of at < 0 ? [] : arg.slice(0, at).split(",")) {
+    const eq = setting.indexOf("=");
+    if (eq <= 0) throw new Error(`"${setting}" in "${arg}" is not NAME=value`);
+    env[setting.slice(0, eq)] = setting.slice(eq + 1);
+  }
+  if (path === "") throw new Error(`"${arg}" names no library`);
+  return { ...env, GVPROXY_LIBRARY_PATH: path };
+}
+
 async function main(argv: readonly string[]): Promise<void> {
   const [libA, libB, pairsArg, cellsArg, secondsArg] = argv;
   if (!libA || !libB) throw new Error("usage: bun bench/compare-libraries.ts <libA.so> <libB.so> [pairs] [cells] [seconds]");
-  const libraries: Record<Build, string> = { A: libA, B: libB };
+  const builds: Record<Build, BuildEnv> = { A: parseBuild(libA), B: parseBuild(libB) };
   const pairs = Number(pairsArg ?? 6);
   const cells = cellsArg ? cellsArg.split(",") : ALL_CELLS;
   const seconds = Number(secondsArg ?? 3);
@@ -91,10 +114,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const latencyCells = cells.filter((c) => LATENCY_CELL.test(c));
   for (let pair = 0; pair < pairs; pair++) {
     for (const build of pair % 2 === 0 ? (["A", "B"] as const) : (["B", "A"] as const)) {
-      // The network host (bench/ours-host.ts) loads the library this names.
-      process.env.GVPROXY_LIBRARY_PATH = libraries[build];
-      for (const cell of tcpCells) await measureTcp(build, cell, seconds);
-      if (latencyCells.length > 0) await measureLatency(build, latencyCells);
+      for (const cell of tcpCells) await measureTcp(build, builds[build], cell, seconds);
+      if (latencyCells.length > 0) await measureLatency(build, builds[build], latencyCells);
     }
     console.error(`pair ${pair + 1}/${pairs} done`);
   }

@@ -49,7 +49,7 @@ async function measureOn(kind: NetworkName, plan: Plan, record: (path: LatencyPa
   const hostPort = await freePort();
   const hostEcho = await startServer([PEER_BIN, "echo", "-listen", "127.0.0.1:0"]);
   try {
-    await withKernelGuest(kind, MTU, [{ hostPort, guestPort: GUEST_ECHO_PORT }], async (g) => {
+    await withKernelGuest(kind, { mtu: MTU, forwards: [{ hostPort, guestPort: GUEST_ECHO_PORT }] }, async (g) => {
       const inGuest: Spawner = (argv) => g.spawn(argv);
       const natTarget = `${HOST_LOOPBACK_IP}:${hostEcho.address.split(":").pop()}`;
       for (const latency of KINDS) record("nat", latency, await peerClient(inGuest, latency, natTarget, countFor(latency, plan)));

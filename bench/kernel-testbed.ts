@@ -3,7 +3,7 @@
 // (test/support/kernel-guest.ts), holding the network's reserved lease. Every
 // kernel-guest cell runs on one of these.
 import { kernelGuestUnavailable, startKernelGuest, type KernelGuest } from "../test/support/kernel-guest.ts";
-import { startNetwork, type NetworkKind } from "./networks.ts";
+import { startNetwork, type NetworkKind, type NetworkOptions } from "./networks.ts";
 
 export const HOST_LOOPBACK_IP = "192.168.127.254";
 /** The guest's MAC: the network's reserved lease (192.168.127.2). */
@@ -14,9 +14,10 @@ export function kernelCellsUnavailable(): string | undefined {
   return kernelGuestUnavailable() ?? (Bun.which("iperf3") === null ? "iperf3 is not installed" : undefined);
 }
 
-/** A network of `kind` at `mtu` with a kernel guest holding its lease; both stopped after `use`. */
-export async function withKernelGuest<T>(kind: NetworkKind, mtu: number, forwards: readonly { hostPort: number; guestPort: number }[], use: (guest: KernelGuest, networkPid: number) => Promise<T>): Promise<T> {
-  const net = await startNetwork(kind, { mtu, forwards });
+/** A network of `kind` (at `network.mtu`) with a kernel guest holding its lease; both stopped after `use`. */
+export async function withKernelGuest<T>(kind: NetworkKind, network: Pick<NetworkOptions, "mtu" | "forwards" | "env">, use: (guest: KernelGuest, networkPid: number) => Promise<T>): Promise<T> {
+  const { mtu } = network;
+  const net = await startNetwork(kind, network);
   let guest: KernelGuest | undefined;
   try {
     guest = await startKernelGuest({ socketPath: net.socketPath, mac: GUEST_MAC, mtu });

@@ -49,7 +49,7 @@ async function search(startServer: () => Promise<IperfServer>, client: Spawner, 
 }
 
 async function measureOn(net: NetworkName, plan: UdpPlan, record: (size: number, direction: Direction, f: Found) => void): Promise<void> {
-  await withKernelGuest(net, MTU, [], async (g) => {
+  await withKernelGuest(net, { mtu: MTU, forwards: [] }, async (g) => {
     for (const size of UDP_SIZES) {
       for (const direction of DIRECTIONS) {
         record(size, direction, await search(() => iperfServer(hostSpawn, "127.0.0.1"), (argv) => g.spawn(argv), HOST_LOOPBACK_IP, size, direction === "host-to-guest", plan));

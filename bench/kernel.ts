@@ -26,7 +26,7 @@ const DIRECTIONS: readonly Direction[] = ["guest-to-host", "host-to-guest"];
  * is tried once more, then recorded as failed: the run goes on.
  */
 async function measureOn(kind: NetworkKind, mtu: number, plan: Plan, record: (cell: CellKey, sample: Sample | Error) => void): Promise<void> {
-  await withKernelGuest(kind, mtu, [], async (g, pid) => {
+  await withKernelGuest(kind, { mtu, forwards: [] }, async (g, pid) => {
     const once = async (direction: Direction, streams: number): Promise<Sample> => {
       // A fresh server per cell: iperf3 -s keeps no state worth sharing between tests.
       const server = await iperfServer(hostSpawn, "127.0.0.1");

@@ -29,6 +29,12 @@ export interface NetworkOptions {
   connectionListener?: boolean;
   /** Ours only: secrets and TLS interception (bench/interception.ts). */
   interception?: { secrets: readonly Secret[]; tlsInterception: TlsInterception };
+  /**
+   * Ours only: more environment for the network process, such as the library to load
+   * (GVPROXY_LIBRARY_PATH) or GOMAXPROCS, which the library's Go runtime reads when it
+   * loads (bench/compare-libraries.ts).
+   */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** A started network: where the guest connects, and how to stop it. */
@@ -82,6 +88,7 @@ function startOurs(opts: NetworkOptions): Promise<RunningNetwork> {
     // The arguments go in the environment, which only this user can read: a command line
     // is world-readable, and the interception's carry a secret's value and a CA key.
     startServer([BUN_BIN, OURS_HOST], {
+      ...opts.env,
       [OURS_HOST_ARGS]: JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging, connectionListener: !!opts.connectionListener, ...opts.interception }),
       GVPROXY_LOG_LEVEL: opts.debugLogging || opts.frameLogging ? "debug" : "info",
     }),
