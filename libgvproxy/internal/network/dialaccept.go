@@ -17,8 +17,9 @@ import (
 // guest. attempt (audit.Attempt, timed from before the dial) ends as a failed connect
 // when either step fails: a refused or unreachable far side, or a guest that gave up
 // its connect while the dial ran (the far side was connected and is closed at once, so
-// the record shows that it was). On success attempt is the caller's. what names the
-// far side in logs (called only on a failure: nothing is formatted per connection).
+// the record shows that it was); either counts once in tcp.failedConnectionAttempts.
+// On success attempt is the caller's. what names the far side in logs (called only on
+// a failure: nothing is formatted per connection).
 func (n *Network) dialBeforeAccept(r *tcp.ForwarderRequest, attempt *audit.Flow, what func() string, dial func() (net.Conn, error)) (net.Conn, *gonet.TCPConn, tcpip.Endpoint, bool) {
 	farConn, err := dial()
 	if err != nil {
@@ -31,7 +32,9 @@ func (n *Network) dialBeforeAccept(r *tcp.ForwarderRequest, attempt *audit.Flow,
 	if err != nil {
 		_ = farConn.Close()
 		n.log.Debugf("%s: the guest's handshake: %v", what(), err)
-		n.connectFailed(attempt, fmt.Errorf("the guest's handshake did not complete: %w", err))
+		// Not n.connectFailed: gVisor already counts the failed handshake in
+		// tcp.failedConnectionAttempts.
+		attempt.Failed(fmt.Sprintf("the guest's handshake did not complete: %v", err))
 		return nil, nil, nil, false
 	}
 	return farConn, guestConn, ep, true
