@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -76,7 +77,7 @@ func TestAGuestThatGivesUpWhileTheHostIsDialedIsAFailedConnect(t *testing.T) {
 	}
 	drain() // the NAT's dial completes at its next SYN retransmit, after the guest left
 
-	e := waitConnectionEvent(t, id)
+	e := waitConnectionEvents(t, id, 1)[0]
 	if e.Phase != audit.PhaseClose || e.Reason != audit.ConnectFailed || !strings.Contains(e.Detail, "the guest's handshake did not complete") ||
 		e.Destination.IP != guestHostLoopback.String() || e.Destination.Port != port || e.BytesFromGuest != 0 || e.BytesToGuest != 0 {
 		t.Fatalf("event %+v, want a lone connect-failed close to the host port saying the guest's handshake did not complete", e)
@@ -93,6 +94,8 @@ func TestAGuestThatGivesUpWhileTheHostIsDialedIsAFailedConnect(t *testing.T) {
 // connectionRecord is the part of a `connection` event's JSON these tests check.
 type connectionRecord struct {
 	Type        string       `json:"type"`
+	ID          uint64       `json:"id"`
+	DurationMs  float64      `json:"durationMs"`
 	Phase       string       `json:"phase"`
 	Reason      audit.Reason `json:"reason"`
 	Detail      string       `json:"detail"`
@@ -104,12 +107,84 @@ type connectionRecord struct {
 	BytesToGuest   uint64 `json:"bytesToGuest"`
 }
 
-// waitConnectionEvent polls the instance's event queue until a connection event
-// arrives (the NAT reports from its own goroutine) and returns the first.
-func waitConnectionEvent(t *testing.T, id int64) *connectionRecord {
+// A NAT connection's record begins before the dial, as a forward's and a host socket's
+// do: one id from open to close, and a duration that counts a dial the host made slow
+// (its first SYN dropped, so at least TCP's one-second initial retransmission timeout).
+func TestANATConnectionsRecordCountsItsDial(t *testing.T) {
+	path := filepath.Join(testDir(t), "net.sock")
+	res := mustCreate(t, configJSON(t, path, nil))
+	id := int64(res.ID)
+	if _, err := subscribeEvents(id, int64(audit.KindConnection)); err != nil {
+		t.Fatal(err)
+	}
+	port, drain := stalledListener(t)
+	g := startGuestStack(t, path)
+
+	overflows := listenOverflows(t)
+	dialed := make(chan error, 1)
+	go func() {
+		conn, err := g.dialHostLoopback(port)
+		if err == nil {
+			_ = conn.Close()
+		}
+		dialed <- err
+	}()
+	for deadline := time.Now().Add(testTimeout); listenOverflows(t) == overflows; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the NAT's SYN to the full accept queue was never dropped")
+		}
+	}
+	drain()
+	if err := <-dialed; err != nil {
+		t.Fatalf("guest dial once the host accepts: %v", err)
+	}
+	events := waitConnectionEvents(t, id, 2)
+	open, closed := events[0], events[1]
+	if open.Phase != audit.PhaseOpen || closed.Phase != audit.PhaseClose || open.ID != closed.ID {
+		t.Fatalf("events %+v, %+v: want the connection's open and close, one id", open, closed)
+	}
+	if closed.DurationMs < 900 {
+		t.Fatalf("durationMs %.1f: the record began after the dial, not before it", closed.DurationMs)
+	}
+}
+
+// listenOverflows is the kernel's count of connections dropped at a full accept queue
+// (TcpExt ListenOverflows in /proc/net/netstat).
+func listenOverflows(t *testing.T) uint64 {
 	t.Helper()
-	deadline := time.Now().Add(testTimeout)
-	for time.Now().Before(deadline) {
+	data, err := os.ReadFile("/proc/net/netstat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(names) == 0 || names[0] != "TcpExt:" || len(values) != len(names) {
+			continue
+		}
+		for j, name := range names {
+			if name == "ListenOverflows" {
+				n, err := strconv.ParseUint(values[j], 10, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+	}
+	t.Fatal("no TcpExt ListenOverflows in /proc/net/netstat")
+	return 0
+}
+
+// waitConnectionEvents polls the instance's event queue until want connection events
+// have arrived (the NAT reports from its own goroutines) and returns them in order.
+func waitConnectionEvents(t *testing.T, id int64, want int) []connectionRecord {
+	t.Helper()
+	var got []connectionRecord
+	for deadline := time.Now().Add(testTimeout); len(got) < want; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connection events within the test timeout, want %d: %+v", len(got), want, got)
+		}
 		var env struct {
 			Value struct {
 				Events []json.RawMessage `json:"events"`
@@ -124,11 +199,9 @@ func waitConnectionEvent(t *testing.T, id int64) *connectionRecord {
 				t.Fatal(err)
 			}
 			if e.Type == "connection" {
-				return &e
+				got = append(got, e)
 			}
 		}
-		time.Sleep(5 * time.Millisecond) // between polls of the queue, not a wait for time to pass
 	}
-	t.Fatal(errors.New("no connection event within the test timeout"))
-	return nil
+	return got
 }

@@ -63,7 +63,11 @@ export interface ConnectionEvent {
   readonly bytesFromGuest?: number;
   /** On close: bytes sent to the guest. */
   readonly bytesToGuest?: number;
-  /** On close: how long it was open. */
+  /**
+   * On close: how long it lasted, from when the network began connecting its far side
+   * (the dial, for NAT, forwards and host sockets) to its end; the `open` event carries
+   * that same start as its `timeMs`.
+   */
   readonly durationMs?: number;
 }
 

@@ -199,6 +199,14 @@ func (f *Flow) Conn() Conn {
 	return f.conn
 }
 
+// Named records the server name the connection turned out to be for (the SNI read
+// after the dial), before Opened; an empty name keeps the one it was begun with.
+func (f *Flow) Named(name string) {
+	if f != nil && name != "" {
+		f.conn.Name = name
+	}
+}
+
 // Opened queues the `open` event of an Attempt whose far side answered.
 func (f *Flow) Opened() {
 	if f != nil && f.a.Wants(KindConnection) {

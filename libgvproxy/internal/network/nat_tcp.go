@@ -77,19 +77,19 @@ func (f *natTCP) serve(r *tcp.ForwarderRequest) {
 // dialThenAccept dials the host first and completes the guest's handshake only if
 // that worked, so a refused host port is a refused connect for the guest.
 func (f *natTCP) dialThenAccept(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) {
-	hostConn, guestConn, ep, ok := f.dialAndAccept(r, src, hostAddr, d)
+	attempt := f.n.audit.Attempt(natConn(TCP, src, d, "")) // timed from before the dial
+	hostConn, guestConn, ep, ok := f.dialAndAccept(r, attempt, hostAddr)
 	if !ok {
 		return
 	}
-	live := f.n.openNATFlow(TCP, src, d, "", func() { resetGuest(guestConn, ep); resetHost(hostConn) })
+	live := f.n.openNATFlow(attempt, TCP, d, "", func() { resetGuest(guestConn, ep); resetHost(hostConn) })
 	defer live.end()
 	live.fromGuest, live.toGuest = f.n.spliceTracked(guestConn, hostConn)
 }
 
 // dialAndAccept is Network.dialBeforeAccept for a NAT connection to hostAddr: a failure
-// is recorded as a failed connect of that flow. false: nothing is open.
-func (f *natTCP) dialAndAccept(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) (net.Conn, *gonet.TCPConn, tcpip.Endpoint, bool) {
-	attempt := f.n.audit.Attempt(natConn(TCP, src, d, "")) // timed from before the dial
+// ends attempt as a failed connect. false: nothing is open.
+func (f *natTCP) dialAndAccept(r *tcp.ForwarderRequest, attempt *audit.Flow, hostAddr netip.AddrPort) (net.Conn, *gonet.TCPConn, tcpip.Endpoint, bool) {
 	return f.n.dialBeforeAccept(r, attempt, func() string { return "nat tcp " + hostAddr.String() }, func() (net.Conn, error) { return f.dial(hostAddr) })
 }
 
@@ -162,10 +162,13 @@ type natFlow struct {
 	fromGuest, toGuest uint64
 }
 
-// openNATFlow records an admitted flow: its `open` event, and its place in the live set
-// with the function that cuts it. name is the server name inspection proved, if any.
-func (n *Network) openNATFlow(proto Transport, src netip.AddrPort, d policy.Decision, name string, cut func()) *natFlow {
-	flow := n.audit.Open(natConn(proto, src, d, name))
+// openNATFlow opens an admitted flow's record (its Attempt, begun before the dial, so the
+// open's time and the close's duration count the dial as for every other path) and puts
+// it in the live set with the function that cuts it. name is the server name inspection
+// proved, if any: the record takes it, and setAllowNet judges the flow by it.
+func (n *Network) openNATFlow(flow *audit.Flow, proto Transport, d policy.Decision, name string, cut func()) *natFlow {
+	flow.Named(name)
+	flow.Opened()
 	n.guests.flows.Add(1)
 	live := &liveFlow{proto: proto, dst: d.Destination(), name: name, flow: flow, cut: cut}
 	remove := n.live.add(live)

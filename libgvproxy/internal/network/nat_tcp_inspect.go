@@ -71,7 +71,7 @@ func (f *natTCP) inspectThenDial(r *tcp.ForwarderRequest, src, hostAddr netip.Ad
 			resetGuest(guestConn, ep)
 			return
 		}
-		f.intercept(guestConn, ep, src, hostAddr, d, prefix, sni, hostConn)
+		f.intercept(attempt, guestConn, ep, src, hostAddr, d, prefix, sni, hostConn)
 		return
 	}
 	// The stream from the guest starts with the bytes already read; the HTTP guard
@@ -84,10 +84,10 @@ func (f *natTCP) inspectThenDial(r *tcp.ForwarderRequest, src, hostAddr netip.Ad
 			resetGuest(guestConn, ep)
 			return
 		}
-		f.spliceGuarded(guestConn, ep, src, d, d.ServerName(prefix), fromGuest, hostConn)
+		f.spliceGuarded(attempt, guestConn, ep, src, d, d.ServerName(prefix), fromGuest, hostConn)
 		return
 	}
-	live := f.n.openNATFlow(TCP, src, d, d.ServerName(prefix), func() { resetGuest(guestConn, ep); resetHost(hostConn) })
+	live := f.n.openNATFlow(attempt, TCP, d, d.ServerName(prefix), func() { resetGuest(guestConn, ep); resetHost(hostConn) })
 	defer live.end()
 	var denial error
 	live.fromGuest, live.toGuest, denial = f.n.spliceInspected(guestConn, ep, fromGuest, hostConn)

@@ -37,7 +37,8 @@ func (n *Network) secretsFor(dst netip.AddrPort) bool {
 }
 
 func (f *natTCP) secretsPath(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPort, d policy.Decision) {
-	hostConn, guestConn, ep, ok := f.dialAndAccept(r, src, hostAddr, d)
+	attempt := f.n.audit.Attempt(natConn(TCP, src, d, "")) // timed from before the dial; named once the SNI is read
+	hostConn, guestConn, ep, ok := f.dialAndAccept(r, attempt, hostAddr)
 	if !ok {
 		return
 	}
@@ -51,11 +52,11 @@ func (f *natTCP) secretsPath(r *tcp.ForwarderRequest, src, hostAddr netip.AddrPo
 		var sni string
 		prefix, sni = peekClientHello(guestConn)
 		if sni != "" && f.n.secrets.Load().Intercepts(sni) {
-			f.intercept(guestConn, ep, src, hostAddr, d, prefix, sni, hostConn)
+			f.intercept(attempt, guestConn, ep, src, hostAddr, d, prefix, sni, hostConn)
 			return
 		}
 	}
-	f.spliceGuarded(guestConn, ep, src, d, "", io.MultiReader(bytes.NewReader(prefix), guestConn), hostConn)
+	f.spliceGuarded(attempt, guestConn, ep, src, d, "", io.MultiReader(bytes.NewReader(prefix), guestConn), hostConn)
 }
 
 // peekClientHello reads the guest's first bytes until they are a complete ClientHello
@@ -84,8 +85,8 @@ func peekClientHello(guestConn net.Conn) (prefix []byte, sni string) {
 // opened the flow): the first upstream connection uses it. Later upstream connections
 // (after the host closed a kept one, or for parallel HTTP/1.1 requests) are dialed by
 // the interceptor; one that fails is a 502 to its request on a flow that did open.
-func (f *natTCP) intercept(guestConn *gonet.TCPConn, ep tcpip.Endpoint, src, hostAddr netip.AddrPort, d policy.Decision, prefix []byte, sni string, hostConn net.Conn) {
-	live := f.n.openNATFlow(TCP, src, d, sni, func() { resetGuest(guestConn, ep) })
+func (f *natTCP) intercept(attempt *audit.Flow, guestConn *gonet.TCPConn, ep tcpip.Endpoint, src, hostAddr netip.AddrPort, d policy.Decision, prefix []byte, sni string, hostConn net.Conn) {
+	live := f.n.openNATFlow(attempt, TCP, d, sni, func() { resetGuest(guestConn, ep) })
 	defer live.end()
 	var once sync.Once
 	flow := &intercept.Flow{
@@ -126,11 +127,11 @@ const plainRefusal = "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain; charse
 // port 80. A placeholder there answers the guest 403 (the host gets nothing of that
 // request: it is reset) with a secret-misuse event; a policy denial resets both as
 // spliceInspected does.
-func (f *natTCP) spliceGuarded(guestConn *gonet.TCPConn, ep tcpip.Endpoint, src netip.AddrPort, d policy.Decision, name string, fromGuest io.Reader, hostConn net.Conn) {
+func (f *natTCP) spliceGuarded(attempt *audit.Flow, guestConn *gonet.TCPConn, ep tcpip.Endpoint, src netip.AddrPort, d policy.Decision, name string, fromGuest io.Reader, hostConn net.Conn) {
 	if d.Destination().Port() == plainHTTPPort {
 		fromGuest = f.n.secrets.Load().GuardPlain(fromGuest)
 	}
-	live := f.n.openNATFlow(TCP, src, d, name, func() { resetGuest(guestConn, ep); resetHost(hostConn) })
+	live := f.n.openNATFlow(attempt, TCP, d, name, func() { resetGuest(guestConn, ep); resetHost(hostConn) })
 	defer live.end()
 	var (
 		wg      sync.WaitGroup

@@ -63,12 +63,13 @@ func (n *Network) openUDPFlow(r *udp.ForwarderRequest, src, hostAddr netip.AddrP
 	// would otherwise deliver.
 	ep.SocketOptions().SetReceiveBufferSize(udpReceiveBuffer, true)
 	guestConn := gonet.NewUDPConn(&wq, ep)
+	attempt := n.audit.Attempt(natConn(UDP, src, d, ""))
 	// Dialing UDP never blocks, so it is safe on gVisor's packet-processing goroutine.
 	hostConn, err := net.Dial("udp", hostAddr.String())
 	if err != nil {
 		n.log.Debugf("nat udp: dial %s: %v", hostAddr, err)
 		_ = guestConn.Close()
-		n.connectFailed(n.audit.Attempt(natConn(UDP, src, d, "")), err)
+		n.connectFailed(attempt, err)
 		return
 	}
 	if uc, ok := hostConn.(*net.UDPConn); ok {
@@ -79,7 +80,7 @@ func (n *Network) openUDPFlow(r *udp.ForwarderRequest, src, hostAddr netip.AddrP
 		flow.fromGuest = newUDPBatch(ep, uc)
 	}
 	if !n.group.Go(func() {
-		live := n.openNATFlow(UDP, src, d, "", flow.close)
+		live := n.openNATFlow(attempt, UDP, d, "", flow.close)
 		defer live.end()
 		n.runUDPFlow(flow)
 		live.fromGuest, live.toGuest = flow.aToB.Load(), flow.bToA.Load()
