@@ -55,19 +55,25 @@ func stalledListener(t *testing.T) (port uint16, drain func()) {
 	}
 }
 
+// stalledNAT is a network with a guest, its connection events subscribed, and a
+// stalledListener on the host for the guest to reach through the NAT.
+func stalledNAT(t *testing.T) (id int64, g *guestStack, port uint16, drain func()) {
+	t.Helper()
+	path := filepath.Join(testDir(t), "net.sock")
+	id = int64(mustCreate(t, configJSON(t, path, nil)).ID)
+	if _, err := subscribeEvents(id, int64(audit.KindConnection)); err != nil {
+		t.Fatal(err)
+	}
+	port, drain = stalledListener(t)
+	return id, startGuestStack(t, path), port, drain
+}
+
 // A guest that gives up its connect while the NAT still dials the host: the host's
 // connection, made after the guest left, is closed, and the attempt is a lone
 // connect-failed close saying the guest's handshake did not complete, counted as a
 // failed attempt (once) — not a connection the audit never mentions.
 func TestAGuestThatGivesUpWhileTheHostIsDialedIsAFailedConnect(t *testing.T) {
-	path := filepath.Join(testDir(t), "net.sock")
-	res := mustCreate(t, configJSON(t, path, nil))
-	id := int64(res.ID)
-	if _, err := subscribeEvents(id, int64(audit.KindConnection)); err != nil {
-		t.Fatal(err)
-	}
-	port, drain := stalledListener(t)
-	g := startGuestStack(t, path)
+	id, g, port, drain := stalledNAT(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -111,14 +117,7 @@ type connectionRecord struct {
 // do: one id from open to close, and a duration that counts a dial the host made slow
 // (its first SYN dropped, so at least TCP's one-second initial retransmission timeout).
 func TestANATConnectionsRecordCountsItsDial(t *testing.T) {
-	path := filepath.Join(testDir(t), "net.sock")
-	res := mustCreate(t, configJSON(t, path, nil))
-	id := int64(res.ID)
-	if _, err := subscribeEvents(id, int64(audit.KindConnection)); err != nil {
-		t.Fatal(err)
-	}
-	port, drain := stalledListener(t)
-	g := startGuestStack(t, path)
+	id, g, port, drain := stalledNAT(t)
 
 	overflows := listenOverflows(t)
 	dialed := make(chan error, 1)
