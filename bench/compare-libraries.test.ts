@@ -15,13 +15,14 @@ describe("compare-libraries build arguments", () => {
     });
   });
 
-  test("a setting cannot replace the library path", () => {
-    expect(parseBuild("GVPROXY_LIBRARY_PATH=/other.so@/tmp/a.so").GVPROXY_LIBRARY_PATH).toBe("/tmp/a.so");
+  test("an @ that does not follow settings is part of the path", () => {
+    expect(parseBuild("/tmp/build@main/libgvproxy.so")).toEqual({ GVPROXY_LIBRARY_PATH: "/tmp/build@main/libgvproxy.so" });
+    expect(parseBuild("GOMAXPROCS=1@/tmp/build@main/lib.so")).toEqual({ GOMAXPROCS: "1", GVPROXY_LIBRARY_PATH: "/tmp/build@main/lib.so" });
   });
 
-  test("malformed arguments are refused, saying which part", () => {
-    expect(() => parseBuild("GOMAXPROCS@/tmp/a.so")).toThrow('"GOMAXPROCS" in "GOMAXPROCS@/tmp/a.so" is not NAME=value');
-    expect(() => parseBuild("=1@/tmp/a.so")).toThrow("is not NAME=value");
+  test("the library cannot be given as a setting, and an argument must name one", () => {
+    expect(() => parseBuild("GVPROXY_LIBRARY_PATH=/other.so@/tmp/a.so")).toThrow("the library is the path after the @");
     expect(() => parseBuild("GOMAXPROCS=1@")).toThrow('"GOMAXPROCS=1@" names no library');
+    expect(() => parseBuild("")).toThrow("names no library");
   });
 });

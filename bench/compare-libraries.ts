@@ -85,20 +85,25 @@ async function measureLatency(build: Build, env: BuildEnv, cells: readonly strin
   }
 }
 
+/** Settings before a build's @: NAME=value, comma-separated. */
+const SETTINGS = /^[A-Za-z_][A-Za-z0-9_]*=[^,]*(,[A-Za-z_][A-Za-z0-9_]*=[^,]*)*$/;
+
 /**
  * `[NAME=value,...@]path`: the library at path (GVPROXY_LIBRARY_PATH, which the network
- * host bench/ours-host.ts loads) and the settings before the @.
+ * host bench/ours-host.ts loads) and the settings before the @. Text before the first @
+ * that is not settings is part of the path (a path may hold an @).
  */
 export function parseBuild(arg: string): BuildEnv {
-  const at = arg.lastIndexOf("@");
-  const path = arg.slice(at + 1);
-  const env: Record<string, string> = {};
-  for (const setting of at < 0 ? [] : arg.slice(0, at).split(",")) {
-    const eq = setting.indexOf("=");
-    if (eq <= 0) throw new Error(`"${setting}" in "${arg}" is not NAME=value`);
-    env[setting.slice(0, eq)] = setting.slice(eq + 1);
-  }
+  const at = arg.indexOf("@");
+  const settings = at > 0 && SETTINGS.test(arg.slice(0, at)) ? arg.slice(0, at) : "";
+  const path = settings === "" ? arg : arg.slice(at + 1);
   if (path === "") throw new Error(`"${arg}" names no library`);
+  const env: Record<string, string> = {};
+  for (const setting of settings === "" ? [] : settings.split(",")) {
+    const [name = "", value = ""] = setting.split(/=(.*)/s);
+    if (name === "GVPROXY_LIBRARY_PATH") throw new Error(`"${arg}": the library is the path after the @, not a setting`);
+    env[name] = value;
+  }
   return { ...env, GVPROXY_LIBRARY_PATH: path };
 }
 

@@ -88,9 +88,9 @@ function startOurs(opts: NetworkOptions): Promise<RunningNetwork> {
     // The arguments go in the environment, which only this user can read: a command line
     // is world-readable, and the interception's carry a secret's value and a CA key.
     startServer([BUN_BIN, OURS_HOST], {
-      ...opts.env,
-      [OURS_HOST_ARGS]: JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging, connectionListener: !!opts.connectionListener, ...opts.interception }),
       GVPROXY_LOG_LEVEL: opts.debugLogging || opts.frameLogging ? "debug" : "info",
+      ...opts.env, // may set the log level too, never the arguments
+      [OURS_HOST_ARGS]: JSON.stringify({ socketPath, mtu: opts.mtu, forwards: opts.forwards, debug: !!opts.frameLogging, connectionListener: !!opts.connectionListener, ...opts.interception }),
     }),
   );
 }

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"bun-gvproxy/libgvproxy/internal/audit"
 	"bun-gvproxy/libgvproxy/internal/errs"
 )
 
@@ -99,3 +101,57 @@ func openFDs(t *testing.T) int {
 }
 
 func sockPath(dir string, i int) string { return filepath.Join(dir, fmt.Sprintf("n%d.sock", i)) }
+
+// connectionRecord is the part of a `connection` event's JSON these tests check.
+type connectionRecord struct {
+	Type        string       `json:"type"`
+	ID          uint64       `json:"id"`
+	DurationMs  float64      `json:"durationMs"`
+	Phase       string       `json:"phase"`
+	Reason      audit.Reason `json:"reason"`
+	Detail      string       `json:"detail"`
+	Destination struct {
+		IP   string `json:"ip"`
+		Port uint16 `json:"port"`
+	} `json:"destination"`
+	BytesFromGuest uint64 `json:"bytesFromGuest"`
+	BytesToGuest   uint64 `json:"bytesToGuest"`
+}
+
+// waitConnectionEvents polls the instance's event queue until want connection events
+// have arrived (the network reports from its own goroutines) and returns them in order.
+func waitConnectionEvents(t *testing.T, id int64, want int) []connectionRecord {
+	t.Helper()
+	var got []connectionRecord
+	for deadline := time.Now().Add(testTimeout); len(got) < want; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connection events within the test timeout, want %d: %+v", len(got), want, got)
+		}
+		got = append(got, drainConnectionEvents(t, id)...)
+	}
+	return got
+}
+
+// drainConnectionEvents takes the connection events queued now (the others are dropped).
+func drainConnectionEvents(t *testing.T, id int64) []connectionRecord {
+	t.Helper()
+	var env struct {
+		Value struct {
+			Events []json.RawMessage `json:"events"`
+		} `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(drainEventsEnvelope(id, 0)), &env); err != nil {
+		t.Fatal(err)
+	}
+	var got []connectionRecord
+	for _, raw := range env.Value.Events {
+		var e connectionRecord
+		if err := json.Unmarshal(raw, &e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Type == "connection" {
+			got = append(got, e)
+		}
+	}
+	return got
+}

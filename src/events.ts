@@ -65,8 +65,9 @@ export interface ConnectionEvent {
   readonly bytesToGuest?: number;
   /**
    * On close: how long it lasted, from when the network began connecting its far side
-   * (the dial, for NAT, forwards and host sockets) to its end; the `open` event carries
-   * that same start as its `timeMs`.
+   * (the dial, for NAT, forwards and host sockets) to its end. The `open` event carries
+   * that same start as its `timeMs`, so an open can be timed before events delivered
+   * ahead of it (delivery is in order per connection, not across connections).
    */
   readonly durationMs?: number;
 }

@@ -144,7 +144,8 @@ type Conn struct {
 }
 
 // Flow is one proxied connection from open to close. Its methods are safe for
-// concurrent use; a nil *Flow does nothing.
+// concurrent use, except Named, which its owner calls before Opened (before anyone
+// else holds the flow); a nil *Flow does nothing.
 type Flow struct {
 	a      *Auditor
 	id     uint64

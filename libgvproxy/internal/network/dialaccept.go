@@ -17,13 +17,15 @@ import (
 // guest. attempt (audit.Attempt, timed from before the dial) ends as a failed connect
 // when either step fails: a refused or unreachable far side, or a guest that gave up
 // its connect while the dial ran (the far side was connected and is closed at once, so
-// the record shows that it was); either counts once in tcp.failedConnectionAttempts.
-// On success attempt is the caller's. what names the far side in logs (called only on
-// a failure: nothing is formatted per connection).
-func (n *Network) dialBeforeAccept(r *tcp.ForwarderRequest, attempt *audit.Flow, what func() string, dial func() (net.Conn, error)) (net.Conn, *gonet.TCPConn, tcpip.Endpoint, bool) {
+// the record shows that it was). A failed dial counts in tcp.failedConnectionAttempts
+// here; a failed guest handshake gVisor counts there itself. On success attempt is the
+// caller's. what names the far side in logs (called only on a failure: nothing is
+// formatted per connection); logDial is the level a failed dial is logged at (a
+// refused NAT port is the guest's business, a host socket nobody serves a mistake).
+func (n *Network) dialBeforeAccept(r *tcp.ForwarderRequest, attempt *audit.Flow, what func() string, logDial func(string, ...any), dial func() (net.Conn, error)) (net.Conn, *gonet.TCPConn, tcpip.Endpoint, bool) {
 	farConn, err := dial()
 	if err != nil {
-		n.log.Tracef("%s: dial: %v", what(), err)
+		logDial("%s: dial: %v", what(), err)
 		r.Complete(true)
 		n.connectFailed(attempt, err)
 		return nil, nil, nil, false

@@ -119,7 +119,7 @@ func (n *Network) serveHostSocket(r *tcp.ForwarderRequest, src, dst netip.AddrPo
 	defer cancel()
 	// Timed from before the dial; it opens once both ends are connected.
 	flow := n.audit.Attempt(audit.Conn{Proto: "tcp", Via: audit.ViaHostSocket, Source: audit.AddrPort(src), Destination: audit.Path(hs.path)})
-	hostConn, guestConn, _, ok := n.dialBeforeAccept(r, flow, func() string { return fmt.Sprintf("host socket %s for guest port %d", hs.path, dst.Port()) }, func() (net.Conn, error) {
+	hostConn, guestConn, _, ok := n.dialBeforeAccept(r, flow, func() string { return fmt.Sprintf("host socket %s for guest port %d", hs.path, dst.Port()) }, n.log.Debugf, func() (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", hs.path)
 	})

@@ -90,7 +90,7 @@ func (f *natTCP) dialThenAccept(r *tcp.ForwarderRequest, src, hostAddr netip.Add
 // dialAndAccept is Network.dialBeforeAccept for a NAT connection to hostAddr: a failure
 // ends attempt as a failed connect. false: nothing is open.
 func (f *natTCP) dialAndAccept(r *tcp.ForwarderRequest, attempt *audit.Flow, hostAddr netip.AddrPort) (net.Conn, *gonet.TCPConn, tcpip.Endpoint, bool) {
-	return f.n.dialBeforeAccept(r, attempt, func() string { return "nat tcp " + hostAddr.String() }, func() (net.Conn, error) { return f.dial(hostAddr) })
+	return f.n.dialBeforeAccept(r, attempt, func() string { return "nat tcp " + hostAddr.String() }, f.n.log.Tracef, func() (net.Conn, error) { return f.dial(hostAddr) })
 }
 
 func (f *natTCP) dial(hostAddr netip.AddrPort) (net.Conn, error) {
