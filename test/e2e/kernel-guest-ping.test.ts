@@ -76,6 +76,14 @@ describe.skipIf(skipReason !== undefined)("kernel guest: ping", () => {
     }
   });
 
+  test("a ping larger than the MTU, which the kernel sends in fragments, is answered whole", async () => {
+    const g = await start({ allowNet: [HOST_LOOPBACK_IP] });
+    const r = await g.exec(["busybox", "ping", "-c", "2", "-W", "3", "-s", "4000", HOST_LOOPBACK_IP]);
+    expect(r.stdout).toContain("2 packets received");
+    await eventually("two icmp close events", () => events.filter(icmpTo(HOST_LOOPBACK_IP, "close")).length === 2);
+    for (const close of events.filter(icmpTo(HOST_LOOPBACK_IP, "close"))) expect(close).toMatchObject({ bytesFromGuest: 4000, bytesToGuest: 4000 });
+  });
+
   test("a ping to an address allowNet does not open gets no reply and a denied event", async () => {
     const g = await start({ allowNet: [HOST_LOOPBACK_IP, "198.51.100.0/24:443"] });
     expect(await ping(g, UNLISTED_IP, 1, 1)).toContain("0 packets received");

@@ -114,6 +114,17 @@ describe("ping: refused destinations get no reply and a denied event", () => {
       expect(n.backend.guest().connections).toBe(0);
     });
   }
+
+  // In fragments the request is the same request: judged once it is whole, never handed
+  // to the stack, whose ICMP would answer any address itself.
+  test("a ping larger than the MTU to an address no entry covers, fragmented by the guest", async () => {
+    const n = await start({ allowNet: [HOST_LOOPBACK_IP] });
+    const r = await n.guest.ping({ host: UNLISTED_IP, payloadBytes: 4000, waitMs: REFUSED_WAIT_MS });
+    expect(r).toMatchObject({ sent: 1, received: 0, replies: [] });
+    await eventually("the denied event", () => icmpEvents("denied", UNLISTED_IP).length === 1);
+    expect(icmpEvents("denied", UNLISTED_IP)[0]).toMatchObject({ reason: "ip-not-allowed" });
+    expect(n.backend.stats().policy.denied).toBe(1);
+  });
 });
 
 describe.skipIf(noHostPing !== undefined)("ping: allowed destinations are answered by the host", () => {
@@ -128,6 +139,16 @@ describe.skipIf(noHostPing !== undefined)("ping: allowed destinations are answer
     expect(n.backend.stats().policy.denied).toBe(0);
     // Each echo request that opened is a flow the guest opened, as its `open` event says.
     expect(n.backend.guest().connections).toBe(3);
+  });
+
+  test("a ping larger than the MTU, fragmented by the guest, is answered whole and judged once", async () => {
+    const n = await start({ allowNet: [HOST_LOOPBACK_IP] });
+    const r = await n.guest.ping({ host: HOST_LOOPBACK_IP, count: 2, payloadBytes: 4000, waitMs: 5000 });
+    expect(r).toMatchObject({ sent: 2, received: 2 });
+    expect(r.replies.map((reply) => [reply.seq, reply.bytes, reply.intact])).toEqual([[1, 4000, true], [2, 4000, true]]);
+    await eventually("two close events", () => icmpEvents("close", HOST_LOOPBACK_IP).length === 2);
+    expect(icmpEvents("open", HOST_LOOPBACK_IP)).toHaveLength(2);
+    for (const close of icmpEvents("close", HOST_LOOPBACK_IP)) expect(close).toMatchObject({ bytesFromGuest: 4000, bytesToGuest: 4000 });
   });
 
   test("without allowNet the host loopback address answers", async () => {

@@ -37,6 +37,8 @@ type echoDivert struct {
 	// stack is the stack's dispatcher, read on every inbound packet without the lock
 	// nested.Endpoint takes.
 	stack atomic.Pointer[dispatcherRef]
+	// fragments holds the diverted pings that came in pieces until they are whole.
+	fragments echoReassembly
 }
 
 type dispatcherRef struct{ d stack.NetworkDispatcher }
@@ -90,8 +92,10 @@ func (d *echoDivert) DeliverNetworkPacket(protocol tcpip.NetworkProtocolNumber, 
 }
 
 // echoRequestOf decides whether pkt (an IPv4 packet, not yet parsed) is diverted, and
-// returns the echo request in it. A diverted packet the forwarder cannot use (a
-// fragment, a bad checksum) comes back as (nil, true) and is dropped: left to the
+// returns the echo request in it. Fragments are diverted and reassembled here: the
+// request they complete is returned with the last one. A diverted packet the forwarder
+// cannot use (a bad checksum, a reassembled message that is no echo request, a
+// fragment of an incomplete one) comes back as (nil, true) and is dropped: left to the
 // stack, it would be reassembled or answered by the stack itself.
 func (d *echoDivert) echoRequestOf(pkt *stack.PacketBuffer) (*echoRequest, bool) {
 	hdr, ok := pkt.Data().PullUp(header.IPv4MinimumSize)
@@ -107,17 +111,23 @@ func (d *echoDivert) echoRequestOf(pkt *stack.PacketBuffer) (*echoRequest, bool)
 		return nil, false
 	}
 	headerLen, total := int(ip.HeaderLength()), int(ip.TotalLength())
-	if !ip.IsValid(pkt.Data().Size()) || total < headerLen+header.ICMPv4MinimumSize {
+	if !ip.IsValid(pkt.Data().Size()) {
 		return nil, false // malformed (or not version 4): the stack drops it and counts it
 	}
 	whole, ok := pkt.Data().PullUp(total)
 	if !ok {
 		return nil, false
 	}
-	if ip.More() || ip.FragmentOffset() != 0 {
-		return nil, true // only a whole echo request can be forwarded
-	}
 	msg := header.ICMPv4(whole[headerLen:total])
+	if ip.More() || ip.FragmentOffset() != 0 {
+		reassembled, complete := d.fragments.add(ip, msg)
+		if !complete || len(reassembled) < header.ICMPv4MinimumSize || header.ICMPv4(reassembled).Type() != header.ICMPv4Echo {
+			return nil, true
+		}
+		msg = reassembled
+	} else if len(msg) < header.ICMPv4MinimumSize {
+		return nil, false // too short for ICMP: the stack drops it and counts it
+	}
 	if msg.Type() != header.ICMPv4Echo {
 		return nil, false // errors and replies are the stack's
 	}
