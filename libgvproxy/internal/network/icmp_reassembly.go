@@ -10,14 +10,17 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
 
-// Bounds of echoReassembly: what a guest can make the network hold with fragments it
-// never completes. 16 datagrams of at most one IPv4 payload each is 1 MiB at worst; the
+// Bounds of echoReassembly: what a guest can make the network hold, and work through,
+// with fragments. 16 datagrams of at most one IPv4 payload each is 1 MiB at worst; 64
+// fragments carry the largest ping at an MTU of 1,100 or more, and keep each insertion
+// into a datagram's sorted parts short (thousands of 8-byte fragments would not); the
 // timeout is the one IPv4 reassembly uses (RFC 791's upper bound, Linux's and gVisor's
 // default).
 const (
-	reassemblyMaxPending = 16
-	reassemblyTimeout    = 30 * time.Second
-	maxIPv4Payload       = 0xffff - header.IPv4MinimumSize
+	reassemblyMaxPending   = 16
+	reassemblyMaxFragments = 64
+	reassemblyTimeout      = 30 * time.Second
+	maxIPv4Payload         = 0xffff - header.IPv4MinimumSize
 )
 
 // echoReassembly puts back together the ICMP messages a guest sent in fragments to
@@ -120,12 +123,15 @@ func (r *echoReassembly) message(key fragmentKey, now time.Time) *fragmentedMess
 }
 
 // insert adds the bytes at offset; false if they overlap bytes already there other than
-// as an exact repeat (which changes nothing).
+// as an exact repeat (which changes nothing), or would be one fragment too many.
 func (m *fragmentedMessage) insert(offset int, data []byte) bool {
 	end := offset + len(data)
 	i := sort.Search(len(m.parts), func(i int) bool { return m.parts[i].offset >= offset })
 	if i < len(m.parts) && m.parts[i].offset == offset && bytes.Equal(m.parts[i].data, data) {
 		return true
+	}
+	if len(m.parts) == reassemblyMaxFragments {
+		return false
 	}
 	if i > 0 && m.parts[i-1].offset+len(m.parts[i-1].data) > offset {
 		return false

@@ -151,6 +151,39 @@ func TestReassemblyIsBoundedInTimeAndCount(t *testing.T) {
 	}
 }
 
+func TestReassemblyDropsADatagramOfTooManyFragments(t *testing.T) {
+	msg := echoMessage(header.ICMPv4Echo, 8*(reassemblyMaxFragments+1))
+	var r echoReassembly
+	for i := 0; i <= reassemblyMaxFragments; i++ { // one past the bound, the last one included
+		last := i == reassemblyMaxFragments
+		end := 8 * (i + 1)
+		if last {
+			end = len(msg)
+		}
+		if _, complete := feed(&r, fragment(reassemblyDst, 3, msg, 8*i, end, !last)); complete {
+			t.Fatalf("completed a datagram of %d fragments, the bound is %d", i+1, reassemblyMaxFragments)
+		}
+	}
+	if len(r.pending) != 0 {
+		t.Fatal("the datagram is still held past the fragment bound")
+	}
+	// At the bound exactly it completes.
+	msg = echoMessage(header.ICMPv4Echo, 8*(reassemblyMaxFragments-1))
+	var got []byte
+	var complete bool
+	for i := 0; i < reassemblyMaxFragments; i++ {
+		last := i == reassemblyMaxFragments-1
+		end := 8 * (i + 1)
+		if last {
+			end = len(msg)
+		}
+		got, complete = feed(&r, fragment(reassemblyDst, 4, msg, 8*i, end, !last))
+	}
+	if !complete || !bytes.Equal(got, msg) {
+		t.Fatalf("a datagram of exactly %d fragments did not complete", reassemblyMaxFragments)
+	}
+}
+
 func TestReassemblyRefusesAPayloadBeyondIPv4s(t *testing.T) {
 	var r echoReassembly
 	last := make([]byte, header.IPv4MinimumSize+16)
