@@ -110,6 +110,12 @@ func (d *echoDivert) echoRequestOf(pkt *stack.PacketBuffer) (*echoRequest, bool)
 	if dst == d.gateway || d.isOwn(dst) || dst == d.broadcast || dst == header.IPv4Broadcast || header.IsV4MulticastAddress(dst) {
 		return nil, false
 	}
+	// No host answers a ping from an address that names no one (the stack drops such
+	// sources on every path): its reply would go to every guest on the link, and its
+	// event would name a source that is not the guest.
+	if src := ip.SourceAddress(); src == header.IPv4Any || src == header.IPv4Broadcast || src == d.broadcast || header.IsV4MulticastAddress(src) {
+		return nil, true
+	}
 	headerLen, total := int(ip.HeaderLength()), int(ip.TotalLength())
 	if !ip.IsValid(pkt.Data().Size()) {
 		return nil, false // malformed (or not version 4): the stack drops it and counts it

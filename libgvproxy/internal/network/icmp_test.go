@@ -121,6 +121,12 @@ func TestEchoDivertTakesOnlyWholeEchoRequestsBeyondTheGateway(t *testing.T) {
 		{"total length beyond the packet", icmpPacket(outside, header.ICMPv4Echo, func(ip header.IPv4) {
 			ip.SetTotalLength(ip.TotalLength() + 1)
 		}), false, false},
+		{"from the unspecified address", icmpPacket(outside, header.ICMPv4Echo, func(ip header.IPv4) { ip.SetSourceAddress(header.IPv4Any) }), true, false},
+		{"from the broadcast address", icmpPacket(outside, header.ICMPv4Echo, func(ip header.IPv4) { ip.SetSourceAddress(header.IPv4Broadcast) }), true, false},
+		{"from the subnet broadcast", icmpPacket(outside, header.ICMPv4Echo, func(ip header.IPv4) { ip.SetSourceAddress(testBroadcast) }), true, false},
+		{"from a multicast group", icmpPacket(outside, header.ICMPv4Echo, func(ip header.IPv4) {
+			ip.SetSourceAddress(tcpip.AddrFrom4([4]byte{224, 0, 0, 1}))
+		}), true, false},
 		{"not IPv4 (version 6 behind the IPv4 ethertype)", icmpPacket(outside, header.ICMPv4Echo, func(ip header.IPv4) {
 			ip[0] = 6<<4 | ip[0]&0x0f
 		}), false, false},
