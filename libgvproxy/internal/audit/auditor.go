@@ -177,13 +177,6 @@ func (a *Auditor) Attempt(c Conn) *Flow {
 	return &Flow{a: a, id: a.nextID.Add(1), conn: c, opened: a.now()}
 }
 
-// Failed records a connection that never opened because its far side refused or could
-// not be reached: one `close` event with reason connect-failed, detail saying why, no
-// bytes and the time the attempt took.
-func (a *Auditor) Failed(c Conn, detail string) {
-	a.Attempt(c).Failed(detail)
-}
-
 // ID is the connection's id, as its events carry it.
 func (f *Flow) ID() uint64 {
 	if f == nil {
@@ -215,8 +208,9 @@ func (f *Flow) Opened() {
 	}
 }
 
-// Failed ends an Attempt that never opened: its close has reason connect-failed and
-// detail, unless a reason was recorded first (an unexpose during the dial).
+// Failed ends an Attempt that never opened because its far side refused or could not be
+// reached: one close with reason connect-failed (unless a reason was recorded first, an
+// unexpose during the dial), detail saying why, no bytes and the time the attempt took.
 func (f *Flow) Failed(detail string) {
 	if f == nil {
 		return

@@ -193,7 +193,7 @@ func BenchmarkMarshalRawEnvelope(b *testing.B) {
 func TestAFailedAttemptIsOneCloseWithItsReasonAndNoOpen(t *testing.T) {
 	a := New(nil, 16)
 	a.Subscribe(KindConnection)
-	a.Failed(Conn{Proto: "tcp", Via: ViaForward, Destination: outside}, "connection refused")
+	a.Attempt(Conn{Proto: "tcp", Via: ViaForward, Destination: outside}).Failed("connection refused")
 	unexposed := a.Attempt(Conn{Proto: "tcp", Via: ViaForward, Destination: outside})
 	unexposed.EndedBy(Unexposed) // the forward went away during the dial
 	unexposed.Failed("network is closing")

@@ -72,11 +72,9 @@ func (n *Network) openUDPFlow(r *udp.ForwarderRequest, src, hostAddr netip.AddrP
 		n.connectFailed(attempt, err)
 		return
 	}
-	if uc, ok := hostConn.(*net.UDPConn); ok {
-		_ = uc.SetReadBuffer(udpReceiveBuffer)
-	}
 	flow := &udpFlow{a: guestConn, b: hostConn}
 	if uc, ok := hostConn.(*net.UDPConn); ok {
+		_ = uc.SetReadBuffer(udpReceiveBuffer)
 		flow.fromGuest = newUDPBatch(ep, uc)
 	}
 	if !n.group.Go(func() {
