@@ -16,9 +16,10 @@
 // what the kernel-guest section needs (root, iperf3, make build); writes nothing but
 // build/bench-peer, and its figures to stdout.
 import { HOST_LOOPBACK_IP, withKernelGuest } from "./kernel-testbed.ts";
-import { hostSpawn, iperfServer, iperfTcp, waitListening, type Spawner } from "./iperf.ts";
+import { hostSpawn, iperfServer, iperfTcp, type Spawner } from "./iperf.ts";
+import { echoIn, peerClient } from "./kernel-latency.ts";
 import { buildPeer, cpuSeconds, freePort, PEER_BIN, startServer } from "./processes.ts";
-import { pairedRatio, summarize, summarizeLatency } from "./stats.ts";
+import { pairedRatio, summarize } from "./stats.ts";
 
 type Build = "A" | "B";
 
@@ -63,21 +64,16 @@ async function measureLatency(build: Build, env: BuildEnv, cells: readonly strin
       for (const cell of cells) {
         const [, forward, kind] = LATENCY_CELL.exec(cell) ?? [];
         if (forward && !guestEcho) {
-          inGuest([PEER_BIN, "echo", "-listen", `0.0.0.0:${GUEST_ECHO_PORT}`]);
-          await waitListening(inGuest, GUEST_ECHO_PORT);
+          await echoIn(inGuest, `0.0.0.0:${GUEST_ECHO_PORT}`, GUEST_ECHO_PORT);
           guestEcho = true;
         }
         const target = forward ? `127.0.0.1:${hostPort}` : `${HOST_LOOPBACK_IP}:${hostEcho.address.split(":").pop()}`;
-        const count = kind === "rr" ? (process.env.RR_COUNT ?? "5000") : (process.env.CRR_COUNT ?? "2000");
+        const count = kind === "rr" ? Number(process.env.RR_COUNT ?? 5000) : Number(process.env.CRR_COUNT ?? 2000);
         const cpu0 = cpuSeconds(pid);
-        const proc = (forward ? hostSpawn : inGuest)([PEER_BIN, kind ?? "rr", "-connect", target, "-size", "64", "-count", count]);
-        const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-        if (code !== 0) throw new Error(`bench-peer ${kind} ${target} failed (exit ${code}): ${err.trim().slice(-300)}`);
-        const { samplesUs } = JSON.parse(out) as { samplesUs: number[] };
-        const s = summarizeLatency(samplesUs);
-        record(cell, "p50 µs", build, s.p50);
-        record(cell, "p99 µs", build, s.p99);
-        record(cell, "network CPU µs/op", build, ((cpuSeconds(pid) - cpu0) / samplesUs.length) * 1e6);
+        const r = await peerClient(forward ? hostSpawn : inGuest, kind === "crr" ? "crr" : "rr", target, count);
+        record(cell, "p50 µs", build, r.p50Us);
+        record(cell, "p99 µs", build, r.p99Us);
+        record(cell, "network CPU µs/op", build, ((cpuSeconds(pid) - cpu0) / r.samplesUs.length) * 1e6);
       }
     });
   } finally {

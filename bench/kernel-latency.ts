@@ -26,7 +26,7 @@ interface PeerLatency {
 }
 
 /** Runs the peer's rr or crr client where `spawn` runs it and summarises its samples. */
-async function peerClient(spawn: Spawner, kind: LatencyKind, address: string, count: number): Promise<LatencyRun> {
+export async function peerClient(spawn: Spawner, kind: LatencyKind, address: string, count: number): Promise<LatencyRun & { samplesUs: number[] }> {
   const argv = [PEER_BIN, kind, "-connect", address, "-size", String(SIZE), "-count", String(count)];
   const proc = spawn(argv);
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
@@ -37,7 +37,7 @@ async function peerClient(spawn: Spawner, kind: LatencyKind, address: string, co
 }
 
 /** An echo server of the peer where `spawn` runs it, listening on `listen` (its port given). */
-async function echoIn(spawn: Spawner, listen: string, port: number): Promise<void> {
+export async function echoIn(spawn: Spawner, listen: string, port: number): Promise<void> {
   spawn([PEER_BIN, "echo", "-listen", listen]);
   await waitListening(spawn, port);
 }

@@ -16,11 +16,10 @@ export function kernelCellsUnavailable(): string | undefined {
 
 /** A network of `kind` (at `network.mtu`) with a kernel guest holding its lease; both stopped after `use`. */
 export async function withKernelGuest<T>(kind: NetworkKind, network: Pick<NetworkOptions, "mtu" | "forwards" | "env">, use: (guest: KernelGuest, networkPid: number) => Promise<T>): Promise<T> {
-  const { mtu } = network;
   const net = await startNetwork(kind, network);
   let guest: KernelGuest | undefined;
   try {
-    guest = await startKernelGuest({ socketPath: net.socketPath, mac: GUEST_MAC, mtu });
+    guest = await startKernelGuest({ socketPath: net.socketPath, mac: GUEST_MAC, mtu: network.mtu });
     await guest.lease();
     return await use(guest, net.pid);
   } finally {
