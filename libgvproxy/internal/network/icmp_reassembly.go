@@ -108,14 +108,13 @@ func (r *echoReassembly) message(key fragmentKey, now time.Time) *fragmentedMess
 		r.pending = make(map[fragmentKey]*fragmentedMessage)
 	}
 	if len(r.pending) >= reassemblyMaxPending {
-		var oldest fragmentKey
-		first := true
+		var oldest *fragmentKey
 		for k, m := range r.pending {
-			if first || m.started.Before(r.pending[oldest].started) {
-				oldest, first = k, false
+			if oldest == nil || m.started.Before(r.pending[*oldest].started) {
+				oldest = &k
 			}
 		}
-		delete(r.pending, oldest)
+		delete(r.pending, *oldest)
 	}
 	m := &fragmentedMessage{started: now, end: -1}
 	r.pending[key] = m
